@@ -1,0 +1,22 @@
+"""Package logger set-up: library code logs, the CLI decides what is shown."""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger("brainalign")
+
+
+def configure_logging(verbosity: int = 0) -> None:
+    """Send brainalign's log to stderr: -1 quiet (warnings), 0 info, 1+ debug."""
+    level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("[brainalign] %(levelname)s %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def progress_disabled() -> bool:
+    """tqdm bars are hidden when the log is quieter than INFO."""
+    return logger.getEffectiveLevel() > logging.INFO

@@ -1,0 +1,1 @@
+"""brainalign.alignment (under construction)."""

@@ -1,0 +1,39 @@
+"""The data model shared by every stage: timelines, features, designs, recordings, results."""
+
+from ._design import DesignMatrix
+from ._features import FeatureSet
+from ._io import (
+    atomic_path,
+    atomic_write_text,
+    canonical_json,
+    content_key,
+    hash_array,
+    hash_file,
+    load_arrays,
+    load_json,
+    save_arrays,
+    save_json,
+)
+from ._recording import Recording
+from ._result import EncodingResult
+from ._timeline import Timeline
+from ._validation import BrainalignInputError
+
+__all__ = [
+    "BrainalignInputError",
+    "DesignMatrix",
+    "EncodingResult",
+    "FeatureSet",
+    "Recording",
+    "Timeline",
+    "atomic_path",
+    "atomic_write_text",
+    "canonical_json",
+    "content_key",
+    "hash_array",
+    "hash_file",
+    "load_arrays",
+    "load_json",
+    "save_arrays",
+    "save_json",
+]

@@ -1,0 +1,111 @@
+"""Input checks shared by the data model: one place for clear, specific errors."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+class BrainalignInputError(ValueError):
+    """Inputs that do not fit together (lengths, ordering, NaNs, unknown names).
+
+    Subclasses :class:`ValueError` so that generic handlers keep working.
+    """
+
+
+def as_1d_float(values, name: str) -> np.ndarray:
+    """Return ``values`` as a 1-D float64 array or raise a clear error."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise BrainalignInputError(f"{name} must be 1-D, got shape {arr.shape}.")
+    return arr
+
+
+def as_2d_float(values, name: str, dtype=np.float32) -> np.ndarray:
+    """Return ``values`` as a 2-D floating array (no copy when already right)."""
+    arr = np.asarray(values)
+    if arr.ndim == 1:
+        raise BrainalignInputError(
+            f"{name} must be 2-D (n_samples, n_columns), got a 1-D array of length "
+            f"{arr.shape[0]}; reshape with values[:, None] for a single column."
+        )
+    if arr.ndim != 2:
+        raise BrainalignInputError(f"{name} must be 2-D, got shape {arr.shape}.")
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(dtype)
+    return arr
+
+
+def check_same_length(name_a: str, len_a: int, name_b: str, len_b: int) -> None:
+    if len_a != len_b:
+        raise BrainalignInputError(
+            f"Length mismatch: {name_a} has {len_a} entries but {name_b} has {len_b}."
+        )
+
+
+def check_finite(arr: np.ndarray, name: str, column_names: Sequence[str] | None = None) -> None:
+    """Raise naming the first offending columns when ``arr`` holds NaN or inf."""
+    finite = np.isfinite(arr)
+    if finite.all():
+        return
+    if arr.ndim == 1:
+        bad = np.flatnonzero(~finite)
+        raise BrainalignInputError(
+            f"{name} contains {bad.size} non-finite value(s) (NaN or inf), first at index "
+            f"{bad[:5].tolist()}."
+        )
+    bad_cols = np.flatnonzero(~finite.all(axis=0))
+    shown = _name_columns(bad_cols, column_names)
+    raise BrainalignInputError(
+        f"{name} contains NaN or inf in {bad_cols.size} column(s): {shown}."
+    )
+
+
+def _name_columns(indices: np.ndarray, names: Sequence[str] | None, limit: int = 10) -> str:
+    picked = indices[:limit]
+    if names is not None:
+        text = ", ".join(repr(str(names[i])) for i in picked)
+    else:
+        text = ", ".join(str(int(i)) for i in picked)
+    if indices.size > limit:
+        text += f", ... ({indices.size - limit} more)"
+    return text
+
+
+def run_labels(runs, n: int, name: str = "runs") -> np.ndarray:
+    """Normalise run labels to a 1-D array of ``str`` of length ``n``.
+
+    ``None`` means a single run called ``"run-1"``.
+    """
+    if runs is None:
+        return np.full(n, "run-1", dtype=object)
+    arr = np.asarray(runs)
+    if arr.ndim == 0:
+        return np.full(n, str(arr.item()), dtype=object)
+    if arr.ndim != 1:
+        raise BrainalignInputError(f"{name} must be 1-D, got shape {arr.shape}.")
+    check_same_length(name, arr.shape[0], "the data", n)
+    return np.array([str(r) for r in arr], dtype=object)
+
+
+def ordered_unique(labels: np.ndarray) -> list[str]:
+    """Unique labels in order of first appearance."""
+    seen: dict[str, None] = {}
+    for label in labels:
+        seen.setdefault(str(label), None)
+    return list(seen)
+
+
+def check_runs_contiguous(runs: np.ndarray, name: str) -> None:
+    """Each run must occupy one contiguous block of rows (no interleaving)."""
+    if runs.size == 0:
+        return
+    changes = np.flatnonzero(runs[1:] != runs[:-1]) + 1
+    starts = np.concatenate([[0], changes])
+    labels = [runs[i] for i in starts]
+    if len(labels) != len(set(labels)):
+        dup = next(lab for lab in labels if labels.count(lab) > 1)
+        raise BrainalignInputError(
+            f"{name}: rows of run {dup!r} are not contiguous; sort rows by run first."
+        )

@@ -1,0 +1,1 @@
+"""brainalign.datasets (under construction)."""

@@ -1,0 +1,1 @@
+"""brainalign.encoding (under construction)."""

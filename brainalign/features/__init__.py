@@ -1,0 +1,1 @@
+"""brainalign.features (under construction)."""

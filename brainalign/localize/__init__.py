@@ -1,0 +1,1 @@
+"""brainalign.localize (under construction)."""

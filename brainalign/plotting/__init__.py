@@ -1,0 +1,1 @@
+"""brainalign.plotting (under construction)."""

@@ -1,0 +1,1 @@
+"""brainalign.recordings (under construction)."""

@@ -1,0 +1,1 @@
+"""brainalign.stimuli (under construction)."""
