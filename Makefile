@@ -13,6 +13,12 @@ export MPLBACKEND := Agg
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@# headless Chromium lets the HTML-report test load the page for real; as root it is
+	@# installed from Debian's packages, otherwise that one test skips and says why
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+		|| echo "note: could not install chromium; the HTML report browser test will be skipped"; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# the CPU wheel first, so nothing below pulls a multi-GB CUDA build

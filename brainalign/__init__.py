@@ -15,6 +15,21 @@ from .core import (
 
 __version__ = "0.1.0"
 
+_SUBPACKAGES = (
+    "alignment", "core", "datasets", "encoding", "features", "localize", "plotting",
+    "recordings", "simulation", "stimuli",
+)
+
+
+def __getattr__(name):
+    # subpackages load on first use, so `import brainalign` stays light (no torch)
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'brainalign' has no attribute {name!r}")
+
+
 __all__ = [
     "BrainalignInputError",
     "DesignMatrix",

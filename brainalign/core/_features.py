@@ -85,7 +85,7 @@ class FeatureSet:
         return FeatureSet({n: self.layers[n] for n in names}, self.timeline, self.metadata)
 
     def select_events(self, index) -> "FeatureSet":
-        index = np.asarray(index)
+        index = index if isinstance(index, slice) else np.asarray(index)
         return FeatureSet(
             {n: a[index] for n, a in self.layers.items()}, self.timeline.select(index), self.metadata
         )

@@ -107,7 +107,7 @@ class Timeline:
 
     def select(self, mask_or_index) -> "Timeline":
         """A new timeline with a subset of events (boolean mask or integer index)."""
-        idx = np.asarray(mask_or_index)
+        idx = mask_or_index if isinstance(mask_or_index, slice) else np.asarray(mask_or_index)
         return Timeline(self.tokens[idx], self.onsets[idx], self.offsets[idx], self.runs[idx])
 
     def split_by_run(self) -> dict[str, "Timeline"]:
