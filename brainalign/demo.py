@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .core import FeatureSet, Timeline, save_json
-from .stimuli._speech import synthetic_speech_timeline
+from .stimuli import synthetic_speech_timeline
 
 logger = logging.getLogger("brainalign.demo")
 
@@ -159,7 +159,12 @@ def run_demo(config: DemoConfig | None = None, output_dir: str | Path | None = "
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     timeline = demo_timeline(config.seed)
-    features = extract_text_features(timeline, bundled_model_dir(), context_tokens=config.context_tokens)
+    # MiniLM is bidirectional: strided windows let a word's features see some of the words after
+    # it.  Here the simulated brain is driven by these same features, so that carries no leakage;
+    # with real recordings choose future_context=False (one pass per word) if it matters.
+    features = extract_text_features(
+        timeline, bundled_model_dir(), context_tokens=config.context_tokens, future_context=True
+    )
     timings["features_s"] = time.perf_counter() - t0
     logger.info("Extracted %d layers x %d words from %s", len(features.layer_names), features.n_events,
                 features.metadata.get("model_id"))
@@ -250,10 +255,12 @@ def _demo_figure(result: DemoResult, recording, path: Path) -> None:
                                             ("recovered best layer", result.recovered_layer))):
         values = np.array([layer_index.get(n, -1) for n in layers], dtype=np.float32) + 1.0
         values[result.noise_voxels] = 0.0  # pure-noise voxels stay blank
-        img = recording.to_image(values)
-        ax = fig.add_axes([0.02, 0.55 - 0.45 * row, 0.62, 0.4])
-        plotting.plot_glass_brain(img, axes=ax, cmap=cmap, vmin=0.5, vmax=n_layers + 0.5,
-                                  plot_abs=False, colorbar=False, title=label, threshold=0.5)
+        ax = fig.add_axes([0.02, 0.55 - 0.45 * row, 0.64, 0.4])
+        # sagittal slices: a glass-brain maximum projection would hide all but the deepest layer
+        plotting.plot_stat_map(recording.to_image(values), axes=ax, cmap=cmap, vmin=0.5,
+                               vmax=n_layers + 0.5, display_mode="x", cut_coords=[-52, -30, 30, 52],
+                               colorbar=False, title=label, threshold=0.5, draw_cross=False,
+                               resampling_interpolation="nearest", symmetric_cbar=False)
     cax = fig.add_axes([0.04, 0.05, 0.58, 0.025])
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0.5, n_layers + 0.5))
     cb = fig.colorbar(sm, cax=cax, orientation="horizontal", ticks=np.arange(1, n_layers + 1))

@@ -5,7 +5,7 @@ import pytest
 
 from brainalign import BrainalignInputError, DesignMatrix, EncodingResult, FeatureSet, Recording, Timeline
 from brainalign.core import atomic_path, content_key, load_arrays, save_arrays
-from brainalign.stimuli._speech import synthetic_speech_timeline
+from brainalign.stimuli import synthetic_speech_timeline
 
 
 def test_timeline_rejects_length_mismatch():

@@ -1,1 +1,38 @@
-"""brainalign.alignment (under construction)."""
+"""Time alignment: model features on timeline events -> design matrices on a recording's samples.
+
+Every function works run by run (a timeline's run ``r`` goes to the
+recording's run ``r``) and never lets a regressor leak across runs.
+
+- :func:`hrf_design` — HRF-convolved event regressors (fMRI).
+- :func:`lanczos_design` — Lanczos-downsampled word features + FIR delays.
+- :func:`fir_design` / :func:`fir_delays` — features per scan + delays.
+- :func:`resample_to_samples` / :func:`lagged_design` — M/EEG TRF designs.
+- :func:`epoch_design` — one row per epoch (trial-wise recordings).
+- :func:`event_rate_design` — the word-rate baseline.
+- :func:`trim_edges` — drop zero-padded run starts from designs and recording.
+- :func:`make_designs` — dispatch by method name.
+"""
+
+from ._api import METHODS, make_designs
+from ._epochs import epoch_design
+from ._delays import fir_delays, fir_design, lagged_design, resample_to_samples, trim_edges
+from ._grid import SampleGrid
+from ._hrf import event_rate_design, hrf_design, hrf_kernels
+from ._lanczos import lanczos_design, lanczos_kernel
+
+__all__ = [
+    "METHODS",
+    "SampleGrid",
+    "epoch_design",
+    "event_rate_design",
+    "fir_delays",
+    "fir_design",
+    "hrf_design",
+    "hrf_kernels",
+    "lagged_design",
+    "lanczos_design",
+    "lanczos_kernel",
+    "make_designs",
+    "resample_to_samples",
+    "trim_edges",
+]

@@ -1,1 +1,31 @@
-"""brainalign.recordings (under construction)."""
+"""Brain recordings: fMRI volumes and surfaces, ROI time courses, M/EEG.
+
+Every loader returns a :class:`brainalign.Recording` (samples x targets,
+split into runs) that keeps the way back to brain space: a fitted nilearn
+masker for volumes (``to_image``), a :class:`SurfaceSpace` for GIfTI, an
+``mne.Info`` for sensors (``to_evoked``).  Cleaning (detrend, filtering,
+confound regression, standardisation) is done per run with
+``nilearn.signal.clean``; M/EEG filtering and resampling use MNE.
+"""
+
+from ._checks import check_timeline_fits
+from ._fmri import header_tr, load_fmri, load_image
+from ._meeg import epochs_recording, events_timeline, load_bids_meg_eeg, load_meg_eeg, read_raw
+from ._space import KeptTargetsSpace
+from ._surface import SurfaceSpace, load_roi_timecourses, load_surface
+
+__all__ = [
+    "KeptTargetsSpace",
+    "SurfaceSpace",
+    "check_timeline_fits",
+    "epochs_recording",
+    "events_timeline",
+    "header_tr",
+    "load_bids_meg_eeg",
+    "load_fmri",
+    "load_image",
+    "load_meg_eeg",
+    "load_roi_timecourses",
+    "load_surface",
+    "read_raw",
+]

@@ -1,0 +1,241 @@
+"""The sample grid a design is built on, and the checks that pair events with runs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..core import BrainalignInputError, FeatureSet, Recording, Timeline, content_key, hash_array
+
+logger = logging.getLogger("brainalign.alignment")
+
+
+class SampleGrid:
+    """Run lengths and sampling period of a recording, without its data.
+
+    Everything in :mod:`brainalign.alignment` accepts either a
+    :class:`~brainalign.Recording` or a ``SampleGrid``; the grid lets you build
+    designs before (or without) loading brain data, e.g. to simulate a
+    participant.  Sample ``i`` of a run is at ``i * sampling_period`` seconds on
+    that run's clock.
+
+    Parameters
+    ----------
+    run_lengths : mapping of str to int
+        Number of samples of each run, in run order.
+    sampling_period : float
+        Seconds between samples (TR, or ``1 / sfreq``).
+
+    Examples
+    --------
+    >>> grid = SampleGrid({"run-1": 100, "run-2": 80}, sampling_period=2.0)
+    >>> grid.n_samples, grid.run_ids
+    (180, ['run-1', 'run-2'])
+    """
+
+    def __init__(self, run_lengths: Mapping[str, int], sampling_period: float) -> None:
+        lengths = {str(k): int(v) for k, v in dict(run_lengths).items()}
+        if not lengths:
+            raise BrainalignInputError("A SampleGrid needs at least one run.")
+        bad = {k: v for k, v in lengths.items() if v < 1}
+        if bad:
+            raise BrainalignInputError(f"Runs must have at least one sample; got {bad}.")
+        if not (np.isfinite(sampling_period) and sampling_period > 0):
+            raise BrainalignInputError(f"sampling_period must be positive, got {sampling_period!r}.")
+        self.run_lengths_ = lengths
+        self.sampling_period = float(sampling_period)
+
+    def __repr__(self) -> str:
+        return f"SampleGrid(run_lengths={self.run_lengths_}, sampling_period={self.sampling_period})"
+
+    @classmethod
+    def of(cls, recording: "Recording | SampleGrid") -> "SampleGrid":
+        """The grid of a Recording (or the grid itself)."""
+        if isinstance(recording, SampleGrid):
+            return recording
+        if isinstance(recording, Recording):
+            if recording.metadata.get("trimmed_samples"):
+                raise BrainalignInputError(
+                    f"This recording had its first {recording.metadata['trimmed_samples']} samples of every "
+                    "run trimmed, so its sample clock no longer starts at the first scan; build designs on "
+                    "the untrimmed recording and trim both afterwards (trim_edges)."
+                )
+            return cls(recording.run_lengths(), recording.sampling_period)
+        raise BrainalignInputError(
+            f"Expected a brainalign Recording or SampleGrid, got {type(recording).__name__}."
+        )
+
+    @property
+    def run_ids(self) -> list[str]:
+        return list(self.run_lengths_)
+
+    def run_lengths(self) -> dict[str, int]:
+        return dict(self.run_lengths_)
+
+    @property
+    def n_samples(self) -> int:
+        return int(sum(self.run_lengths_.values()))
+
+    @property
+    def runs(self) -> np.ndarray:
+        return np.concatenate(
+            [np.full(n, run, dtype=object) for run, n in self.run_lengths_.items()]
+        )
+
+    def run_slice(self, run: str) -> slice:
+        start = 0
+        for label, n in self.run_lengths_.items():
+            if label == run:
+                return slice(start, start + n)
+            start += n
+        raise BrainalignInputError(f"Unknown run {run!r}; this grid has runs {self.run_ids}.")
+
+    def sample_times(self, run: str) -> np.ndarray:
+        return np.arange(self.run_lengths_[run]) * self.sampling_period
+
+    def duration(self, run: str) -> float:
+        """Seconds covered by a run: ``n_samples * sampling_period``."""
+        return self.run_lengths_[run] * self.sampling_period
+
+    @property
+    def key(self) -> str:
+        return content_key({"run_lengths": self.run_lengths_, "sampling_period": self.sampling_period})
+
+
+def events_by_run(
+    timeline: Timeline,
+    grid: SampleGrid,
+    *,
+    tolerance_s: float | None = None,
+    what: str = "features",
+) -> dict[str, np.ndarray]:
+    """Indices of the timeline events of every grid run (empty for runs without events).
+
+    Raises when the timeline has a run the grid lacks, or an event starting
+    later than the run's duration plus ``tolerance_s`` (default: one sampling
+    period).  A grid run without events gets an empty index and a warning.
+    """
+    tolerance = grid.sampling_period if tolerance_s is None else float(tolerance_s)
+    if tolerance < 0:
+        raise BrainalignInputError(f"tolerance_s must be >= 0, got {tolerance_s}.")
+    unknown = [r for r in timeline.run_ids if r not in grid.run_ids]
+    if unknown:
+        raise BrainalignInputError(
+            f"The {what} have events in run(s) {unknown} that the recording does not have; "
+            f"the recording's runs are {grid.run_ids}. Rename the runs so that they match "
+            "(a timeline's run r is aligned to the recording's run r)."
+        )
+    out: dict[str, np.ndarray] = {}
+    for run in grid.run_ids:
+        idx = np.flatnonzero(timeline.runs == run)
+        if idx.size == 0:
+            logger.warning(
+                "Run %r of the recording has no %s events; its design rows are all zeros.", run, what
+            )
+        else:
+            duration = grid.duration(run)
+            late = idx[timeline.onsets[idx] > duration + tolerance]
+            if late.size:
+                first = int(late[0])
+                raise BrainalignInputError(
+                    f"Run {run!r}: {late.size} {what} event(s) start after the end of the recording "
+                    f"run ({grid.run_lengths_[run]} samples x {grid.sampling_period:g} s = "
+                    f"{duration:.3f} s, tolerance {tolerance:g} s); first is event {first} "
+                    f"({timeline.tokens[first]!r}) at {timeline.onsets[first]:.3f} s. Check the "
+                    "timeline's clock (Timeline.shift) or the run pairing."
+                )
+        out[run] = idx
+    return out
+
+
+def select_layers(features: FeatureSet, layers) -> list[str]:
+    """Validated list of layer names (``None`` = all, a str = one, ints = positions)."""
+    if not isinstance(features, FeatureSet):
+        raise BrainalignInputError(f"Expected a brainalign FeatureSet, got {type(features).__name__}.")
+    if layers is None:
+        return features.layer_names
+    if isinstance(layers, (str, int, np.integer)):
+        layers = [layers]
+    names = []
+    for layer in layers:
+        if isinstance(layer, (int, np.integer)):
+            if not -len(features.layer_names) <= int(layer) < len(features.layer_names):
+                raise BrainalignInputError(
+                    f"Layer index {layer} is out of range for {len(features.layer_names)} layers."
+                )
+            names.append(features.layer_names[int(layer)])
+        elif layer in features.layers:
+            names.append(str(layer))
+        else:
+            raise BrainalignInputError(
+                f"Unknown layer {layer!r}; valid layers are {features.layer_names}."
+            )
+    return names
+
+
+def provenance(features: FeatureSet, layer: str, grid: SampleGrid, params: dict) -> dict:
+    """Design metadata: model, layer, parameters and a content key of all inputs."""
+    meta = {
+        "model_id": features.metadata.get("model_id"),
+        "layer": layer,
+        **params,
+    }
+    meta["input_key"] = content_key(
+        {
+            "timeline": features.timeline.content_hash,
+            "features": hash_array(features[layer]),
+            "features_metadata": {k: v for k, v in features.metadata.items() if _jsonable(v)},
+            "grid": grid.key,
+            "params": {k: v for k, v in params.items() if _jsonable(v)},
+        }
+    )
+    return meta
+
+
+def _jsonable(value) -> bool:
+    try:
+        content_key(value)
+    except TypeError:
+        return False
+    return True
+
+
+def shift_within_runs(X: np.ndarray, runs: np.ndarray, shift: int) -> np.ndarray:
+    """Rows moved ``shift`` samples later (earlier if negative) inside each run, zero-filled.
+
+    Row ``t`` of the output is row ``t - shift`` of the input when both lie in
+    the same run, zero otherwise: nothing leaks across a run boundary.
+    """
+    out = np.zeros_like(X)
+    changes = np.flatnonzero(runs[1:] != runs[:-1]) + 1
+    bounds = np.concatenate([[0], changes, [len(runs)]])
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        n = stop - start
+        if abs(shift) >= n:
+            continue
+        if shift >= 0:
+            out[start + shift:stop] = X[start:stop - shift]
+        else:
+            out[start:stop + shift] = X[start - shift:stop]
+    return out
+
+
+def zscore_within_runs(X: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Columns z-scored inside each run; constant columns become zeros."""
+    out = np.empty_like(X)
+    for run in dict.fromkeys(runs):
+        sel = runs == run
+        block = X[sel]
+        std = block.std(axis=0)
+        out[sel] = np.where(std > 0, (block - block.mean(axis=0)) / np.where(std > 0, std, 1.0), 0.0)
+    return out
+
+
+def as_sequence(values: Sequence | None) -> list | None:
+    if values is None:
+        return None
+    if np.ndim(values) == 0:
+        return [values]
+    return list(values)
