@@ -1,1 +1,54 @@
-"""brainalign.features (under construction)."""
+"""Layerwise model features aligned to stimulus timelines.
+
+Text: :func:`extract_text_features` (exact word alignment, strided long
+context, unit-level capture, resumable cache).  Images, video and audio:
+:func:`extract_image_features`, :func:`extract_video_features`,
+:func:`extract_audio_features`.  Generic helpers to find the
+blocks / MLP / attention modules of any transformer and capture their
+activations live in :mod:`brainalign.features._hooks`; :class:`FeatureStore`
+is the content-keyed on-disk cache shared by all modalities.
+"""
+
+from ._audio import extract_audio_features
+from ._hooks import (
+    capture,
+    find_attention_output_modules,
+    find_blocks,
+    find_embedding_module,
+    find_mlp_activation_modules,
+    find_mlp_output_projections,
+)
+from ._stimulus import read_word_table
+from ._store import FeatureStore, load_features
+from ._text import (
+    TextModel,
+    WordAlignment,
+    align_words,
+    bundled_model_dir,
+    extract_text_features,
+    load_text_model,
+    plan_windows,
+)
+from ._vision import extract_image_features, extract_video_features
+
+__all__ = [
+    "FeatureStore",
+    "TextModel",
+    "WordAlignment",
+    "align_words",
+    "bundled_model_dir",
+    "capture",
+    "extract_audio_features",
+    "extract_image_features",
+    "extract_text_features",
+    "extract_video_features",
+    "find_attention_output_modules",
+    "find_blocks",
+    "find_embedding_module",
+    "find_mlp_activation_modules",
+    "find_mlp_output_projections",
+    "load_features",
+    "load_text_model",
+    "plan_windows",
+    "read_word_table",
+]
