@@ -20,3 +20,17 @@ def configure_logging(verbosity: int = 0) -> None:
 def progress_disabled() -> bool:
     """tqdm bars are hidden when the log is quieter than INFO."""
     return logger.getEffectiveLevel() > logging.INFO
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' own weight-loading bars and advisory logs.
+
+    brainalign reports progress with its own tqdm bars and logger; the extra
+    per-load bars of transformers only clutter logs and CI output.
+    """
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - transformers is a hard dependency
+        return
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()

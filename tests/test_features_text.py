@@ -380,7 +380,7 @@ def test_batch_runner_halves_batch_size_on_out_of_memory():
 # ------------------------------------------------------------------ CLI
 def test_cli_extract_tsv_and_txt(minilm_dir, tmp_path):
     from brainalign.cli import main
-    from brainalign.features import load_features, read_word_table
+    from brainalign.features import load_features, read_stimulus_file
 
     tsv = tmp_path / "words.tsv"
     tsv.write_text("token\tonset\toffset\trun\nHello\t0.0\t0.4\tr1\nworld\t0.5\t0.9\tr1\nagain\t0.0\t0.3\tr2\n")
@@ -400,8 +400,8 @@ def test_cli_extract_tsv_and_txt(minilm_dir, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("word,time\nhi,0\n")
     assert main(["-q", "extract", str(minilm_dir), str(bad), "-o", str(out)]) == 2
-    with pytest.raises(BrainalignInputError, match=r"Missing column\(s\) \['token', 'onset'\]"):
-        read_word_table(bad)
+    with pytest.raises(BrainalignInputError, match=r"bad.csv has no onset column.*found \['word', 'time'\]"):
+        read_stimulus_file(bad)
 
 
 # ------------------------------------------------------------------ hooks

@@ -18,7 +18,7 @@ from ._hooks import (
     find_mlp_activation_modules,
     find_mlp_output_projections,
 )
-from ._stimulus import read_word_table
+from ._stimulus import read_stimulus_file
 from ._store import FeatureStore, load_features
 from ._text import (
     TextModel,
@@ -50,5 +50,5 @@ __all__ = [
     "load_features",
     "load_text_model",
     "plan_windows",
-    "read_word_table",
+    "read_stimulus_file",
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .._logging import progress_disabled
+from .._logging import quiet_transformers
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array
 from ._vision import (
     _open_cache,
@@ -253,6 +254,7 @@ def _load_speech_model(model, feature_extractor, revision, dtype):
         try:
             if feature_extractor is None:
                 feature_extractor = AutoFeatureExtractor.from_pretrained(name, revision=revision)
+            quiet_transformers()
             net = AutoModel.from_pretrained(name, revision=revision, dtype=dtype)
         except OSError as err:
             raise BrainalignInputError(f"Could not load speech model {name!r}: {err}") from err

@@ -12,7 +12,7 @@ logger = logging.getLogger("brainalign.features")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="Hugging Face model id or local model directory")
-    parser.add_argument("stimulus", help="word table (.tsv/.csv: token, onset[, offset][, run]) or story (.txt)")
+    parser.add_argument("stimulus", help="TextGrid, word table (.tsv/.csv: token, onset[, offset][, run]) or story (.txt)")
     parser.add_argument("-o", "--output", default="features",
                         help="feature store directory; each extraction goes to <output>/<key>/ (default: features)")
     parser.add_argument("--layers", nargs="+", default=None,
@@ -33,19 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage-dtype", choices=["float32", "float16"], default="float32")
     parser.add_argument("--revision", default=None, help="model revision on the hub")
     parser.add_argument("--trust-remote-code", action="store_true")
-    parser.add_argument("--words-per-second", type=float, default=1.0,
-                        help="placeholder timing for .txt stories (default: 1.0)")
+    parser.add_argument("--words-per-second", type=float, default=None,
+                        help="evenly spaced placeholder timing for .txt stories "
+                             "(default: a natural reading pace)")
 
 
 def main(args: argparse.Namespace) -> int:
-    from ._stimulus import read_word_table
+    from ._stimulus import read_stimulus_file
     from ._text import extract_text_features
 
     layers = None
     if args.layers is not None:
         layers = [int(x) if x.lstrip("-").isdigit() else x for x in args.layers]
     try:
-        timeline = read_word_table(args.stimulus, words_per_second=args.words_per_second)
+        timeline = read_stimulus_file(args.stimulus, words_per_second=args.words_per_second)
         features = extract_text_features(
             timeline, args.model, layers=layers, units=args.units, context_tokens=args.context,
             stride=args.stride, pooling=args.pooling, future_context=args.future_context,

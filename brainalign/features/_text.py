@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._logging import progress_disabled
+from .._logging import progress_disabled, quiet_transformers
 from ..core import BrainalignInputError, FeatureSet, Timeline
 from ._hooks import (
     capture,
@@ -274,6 +274,7 @@ def load_text_model(
     model_id = str(path.resolve()) if path.is_dir() else str(name_or_path)
     kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}
     try:
+        quiet_transformers()
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), use_fast=True, **kwargs)
         model = AutoModel.from_pretrained(str(name_or_path), dtype=torch_dtype, **kwargs)
     except OSError as exc:

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._logging import progress_disabled
+from .._logging import quiet_transformers
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array, hash_file
 from ._store import FeatureStore
 
@@ -337,6 +338,7 @@ def _load_vision_model(model, processor, revision, dtype):
         try:
             if processor is None:
                 processor = AutoImageProcessor.from_pretrained(name, revision=revision)
+            quiet_transformers()
             net = AutoModel.from_pretrained(name, revision=revision, dtype=dtype)
         except OSError as err:
             raise BrainalignInputError(f"Could not load image model {name!r}: {err}") from err
