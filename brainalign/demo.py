@@ -268,7 +268,7 @@ def _demo_figure(result: DemoResult, recording, path: Path) -> None:
     ax = fig.add_axes([0.70, 0.12, 0.28, 0.78])
     signal = ~result.noise_voxels
     data = [result.scores[i, signal] for i in range(n_layers)]
-    ax.boxplot(data, vert=False, showfliers=False)
+    ax.boxplot(data, orientation="horizontal", showfliers=False)
     ax.set_yticks(np.arange(1, n_layers + 1), result.layer_names)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel("cross-validated r (signal voxels)")
