@@ -1,1 +1,60 @@
-"""brainalign.localize (under construction)."""
+"""Localize language-selective (or multiple-demand, theory-of-mind) units in language models.
+
+The functional-localizer logic of neuroscience applied to a model: present
+two conditions (sentences vs non-word lists), t-test every unit, keep the
+top 1%, then ablate those units and compare with random units of the same
+size (next-token loss, minimal pairs) and test their brain alignment.
+
+- stimuli: :class:`LocalizerStimuli`, :func:`language_localizer`,
+  :func:`load_fedorenko2010`, :func:`fetch_fedorenko2010`,
+  :func:`multiple_demand_localizer`, :func:`theory_of_mind_localizer`;
+- selection: :func:`localize_units` -> :class:`UnitMask`,
+  :func:`random_unit_mask`;
+- ablation: :func:`ablate_units`, :func:`measure_deficit` ->
+  :class:`DeficitReport`, :func:`load_blimp_jsonl`,
+  :func:`builtin_minimal_pairs`, :func:`builtin_heldout_texts`;
+- brain alignment: :func:`unit_brain_alignment`;
+- results folder: :func:`save_localize_results`.
+"""
+
+from ._ablate import DeficitReport, ablate_units, lm_scoring_method, measure_deficit, sequence_logprobs
+from ._alignment import UnitAlignment, unit_brain_alignment
+from ._localize import load_language_model, localize_units, unit_activations
+from ._mask import UnitMask, n_to_select, random_unit_mask
+from ._minimal_pairs import MinimalPair, builtin_heldout_texts, builtin_minimal_pairs, load_blimp_jsonl
+from ._results import save_localize_results
+from ._stimuli import (
+    LocalizerStimuli,
+    fetch_fedorenko2010,
+    language_localizer,
+    load_fedorenko2010,
+    multiple_demand_localizer,
+    theory_of_mind_localizer,
+)
+
+__all__ = [
+    "DeficitReport",
+    "LocalizerStimuli",
+    "MinimalPair",
+    "UnitAlignment",
+    "UnitMask",
+    "ablate_units",
+    "builtin_heldout_texts",
+    "builtin_minimal_pairs",
+    "fetch_fedorenko2010",
+    "language_localizer",
+    "lm_scoring_method",
+    "load_blimp_jsonl",
+    "load_fedorenko2010",
+    "load_language_model",
+    "localize_units",
+    "measure_deficit",
+    "multiple_demand_localizer",
+    "n_to_select",
+    "random_unit_mask",
+    "save_localize_results",
+    "sequence_logprobs",
+    "theory_of_mind_localizer",
+    "unit_activations",
+    "unit_brain_alignment",
+]
