@@ -1,0 +1,193 @@
+"""Cross-validation splitters for time series: whole runs or contiguous blocks with gaps.
+
+Neighbouring samples of brain data are correlated (slow haemodynamics, drifts),
+so a test sample must never have a training sample a few seconds away: that is
+how shuffled K-fold lets a model that only knows "what time it is" score high.
+Splitters here yield ``(train, test)`` index arrays from ``split(n_samples, runs)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..core import BrainalignInputError
+from ..core._validation import ordered_unique, run_labels
+
+logger = logging.getLogger("brainalign.encoding")
+
+SHUFFLED_CV_WARNING = (
+    "Shuffled K-fold puts temporally adjacent samples in train and test sets; with autocorrelated "
+    "brain data this inflates scores (even a model that only encodes time scores high). Use it only "
+    "to reproduce that effect."
+)
+
+
+def _segments(runs: np.ndarray) -> list[np.ndarray]:
+    """Row indices of each contiguous run block, in order."""
+    runs = np.asarray(runs)
+    changes = np.flatnonzero(runs[1:] != runs[:-1]) + 1
+    bounds = np.concatenate([[0], changes, [runs.size]])
+    return [np.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+class LeaveOneRunOut:
+    """Each run is the test set once; all other runs train.
+
+    Examples
+    --------
+    >>> cv = LeaveOneRunOut()
+    >>> [test.tolist() for _, test in cv.split(4, ["a", "a", "b", "b"])]
+    [[0, 1], [2, 3]]
+    """
+
+    def split(self, n_samples: int, runs: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        runs = run_labels(runs, n_samples)
+        labels = ordered_unique(runs)
+        if len(labels) < 2:
+            raise BrainalignInputError(
+                f"LeaveOneRunOut needs at least two runs, got {labels}; use ContiguousBlockCV for one run."
+            )
+        for label in labels:
+            test = np.flatnonzero(runs == label)
+            yield np.flatnonzero(runs != label), test
+
+    def get_n_splits(self, n_samples: int | None = None, runs: Sequence[str] | None = None) -> int:
+        return len(ordered_unique(run_labels(runs, n_samples))) if runs is not None else -1
+
+    def __repr__(self) -> str:
+        return "LeaveOneRunOut()"
+
+
+class ContiguousBlockCV:
+    """K contiguous test blocks; training rows closer than ``gap`` samples to the block are dropped.
+
+    The rows (all runs concatenated) are cut into ``n_splits`` blocks of
+    near-equal length.  Training rows within ``gap`` samples of the test block
+    *in the same run* are removed on both sides, so that no training sample
+    shares haemodynamic (or TRF) history with a test sample.
+
+    Parameters
+    ----------
+    n_splits : int
+    gap : int
+        Samples excluded on each side of the test block (e.g. HRF length / TR).
+
+    Examples
+    --------
+    >>> cv = ContiguousBlockCV(n_splits=2, gap=1)
+    >>> [(tr.tolist(), te.tolist()) for tr, te in cv.split(6)]
+    [([4, 5], [0, 1, 2]), ([0, 1], [3, 4, 5])]
+    """
+
+    def __init__(self, n_splits: int = 5, gap: int = 0):
+        self.n_splits = n_splits
+        self.gap = gap
+
+    def split(self, n_samples: int, runs: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if int(self.n_splits) < 2:
+            raise BrainalignInputError(f"n_splits must be at least 2, got {self.n_splits}.")
+        if int(self.gap) < 0:
+            raise BrainalignInputError(f"gap must be >= 0 samples, got {self.gap}.")
+        runs = run_labels(runs, n_samples)
+        gap = int(self.gap)
+        bounds = np.linspace(0, n_samples, int(self.n_splits) + 1).round().astype(int)
+        segment_id = np.empty(n_samples, dtype=int)
+        for k, seg in enumerate(_segments(runs)):
+            segment_id[seg] = k
+        positions = np.arange(n_samples)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if b <= a:
+                raise BrainalignInputError(f"{n_samples} samples are too few for {self.n_splits} blocks.")
+            test = positions[a:b]
+            drop = np.zeros(n_samples, dtype=bool)
+            drop[a:b] = True
+            # the gap extends only within the run that touches each end of the block
+            lo = slice(max(0, a - gap), a)
+            drop[lo] |= segment_id[lo] == segment_id[a]
+            hi = slice(b, min(n_samples, b + gap))
+            drop[hi] |= segment_id[hi] == segment_id[b - 1]
+            train = positions[~drop]
+            if train.size == 0:
+                raise BrainalignInputError(
+                    f"With gap={gap} samples no training data is left for test block [{a}, {b}); "
+                    f"reduce the gap or the number of splits."
+                )
+            yield train, test
+
+    def get_n_splits(self, n_samples: int | None = None, runs: Sequence[str] | None = None) -> int:
+        return int(self.n_splits)
+
+    def __repr__(self) -> str:
+        return f"ContiguousBlockCV(n_splits={self.n_splits}, gap={self.gap})"
+
+
+class ShuffledKFold:
+    """Random K-fold over samples.  Leaks temporal autocorrelation: for demonstrations only.
+
+    Instantiating it emits a warning (also recorded in encoding results).
+    """
+
+    def __init__(self, n_splits: int = 5, seed: int = 0):
+        self.n_splits = n_splits
+        self.seed = seed
+        warnings.warn(SHUFFLED_CV_WARNING, UserWarning, stacklevel=2)
+        logger.warning(SHUFFLED_CV_WARNING)
+
+    def split(self, n_samples: int, runs: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        order = np.random.default_rng(self.seed).permutation(n_samples)
+        for test in np.array_split(order, int(self.n_splits)):
+            test = np.sort(test)
+            yield np.setdiff1d(np.arange(n_samples), test), test
+
+    def get_n_splits(self, n_samples: int | None = None, runs: Sequence[str] | None = None) -> int:
+        return int(self.n_splits)
+
+    def __repr__(self) -> str:
+        return f"ShuffledKFold(n_splits={self.n_splits}, seed={self.seed})"
+
+
+def inner_splits(train_rows: np.ndarray, runs: np.ndarray, n_splits: int, gap: int,
+                 shuffle: bool = False, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inner folds over the training rows of an outer fold (positions into ``train_rows``).
+
+    Blocks are contiguous in time; a break in ``train_rows`` (the removed test
+    block) counts as a run boundary so the gap is never applied across it.
+    """
+    train_rows = np.asarray(train_rows)
+    n = train_rows.size
+    n_splits = int(min(n_splits, n))
+    if n_splits < 2:
+        raise BrainalignInputError(f"Only {n} training samples: too few for inner cross-validation.")
+    if shuffle:
+        order = np.random.default_rng(seed).permutation(n)
+        return [(np.setdiff1d(np.arange(n), np.sort(t)), np.sort(t)) for t in np.array_split(order, n_splits)]
+    segment = np.concatenate([[0], np.cumsum(np.diff(train_rows) != 1)])
+    labels = np.array([f"{r}#{s}" for r, s in zip(np.asarray(runs)[train_rows], segment)], dtype=object)
+    try:
+        return list(ContiguousBlockCV(n_splits, gap).split(n, labels))
+    except BrainalignInputError as err:
+        raise BrainalignInputError(
+            f"Inner cross-validation ({n_splits} blocks, gap {gap} samples) of {n} training samples failed: "
+            f"{err} Use fewer inner folds (inner_cv), a smaller gap_s, or more data."
+        ) from err
+
+
+def resolve_outer_cv(cv, runs: np.ndarray, gap: int, shuffle: bool, seed: int):
+    """Turn ``cv`` ("auto", int, or a splitter) into a splitter object."""
+    n_runs = len(ordered_unique(runs))
+    if shuffle:
+        n_splits = cv if isinstance(cv, int) else 5
+        return ShuffledKFold(n_splits, seed)
+    if isinstance(cv, str):
+        if cv != "auto":
+            raise BrainalignInputError(f"cv must be 'auto', an int or a splitter, got {cv!r}.")
+        return LeaveOneRunOut() if n_runs >= 2 else ContiguousBlockCV(5, gap)
+    if isinstance(cv, (int, np.integer)):
+        return ContiguousBlockCV(int(cv), gap)
+    if hasattr(cv, "split"):
+        return cv
+    raise BrainalignInputError(f"cv must be 'auto', an int or a splitter with split(n_samples, runs), got {cv!r}.")

@@ -1,0 +1,355 @@
+"""Sweep every layer of a model: scores per layer and target, best layer maps, results folder."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..core import (
+    BrainalignInputError,
+    DesignMatrix,
+    EncodingResult,
+    Recording,
+    atomic_write_text,
+    content_key,
+    hash_array,
+    load_json,
+    save_json,
+)
+from ._baselines import autocorrelation_baseline
+from ._crossval import as_design, cross_validate, default_gap_s, package_versions
+
+logger = logging.getLogger("brainalign.encoding")
+
+_METRICS = ("r", "r2")
+
+
+def _safe_dirname(name: str) -> str:
+    """Layer names become folder names: keep them readable, never let them escape the folder."""
+    cleaned = re.sub(r"[^A-Za-z0-9._+=-]", "_", name)
+    if cleaned in ("", ".", ".."):
+        cleaned = f"_{cleaned}_"
+    return cleaned
+
+
+class LayerSweep:
+    """Cross-validated encoding scores of every layer (and the baselines) on one recording.
+
+    Attributes
+    ----------
+    results : dict of str to EncodingResult
+        One result per layer, in model order.  When a baseline was given, each
+        layer's design is the layer stacked with the baseline regressors.
+    baselines : dict of str to EncodingResult
+        ``"baseline"`` (user regressors, when given) and ``"autocorrelation"``
+        (time-only basis; see :func:`autocorrelation_baseline`).
+    config : dict
+    """
+
+    def __init__(self, results: Mapping[str, EncodingResult], baselines: Mapping[str, EncodingResult] | None = None,
+                 config: dict | None = None, data_hashes: dict | None = None):
+        if not results:
+            raise BrainalignInputError("A LayerSweep needs at least one layer result.")
+        self.results = dict(results)
+        self.baselines = dict(baselines or {})
+        self.config = dict(config or {})
+        self.data_hashes = dict(data_hashes or {})
+        first = next(iter(self.results.values()))
+        for name, res in {**self.results, **self.baselines}.items():
+            if res.target_names != first.target_names:
+                raise BrainalignInputError(f"Result {name!r} has different targets from {first.name!r}.")
+
+    # ------------------------------------------------------------------ views
+    @property
+    def layer_names(self) -> list[str]:
+        return list(self.results)
+
+    @property
+    def target_names(self) -> list[str]:
+        return next(iter(self.results.values())).target_names
+
+    def score_matrix(self, metric: str = "r") -> np.ndarray:
+        """Fold-averaged scores, shape (n_layers, n_targets)."""
+        if metric not in _METRICS:
+            raise BrainalignInputError(f"metric must be one of {_METRICS}, got {metric!r}.")
+        return np.stack([getattr(res, metric).mean(0) for res in self.results.values()])
+
+    def baseline_scores(self, name: str = "baseline", metric: str = "r") -> np.ndarray:
+        if name not in self.baselines:
+            raise BrainalignInputError(f"No baseline {name!r}; this sweep has {list(self.baselines)}.")
+        return getattr(self.baselines[name], metric).mean(0)
+
+    def gain_over_baseline(self, metric: str = "r", baseline: str = "baseline") -> np.ndarray:
+        """Layer score minus baseline score, (n_layers, n_targets): the headline of a sweep."""
+        return self.score_matrix(metric) - self.baseline_scores(baseline, metric)[None, :]
+
+    def best_layer_index(self, metric: str = "r") -> np.ndarray:
+        """Index (into ``layer_names``) of the best-scoring layer per target."""
+        return np.argmax(self.score_matrix(metric), axis=0)
+
+    def best_layer(self, metric: str = "r") -> np.ndarray:
+        """Name of the best-scoring layer per target."""
+        return np.asarray(self.layer_names, dtype=object)[self.best_layer_index(metric)]
+
+    def layer_profile(self, groups: Mapping[str, Sequence] | None = None, metric: str = "r") -> pd.DataFrame:
+        """Mean score per layer (rows) and group of targets (columns), e.g. ROIs.
+
+        ``groups`` maps a name to target indices or target names; ``None``
+        gives one column per target.
+        """
+        S = self.score_matrix(metric)
+        if groups is None:
+            return pd.DataFrame(S, index=self.layer_names, columns=self.target_names)
+        lookup = {n: i for i, n in enumerate(self.target_names)}
+        cols = {}
+        for roi, members in groups.items():
+            members = list(members)
+            idx = []
+            for m in members:
+                if isinstance(m, (int, np.integer)):
+                    if not 0 <= int(m) < len(lookup):
+                        raise BrainalignInputError(f"Group {roi!r}: target index {m} out of range.")
+                    idx.append(int(m))
+                elif str(m) in lookup:
+                    idx.append(lookup[str(m)])
+                else:
+                    raise BrainalignInputError(f"Group {roi!r}: unknown target {m!r}.")
+            if not idx:
+                raise BrainalignInputError(f"Group {roi!r} has no targets.")
+            cols[roi] = S[:, idx].mean(1)
+        return pd.DataFrame(cols, index=pd.Index(self.layer_names, name="layer"))
+
+    def best_layer_ci(self, targets: Sequence | None = None, metric: str = "r", **kwargs) -> dict:
+        """Bootstrap interval of the best layer over ``targets`` (indices or names; default all).
+
+        Targets and folds are resampled; see :func:`bootstrap_best_layer_ci`.
+        """
+        from ._stats import bootstrap_best_layer_ci
+
+        idx = np.arange(len(self.target_names))
+        if targets is not None:
+            self.layer_profile({"targets": targets})  # clear errors for unknown names / indices
+            lookup = {n: i for i, n in enumerate(self.target_names)}
+            idx = np.array([t if isinstance(t, (int, np.integer)) else lookup[str(t)] for t in targets])
+        folds = [getattr(res, metric)[:, idx] for res in self.results.values()]
+        out = bootstrap_best_layer_ci(self.score_matrix(metric)[:, idx], folds, **kwargs)
+        out["best_layer"] = self.layer_names[out["best"]]
+        return out
+
+    def headline(self, metric: str = "r") -> dict[str, float]:
+        S = self.score_matrix(metric)
+        profile = S.mean(1)
+        best = int(np.argmax(profile))
+        out = {f"best_layer_mean_{metric}": float(profile[best]), "best_layer_index": best}
+        for name in self.baselines:
+            out[f"{name}_mean_{metric}"] = float(self.baseline_scores(name, metric).mean())
+        if "baseline" in self.baselines:
+            out[f"gain_over_baseline_{metric}"] = float(profile[best] - out[f"baseline_mean_{metric}"])
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table (subject, model, layer, target, fold, r, r2, alpha[, p], kind)."""
+        frames = []
+        for kind, group in (("layer", self.results), ("baseline", self.baselines)):
+            for res in group.values():
+                frame = res.to_frame()
+                frame["kind"] = kind
+                frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    # ---------------------------------------------------------------- brain space
+    def to_image(self, recording: Recording, metric: str = "r"):
+        """4-D image: volume 0 = best layer index (1-based, 0 = below zero), volume 1 = its score."""
+        S = self.score_matrix(metric)
+        best = np.argmax(S, axis=0)
+        score = S[best, np.arange(S.shape[1])]
+        index = np.where(score > 0, best + 1, 0).astype(np.float32)
+        return recording.to_image(np.stack([index, score.astype(np.float32)]))
+
+    def to_evoked(self, recording: Recording, metric: str = "r"):
+        """Sensor scores per layer as an ``mne.EvokedArray`` (one 'time point' per layer)."""
+        return recording.to_evoked(self.score_matrix(metric).T, comment=f"layer sweep ({metric})")
+
+    # -------------------------------------------------------------- results folder
+    def summary(self) -> dict[str, Any]:
+        return {
+            "kind": "encoding",
+            "config": self.config,
+            "versions": package_versions(),
+            "data_hashes": self.data_hashes,
+            "headline": self.headline(),
+            "layers": self.layer_names,
+            "baselines": list(self.baselines),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def save(self, directory: str | Path, *, write_results: bool = True) -> Path:
+        """Write the results folder: summary.json, scores.tsv, layers/<layer>/, baselines/<name>/.
+
+        ``write_results=False`` only rewrites the table and summary (the
+        per-layer folders were written as the sweep went).
+        """
+        directory = Path(directory)
+        if write_results:
+            for name, res in self.results.items():
+                res.save(directory / "layers" / _safe_dirname(name))
+            for name, res in self.baselines.items():
+                res.save(directory / "baselines" / _safe_dirname(name))
+        atomic_write_text(directory / "scores.tsv", self.to_frame().to_csv(sep="\t", index=False))
+        save_json(directory / "summary.json", self.summary())
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "LayerSweep":
+        directory = Path(directory)
+        summary = load_json(directory / "summary.json")
+        results = {name: EncodingResult.load(directory / "layers" / _safe_dirname(name)) for name in summary["layers"]}
+        baselines = {name: EncodingResult.load(directory / "baselines" / _safe_dirname(name))
+                     for name in summary.get("baselines", [])}
+        return cls(results, baselines, summary.get("config"), summary.get("data_hashes"))
+
+    def __repr__(self) -> str:
+        return (f"LayerSweep(layers={self.layer_names}, baselines={list(self.baselines)}, "
+                f"n_targets={len(self.target_names)})")
+
+
+def _cached(path: Path, key: str) -> EncodingResult | None:
+    if not (path / "result.json").is_file() or not (path / "scores.npz").is_file():
+        return None
+    try:
+        res = EncodingResult.load(path)
+    except (OSError, ValueError, KeyError) as err:
+        logger.warning("Ignoring unreadable cached result in %s: %s", path, err)
+        return None
+    return res if res.metadata.get("config_key") == key else None
+
+
+def sweep_layers(
+    designs: Mapping[str, DesignMatrix],
+    recording: Recording,
+    *,
+    baseline: DesignMatrix | None = None,
+    autocorrelation: bool = True,
+    results_dir: str | Path | None = None,
+    **cv_kwargs,
+) -> LayerSweep:
+    """Cross-validate every layer's design against ``recording``, baselines side by side.
+
+    Parameters
+    ----------
+    designs : mapping of layer name to DesignMatrix (or array)
+        In model order.
+    recording : Recording
+    baseline : DesignMatrix or None
+        User regressors (e.g. word rate + sound power).  It is fitted alone
+        (``baselines["baseline"]``) and stacked with every layer, so a layer's
+        gain over the baseline is what the layer adds.
+    autocorrelation : bool
+        Also fit :func:`autocorrelation_baseline` (time-only model) and report
+        it as ``baselines["autocorrelation"]``.
+    results_dir : path or None
+        Write each layer to ``layers/<layer>/`` as soon as it is done and skip
+        layers already there with the same configuration (resume after an
+        interruption); the full results folder is written at the end.
+    **cv_kwargs
+        Passed to :func:`cross_validate` (alphas, cv, gap_s, inner_cv, shuffle,
+        n_permutations, seed, backend, model, ...).  Without ``gap_s`` the
+        largest default gap over all designs is used for every fit, so layers
+        and baselines are scored on the same folds.  ``estimator="banded"``
+        gives layer and baseline their own penalties (banded ridge) instead
+        of one ridge over the stacked columns.
+
+    Returns
+    -------
+    LayerSweep
+    """
+    if not designs:
+        raise BrainalignInputError("sweep_layers needs at least one design.")
+    if "return_predictions" in cv_kwargs:
+        raise BrainalignInputError("return_predictions is not supported by sweep_layers; use cross_validate.")
+    base = as_design(baseline, recording) if baseline is not None else None
+    if base is not None:
+        base.check_matches(recording)
+    rec_hash = hash_array(recording.data)
+    common = {k: v for k, v in cv_kwargs.items()}
+    if common.get("gap_s") is None:
+        # one gap for every design, so that all layers and baselines share the same folds; taken
+        # before stacking, which drops the layers' delay / lag metadata
+        checked = [as_design(d, recording) for d in designs.values()] + ([base] if base is not None else [])
+        common["gap_s"] = max(default_gap_s(d, recording) for d in checked)
+    data_hashes = {"recording": rec_hash}
+    if base is not None:
+        data_hashes["baseline"] = hash_array(base.X)
+    results_path = Path(results_dir) if results_dir is not None else None
+
+    def run(design: DesignMatrix, folder: str, kwargs: dict) -> EncodingResult:
+        key = content_key({"cv": _plain(kwargs), "design": hash_array(design.X), "recording": rec_hash,
+                           "runs": list(map(str, design.runs)), "target_names": recording.target_names})
+        path = results_path / folder / _safe_dirname(design.name) if results_path is not None else None
+        if path is not None:
+            cached = _cached(path, key)
+            if cached is not None:
+                logger.info("Reusing %s from %s", design.name, path)
+                return cached
+        result = cross_validate(design, recording, **kwargs)
+        result.metadata["config_key"] = key
+        if path is not None:
+            result.save(path)
+        return result
+
+    banded = common.get("estimator", "ridge") == "banded"
+    # a single design has one band: banded ridge only applies to layer + baseline
+    single = {**common, "estimator": "ridge"} if banded else common
+
+    baselines: dict[str, EncodingResult] = {}
+    if base is not None:
+        base_design = DesignMatrix(base.X, base.runs, base.sampling_period, "baseline", base.feature_names,
+                                   base.metadata)
+        baselines["baseline"] = run(base_design, "baselines", single)
+    if autocorrelation:
+        baselines["autocorrelation"] = run(autocorrelation_baseline(recording), "baselines", single)
+
+    results: dict[str, EncodingResult] = {}
+    from tqdm.auto import tqdm
+
+    from .._logging import progress_disabled
+
+    for name, design in tqdm(list(designs.items()), desc="layers", disable=progress_disabled()):
+        design = as_design(design, recording)
+        design.check_matches(recording)
+        data_hashes[f"design:{name}"] = hash_array(design.X)
+        if base is not None:
+            design = DesignMatrix.stack([base, design], name=str(name))
+            design.metadata["combined_with"] = "baseline"
+        elif design.name != name:
+            design = DesignMatrix(design.X, design.runs, design.sampling_period, str(name),
+                                  design.feature_names, design.metadata)
+        results[str(name)] = run(design, "layers", common if base is not None else single)
+    config = {"cross_validate": _plain(common), "baseline": None if base is None else base.name,
+              "baseline_combination": (("banded" if banded else "stacked") if base is not None else None),
+              "autocorrelation_baseline": bool(autocorrelation), "layers": list(results),
+              "subject": recording.subject, "recording_kind": recording.kind}
+    sweep = LayerSweep(results, baselines, config, data_hashes)
+    if results_path is not None:
+        sweep.save(results_path, write_results=False)
+    return sweep
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.generic,)):
+        return obj.item()
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return repr(obj)
