@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, FeatureSet, Recording, Timeline, content_key, hash_array
+from ..core._timeline import check_events_in_runs
 
 logger = logging.getLogger("brainalign.alignment")
 
@@ -120,34 +121,16 @@ def events_by_run(
     tolerance = grid.sampling_period if tolerance_s is None else float(tolerance_s)
     if tolerance < 0:
         raise BrainalignInputError(f"tolerance_s must be >= 0, got {tolerance_s}.")
-    unknown = [r for r in timeline.run_ids if r not in grid.run_ids]
-    if unknown:
-        raise BrainalignInputError(
-            f"The {what} have events in run(s) {unknown} that the recording does not have; "
-            f"the recording's runs are {grid.run_ids}. Rename the runs so that they match "
-            "(a timeline's run r is aligned to the recording's run r)."
-        )
-    out: dict[str, np.ndarray] = {}
-    for run in grid.run_ids:
-        idx = np.flatnonzero(timeline.runs == run)
+    index = check_events_in_runs(
+        timeline, grid.run_lengths_, grid.sampling_period,
+        allow_before_start=True, tolerance=tolerance, allow_onset_at_end=True, what=what,
+    )
+    for run, idx in index.items():
         if idx.size == 0:
             logger.warning(
                 "Run %r of the recording has no %s events; its design rows are all zeros.", run, what
             )
-        else:
-            duration = grid.duration(run)
-            late = idx[timeline.onsets[idx] > duration + tolerance]
-            if late.size:
-                first = int(late[0])
-                raise BrainalignInputError(
-                    f"Run {run!r}: {late.size} {what} event(s) start after the end of the recording "
-                    f"run ({grid.run_lengths_[run]} samples x {grid.sampling_period:g} s = "
-                    f"{duration:.3f} s, tolerance {tolerance:g} s); first is event {first} "
-                    f"({timeline.tokens[first]!r}) at {timeline.onsets[first]:.3f} s. Check the "
-                    "timeline's clock (Timeline.shift) or the run pairing."
-                )
-        out[run] = idx
-    return out
+    return index
 
 
 def select_layers(features: FeatureSet, layers) -> list[str]:

@@ -13,6 +13,7 @@ from ._validation import (
     check_finite,
     check_runs_contiguous,
     check_same_length,
+    count_by_run,
     ordered_unique,
     run_labels,
 )
@@ -82,9 +83,9 @@ class DesignMatrix:
             raise BrainalignInputError(
                 f"Design {self.name!r} has runs {self.run_ids} but the recording has {recording.run_ids}."
             )
-        for run in self.run_ids:
-            n_design = int(np.sum(self.runs == run))
-            n_rec = int(np.sum(recording.runs == run))
+        n_rec_by_run = count_by_run(recording.runs)
+        for run, n_design in count_by_run(self.runs).items():
+            n_rec = n_rec_by_run[run]
             if n_design != n_rec:
                 raise BrainalignInputError(
                     f"Run {run!r}: design {self.name!r} has {n_design} rows but the recording has "

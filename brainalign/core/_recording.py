@@ -11,9 +11,9 @@ from ._validation import (
     BrainalignInputError,
     _name_columns,
     as_2d_float,
-    check_finite,
     check_runs_contiguous,
     check_same_length,
+    count_by_run,
     ordered_unique,
     run_labels,
 )
@@ -156,7 +156,7 @@ class Recording:
         return 1.0 / self.sampling_period
 
     def run_lengths(self) -> dict[str, int]:
-        return {run: int(np.sum(self.runs == run)) for run in self.run_ids}
+        return count_by_run(self.runs)
 
     def run_slice(self, run: str) -> slice:
         idx = np.flatnonzero(self.runs == run)

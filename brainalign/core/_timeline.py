@@ -195,3 +195,83 @@ class Timeline:
 
     def __repr__(self) -> str:
         return f"Timeline(n_events={self.n_events}, runs={self.run_ids})"
+
+
+def check_events_in_runs(
+    timeline: Timeline,
+    run_lengths: Mapping[str, int],
+    sampling_period: float,
+    *,
+    allow_before_start: bool = False,
+    tolerance: float = 0.0,
+    allow_onset_at_end: bool = False,
+    what: str = "timeline",
+    recording_name: str = "the recording",
+) -> dict[str, np.ndarray]:
+    """Indices of the events of every recording run, after checking that they fall on it.
+
+    The one check behind :func:`brainalign.recordings.check_timeline_fits` and
+    the alignment functions.  A run ``r`` with ``n`` samples covers
+    ``[0, n * sampling_period)`` on its own clock.  Raises a
+    :class:`BrainalignInputError` when the timeline has a run the recording
+    lacks, when an onset is before ``-tolerance`` (unless
+    ``allow_before_start``), or when an onset is at or after the run's end
+    plus ``tolerance`` (only *after* it with ``allow_onset_at_end``).
+
+    Parameters
+    ----------
+    timeline : Timeline
+    run_lengths : mapping of str to int
+        Samples per recording run, in run order.
+    sampling_period : float
+        Seconds between samples.
+    allow_before_start : bool
+        Accept onsets before time 0.
+    tolerance : float
+        Seconds of slack at both ends.
+    allow_onset_at_end : bool
+        Accept an onset exactly at the run's end plus ``tolerance``.
+    what, recording_name : str
+        How error messages name the events' source and the recording.
+
+    Returns
+    -------
+    dict of str to ndarray
+        For every run of ``run_lengths`` (in order), the indices of its events
+        in ``timeline``; empty for runs without events.
+    """
+    run_ids = list(run_lengths)
+    unknown = [r for r in timeline.run_ids if r not in run_lengths]
+    if unknown:
+        raise BrainalignInputError(
+            f"There are {what} events in run(s) {unknown} that {recording_name} does not have; the "
+            f"recording's runs are {run_ids}. Rename the runs so that they match (a timeline's run r "
+            "is aligned to the recording's run r)."
+        )
+    index: dict[str, np.ndarray] = {}
+    for run in run_ids:
+        idx = np.flatnonzero(timeline.runs == run)
+        onsets = timeline.onsets[idx]
+        if not allow_before_start and np.any(onsets < -tolerance):
+            first = int(idx[np.flatnonzero(onsets < -tolerance)[0]])
+            raise BrainalignInputError(
+                f"Run {run!r}: {what} event {first} ({timeline.tokens[first]!r}) starts at "
+                f"{timeline.onsets[first]:.3f} s, before the first sample (0 s). Shift the timeline onto "
+                "the recording's clock, or pass allow_before_start=True if the stimulus really began "
+                "before the first kept sample."
+            )
+        duration = run_lengths[run] * sampling_period
+        end = duration + tolerance
+        late = idx[onsets > end] if allow_onset_at_end else idx[onsets >= end]
+        if late.size:
+            first = int(late[0])
+            raise BrainalignInputError(
+                f"Run {run!r}: {what} event {first} ({timeline.tokens[first]!r}) starts at "
+                f"{timeline.onsets[first]:.3f} s, {'' if allow_onset_at_end else 'at or '}after the end of "
+                f"the recording run ({run_lengths[run]} samples x {sampling_period:g} s = {duration:.3f} s, "
+                f"tolerance {tolerance:g} s); {late.size} event(s) of this run start that late. Check the "
+                "timeline's clock (e.g. silence padding or discarded volumes; Timeline.shift) and the run "
+                "labels."
+            )
+        index[run] = idx
+    return index

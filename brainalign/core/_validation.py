@@ -97,6 +97,11 @@ def ordered_unique(labels: np.ndarray) -> list[str]:
     return list(seen)
 
 
+def count_by_run(labels: np.ndarray) -> dict[str, int]:
+    """Number of rows of each run, in order of first appearance."""
+    return {run: int(np.sum(labels == run)) for run in ordered_unique(labels)}
+
+
 def check_runs_contiguous(runs: np.ndarray, name: str) -> None:
     """Each run must occupy one contiguous block of rows (no interleaving)."""
     if runs.size == 0:

@@ -47,6 +47,11 @@ class DatasetInfo:
 
 _OPENNEURO_S3 = "https://s3.amazonaws.com/openneuro.org"
 
+
+def _openneuro_files(dataset_id: str, *paths: str) -> tuple[RemoteFile, ...]:
+    """Files of an OpenNeuro dataset, fetched from its public S3 bucket at the same relative paths."""
+    return tuple(RemoteFile(path, f"{_OPENNEURO_S3}/{dataset_id}/{path}") for path in paths)
+
 _ALICE_SHA = {
     "stimuli/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid": "f42484c61db089132eaa0ed633468f04709669b89bbfbc712282c1478e2bd6b3",
     "6mm/s18-timecourses.txt": "0c286ab2c70fa71e4bc68eabaa4421ed18f54f06e8bab55cc83bb471b02fefaa",
@@ -96,11 +101,12 @@ _register(
         modality="fmri",
         folder="narratives",
         tr=1.5,
-        files=(
-            RemoteFile("participants.tsv", f"{_OPENNEURO_S3}/ds002345/participants.tsv"),
-            RemoteFile("dataset_description.json", f"{_OPENNEURO_S3}/ds002345/dataset_description.json"),
-            RemoteFile("code/task_meta.json", f"{_OPENNEURO_S3}/ds002345/code/task_meta.json"),
-            RemoteFile("stimuli/gentle/pieman/align.csv", f"{_OPENNEURO_S3}/ds002345/stimuli/gentle/pieman/align.csv"),
+        files=_openneuro_files(
+            "ds002345",
+            "participants.tsv",
+            "dataset_description.json",
+            "code/task_meta.json",
+            "stimuli/gentle/pieman/align.csv",
         ),
         notes="BIDS; preprocessed data under derivatives/ (afni-smooth, afni-nosmooth, fmriprep).",
     )
@@ -118,14 +124,12 @@ _register(
         modality="fmri",
         folder="lebel2023",
         tr=2.0045,
-        files=(
-            RemoteFile("participants.tsv", f"{_OPENNEURO_S3}/ds003020/participants.tsv"),
-            RemoteFile("dataset_description.json", f"{_OPENNEURO_S3}/ds003020/dataset_description.json"),
-            RemoteFile("derivative/respdict.json", f"{_OPENNEURO_S3}/ds003020/derivative/respdict.json"),
-            RemoteFile(
-                "derivative/TextGrids/wheretheressmoke.TextGrid",
-                f"{_OPENNEURO_S3}/ds003020/derivative/TextGrids/wheretheressmoke.TextGrid",
-            ),
+        files=_openneuro_files(
+            "ds003020",
+            "participants.tsv",
+            "dataset_description.json",
+            "derivative/respdict.json",
+            "derivative/TextGrids/wheretheressmoke.TextGrid",
         ),
         notes="Preprocessed responses in derivative/preprocessed_data/UTS0N/<story>.hf5 (HDF5).",
     )

@@ -11,8 +11,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from ..core import BrainalignInputError, DesignMatrix, Recording
 from ._backend import using_backend
-from ._cv import inner_splits as make_inner_splits
-from ._sklearn_api import Standardizer, _check_xy, default_alphas
+from ._sklearn_api import Standardizer, _alpha_grid, _check_xy, _estimator_splits, _scaled
 from ._stats import correlation_score, r2_score
 
 logger = logging.getLogger("brainalign.encoding")
@@ -90,14 +89,10 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
         edges = np.concatenate([[0], np.cumsum(sizes)])
         self.band_slices_ = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
         self.scaler_ = Standardizer().fit(X) if self.standardize else None
-        Xs_ = self.scaler_.transform(X) if self.standardize else X.astype(np.float32)
+        Xs_ = _scaled(X, self.scaler_)
         n, p = Xs_.shape
-        if isinstance(self.cv, (int, np.integer)):
-            runs_arr = np.full(n, "run-1", dtype=object) if runs is None else np.asarray(runs, dtype=object)
-            splits = make_inner_splits(np.arange(n), runs_arr, int(self.cv), gap)
-        else:
-            splits = [(np.asarray(tr), np.asarray(va)) for tr, va in self.cv]
-        alphas = default_alphas() if self.alphas is None else np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
+        splits = _estimator_splits(self.cv, n, runs, gap)
+        alphas = _alpha_grid(self.alphas)
         form = self.solver if self.solver != "auto" else ("primal" if n >= p else "kernel")
         if form not in ("primal", "kernel"):
             raise BrainalignInputError(f"solver must be 'auto', 'primal' or 'kernel', got {self.solver!r}.")
@@ -145,7 +140,7 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
         X = np.hstack(_as_bands(Xs))
         if X.shape[1] != self.n_features_in_:
             raise BrainalignInputError(f"Bands have {X.shape[1]} features in all; fitted on {self.n_features_in_}.")
-        return self.scaler_.transform(X) if self.standardize else X.astype(np.float32)
+        return _scaled(X, self.scaler_)
 
     def predict(self, Xs) -> np.ndarray:
         return self._standardised(Xs) @ self.coef_ + self.intercept_

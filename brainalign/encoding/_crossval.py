@@ -11,7 +11,7 @@ import numpy as np
 from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording, hash_array
 from ._backend import resolve_backend, using_backend
 from ._cv import SHUFFLED_CV_WARNING, ShuffledKFold, inner_splits, resolve_outer_cv
-from ._sklearn_api import Standardizer, default_alphas
+from ._sklearn_api import Standardizer, _alpha_grid
 from ._solvers import solve_ridge_cv
 from ._stats import circular_shift_null, correlation_score, draw_shifts, fdr, permutation_pvalues, r2_score
 
@@ -167,7 +167,7 @@ def cross_validate(
         raise BrainalignInputError(f"recording must be a brainalign Recording, got {type(recording).__name__}.")
     design = as_design(design, recording)
     design.check_matches(recording)
-    alphas_arr = default_alphas() if alphas is None else np.atleast_1d(np.asarray(alphas, dtype=np.float64))
+    alphas_arr = _alpha_grid(alphas)
     if gap_s is None:
         gap_s = default_gap_s(design, recording)
     if gap_s < 0:

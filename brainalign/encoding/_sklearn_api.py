@@ -25,6 +25,11 @@ def default_alphas() -> np.ndarray:
     return DEFAULT_ALPHAS.copy()
 
 
+def _alpha_grid(alphas) -> np.ndarray:
+    """Candidate penalties as a 1-D float array; ``None`` gives :func:`default_alphas`."""
+    return default_alphas() if alphas is None else np.atleast_1d(np.asarray(alphas, dtype=np.float64))
+
+
 class Standardizer:
     """Column mean / std fitted on training rows only (zero-variance columns keep scale 1)."""
 
@@ -40,6 +45,19 @@ class Standardizer:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return ((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_).astype(np.float32)
+
+
+def _scaled(X: np.ndarray, scaler: Standardizer | None) -> np.ndarray:
+    """``X`` through the fitted scaler (float32), or as float32 when there is none."""
+    return scaler.transform(X) if scaler is not None else X.astype(np.float32)
+
+
+def _estimator_splits(cv, n_samples: int, runs, gap: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inner folds of an encoder's ``cv``: an int gives contiguous run-aware blocks; else the given folds."""
+    if isinstance(cv, (int, np.integer)):
+        runs_arr = np.full(n_samples, "run-1", dtype=object) if runs is None else np.asarray(runs, dtype=object)
+        return make_inner_splits(np.arange(n_samples), runs_arr, int(cv), gap)
+    return [(np.asarray(tr), np.asarray(va)) for tr, va in cv]
 
 
 def _check_xy(X, Y, what: str = "X") -> tuple[np.ndarray, np.ndarray]:
@@ -115,22 +133,15 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         self.backend = backend
         self.solver = solver
 
-    def _alphas(self) -> np.ndarray:
-        return default_alphas() if self.alphas is None else np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
-
     def fit(self, X, Y, runs: Sequence[str] | None = None, gap: int = 0) -> "RidgeEncoder":
         """Fit on ``X`` (n_samples, n_features) and ``Y`` (n_samples, n_targets)."""
         X, Y = _check_xy(X, Y)
         if self.solver not in ("auto", "primal", "kernel", "himalaya"):
             raise BrainalignInputError(f"solver must be 'auto', 'primal', 'kernel' or 'himalaya', got {self.solver!r}.")
         self.scaler_ = Standardizer().fit(X) if self.standardize else None
-        Xs = self.scaler_.transform(X) if self.standardize else X.astype(np.float32)
-        if isinstance(self.cv, (int, np.integer)):
-            runs_arr = np.full(X.shape[0], "run-1", dtype=object) if runs is None else np.asarray(runs, dtype=object)
-            splits = make_inner_splits(np.arange(X.shape[0]), runs_arr, int(self.cv), gap)
-        else:
-            splits = [(np.asarray(tr), np.asarray(va)) for tr, va in self.cv]
-        alphas = self._alphas()
+        Xs = _scaled(X, self.scaler_)
+        splits = _estimator_splits(self.cv, X.shape[0], runs, gap)
+        alphas = _alpha_grid(self.alphas)
         with using_backend(self.backend) as backend:
             if self.solver == "himalaya":
                 out = _fit_himalaya(Xs, Y, alphas, splits, self.fit_intercept, self.n_targets_batch, backend)
@@ -149,7 +160,7 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         X, _ = _check_xy(X, None)
         if X.shape[1] != self.n_features_in_:
             raise BrainalignInputError(f"X has {X.shape[1]} features; the encoder was fitted on {self.n_features_in_}.")
-        return self.scaler_.transform(X) if self.standardize else X.astype(np.float32)
+        return _scaled(X, self.scaler_)
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets, shape (n_samples, n_targets)."""

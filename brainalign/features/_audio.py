@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .._logging import progress_disabled
-from .._logging import quiet_transformers
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array
+from ._loading import load_model_and_processor, prepare_model, resolve_device, resolve_dtype
 from ._vision import (
     _open_cache,
     _check_layers,
@@ -26,9 +26,6 @@ from ._vision import (
     _layer_names,
     _model_fingerprint,
     _model_id,
-    _prepare_model,
-    _resolve_device,
-    _resolve_dtype,
 )
 
 logger = logging.getLogger("brainalign.features")
@@ -246,32 +243,6 @@ class _SpeechModel:
         return out.hidden_states
 
 
-def _load_speech_model(model, feature_extractor, revision, dtype):
-    if isinstance(model, (str, os.PathLike)):
-        from transformers import AutoFeatureExtractor, AutoModel
-
-        name = str(model)
-        try:
-            if feature_extractor is None:
-                feature_extractor = AutoFeatureExtractor.from_pretrained(name, revision=revision)
-            quiet_transformers()
-            net = AutoModel.from_pretrained(name, revision=revision, dtype=dtype)
-        except OSError as err:
-            raise BrainalignInputError(f"Could not load speech model {name!r}: {err}") from err
-        return net, feature_extractor
-    if not hasattr(model, "config") or not callable(model):
-        raise BrainalignInputError(
-            f"model is a {type(model).__name__}; expected a transformers model, a hub id or a local folder."
-        )
-    if feature_extractor is None:
-        raise BrainalignInputError(
-            f"An in-memory model ({type(model).__name__}) needs feature_extractor= (e.g. "
-            "Wav2Vec2FeatureExtractor(sampling_rate=16000) or WhisperFeatureExtractor(...)) to know its "
-            "sampling rate and input format."
-        )
-    return model, feature_extractor
-
-
 # --------------------------------------------------------------------------- chunking
 
 def _chunk_plan(n_samples: int, speech: _SpeechModel, chunk_seconds: float, overlap_seconds: float):
@@ -450,8 +421,13 @@ def extract_audio_features(
     signal, in_sfreq, source = _read_audio(audio, sfreq, channel)
     duration = signal.size / in_sfreq
     grid = _output_grid(times, frame_rate, duration)
-    torch_dtype = _resolve_dtype(dtype)
-    net, feature_extractor = _load_speech_model(model, feature_extractor, revision, torch_dtype)
+    torch_dtype = resolve_dtype(dtype)
+    net, feature_extractor = load_model_and_processor(
+        model, feature_extractor, revision=revision, dtype=torch_dtype, processor_class="AutoFeatureExtractor",
+        kind="speech model", processor_arg="feature_extractor",
+        processor_help="(e.g. Wav2Vec2FeatureExtractor(sampling_rate=16000) or WhisperFeatureExtractor(...)) to "
+        "know its sampling rate and input format",
+    )
     speech = _SpeechModel(net, feature_extractor)
     valid_layers = _layer_names(speech.n_hidden_states)
     selected = _check_layers(layers, valid_layers)
@@ -516,8 +492,8 @@ def _run_chunks(samples, speech, selected, valid_layers, bounds, owner, local, e
     import torch
     from tqdm.auto import tqdm
 
-    device = _resolve_device(device)
-    net = _prepare_model(speech.net, device, dtype)
+    device = resolve_device(device)
+    net = prepare_model(speech.net, device, dtype)
     param_dtype = next(net.parameters()).dtype
     metadata = dict(metadata, device=str(device), dtype=str(param_dtype).replace("torch.", ""))
     index = {name: i for i, name in enumerate(valid_layers)}

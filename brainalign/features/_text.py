@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._logging import progress_disabled, quiet_transformers
+from .._logging import progress_disabled
 from ..core import BrainalignInputError, FeatureSet, Timeline
 from ._hooks import (
     capture,
@@ -39,6 +39,7 @@ from ._hooks import (
     find_embedding_module,
     find_mlp_output_projections,
 )
+from ._loading import from_pretrained, resolve_device, resolve_dtype
 from ._store import FeatureStore
 
 logger = logging.getLogger("brainalign.features")
@@ -83,18 +84,10 @@ ALIGNMENT_RULE = (
 
 # ============================================================== model loading
 def _resolve_device(device) -> torch.device:
+    """``"auto"``/``None``: CUDA when available, else CPU (text models are not sent to MPS)."""
     if device is None or str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
-    return torch.device(device)
-
-
-_DTYPE_NAMES = {
-    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-}
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return resolve_device(device)
 
 
 def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
@@ -103,12 +96,7 @@ def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    name = str(dtype).replace("torch.", "")
-    if name not in _DTYPE_NAMES:
-        raise BrainalignInputError(f"Unknown dtype {dtype!r}; use one of {sorted(_DTYPE_NAMES)}.")
-    return _DTYPE_NAMES[name]
+    return resolve_dtype(dtype, none_means="bfloat16 on CUDA, float32 elsewhere; 'auto' is the same")
 
 
 def _max_positions(model: nn.Module) -> int | None:
@@ -266,21 +254,14 @@ def load_text_model(
     >>> tm.layer_names[:3], tm.is_causal, tm.max_positions
     (['embeddings', 'layer.0', 'layer.1'], False, 512)
     """
-    from transformers import AutoModel, AutoTokenizer
-
     device = _resolve_device(device)
     torch_dtype = _resolve_dtype(dtype, device)
     path = Path(name_or_path)
     model_id = str(path.resolve()) if path.is_dir() else str(name_or_path)
-    kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}
-    try:
-        quiet_transformers()
-        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), use_fast=True, **kwargs)
-        model = AutoModel.from_pretrained(str(name_or_path), dtype=torch_dtype, **kwargs)
-    except OSError as exc:
-        raise BrainalignInputError(
-            f"Could not load model {name_or_path!r} (revision {revision!r}): {exc}"
-        ) from exc
+    model, tokenizer = from_pretrained(
+        str(name_or_path), processor_class="AutoTokenizer", kind="model", revision=revision, dtype=torch_dtype,
+        processor_kwargs={"use_fast": True}, trust_remote_code=trust_remote_code,
+    )
     model.to(device)
     commit = getattr(model.config, "_commit_hash", None)
     return TextModel(model, tokenizer, model_id, revision=commit or revision)

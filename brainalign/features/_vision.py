@@ -20,8 +20,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._logging import progress_disabled
-from .._logging import quiet_transformers
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array, hash_file
+from ._loading import load_model_and_processor, prepare_model, resolve_device, resolve_dtype
 from ._store import FeatureStore
 
 logger = logging.getLogger("brainalign.features")
@@ -35,47 +35,9 @@ _EXTRACTOR_VERSION = 1
 # At most this many tokens (class, distillation, register tokens) may precede the patch tokens.
 _MAX_PREFIX_TOKENS = 16
 
-_DTYPES = {
-    "float32": "float32", "fp32": "float32", "float": "float32",
-    "float16": "float16", "fp16": "float16", "half": "float16",
-    "bfloat16": "bfloat16", "bf16": "bfloat16",
-}
-
 
 # --------------------------------------------------------------------------- shared helpers
 # (also used by _audio.py)
-
-def _resolve_device(device):
-    """``"auto"`` -> CUDA if available, else Apple MPS, else CPU."""
-    import torch
-
-    if device is None or (isinstance(device, str) and device == "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise BrainalignInputError(
-            f"Unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:1', 'mps' or a torch.device."
-        ) from err
-
-
-def _resolve_dtype(dtype):
-    """``None`` keeps the model's own dtype; strings such as ``"bfloat16"`` map to torch dtypes."""
-    import torch
-
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    if isinstance(dtype, str) and dtype.lower() in _DTYPES:
-        return getattr(torch, _DTYPES[dtype.lower()])
-    raise BrainalignInputError(
-        f"Unknown dtype {dtype!r}; use None (the model's own), 'float32', 'float16', 'bfloat16' "
-        "or a torch.dtype."
-    )
 
 
 def _layer_names(n_hidden_states: int) -> list[str]:
@@ -169,15 +131,6 @@ def _open_cache(cache_dir, extractor: str, model_id: str, revision, stimulus_has
         logger.info("Loaded cached %s features %s from %s.", extractor, key, cache_dir)
         cached.metadata["cache_hit"] = True
     return store, key, cached
-
-
-def _prepare_model(net, device, dtype):
-    """Put the model in eval mode on ``device`` (and ``dtype`` when given); returns it."""
-    net.eval()
-    if dtype is not None:
-        net.to(dtype=dtype)
-    net.to(device)
-    return net
 
 
 # --------------------------------------------------------------------------- image input
@@ -329,33 +282,6 @@ def _image_timeline(timeline, tokens: list[str], run) -> Timeline:
 
 # --------------------------------------------------------------------------- models
 
-def _load_vision_model(model, processor, revision, dtype):
-    """(model, processor) from a hub id / local folder, or the model object given."""
-    if isinstance(model, (str, os.PathLike)):
-        from transformers import AutoImageProcessor, AutoModel
-
-        name = str(model)
-        try:
-            if processor is None:
-                processor = AutoImageProcessor.from_pretrained(name, revision=revision)
-            quiet_transformers()
-            net = AutoModel.from_pretrained(name, revision=revision, dtype=dtype)
-        except OSError as err:
-            raise BrainalignInputError(f"Could not load image model {name!r}: {err}") from err
-        return net, processor
-    if not hasattr(model, "config") or not callable(model):
-        raise BrainalignInputError(
-            f"model is a {type(model).__name__}; expected a transformers model, a hub id or a local folder."
-        )
-    if processor is None:
-        raise BrainalignInputError(
-            f"An in-memory model ({type(model).__name__}) needs processor= (its image processor, e.g. "
-            "ViTImageProcessor(size=..., image_mean=..., image_std=...)) so that images are resized and "
-            "normalised the way the model expects."
-        )
-    return model, processor
-
-
 def _vision_tower(net):
     """The module that maps pixels to hidden states (the vision tower of CLIP-like models)."""
     tower = getattr(net, "vision_model", None)
@@ -418,8 +344,8 @@ class _ImageRunner:
     """
 
     def __init__(self, net, processor, layers, pooling, device, dtype):
-        self.device = _resolve_device(device)
-        self.net = _prepare_model(net, self.device, dtype)
+        self.device = resolve_device(device)
+        self.net = prepare_model(net, self.device, dtype)
         self.tower = _vision_tower(self.net)
         self.processor = processor
         self.layers = layers
@@ -509,6 +435,32 @@ def _extract_rows(images, event_image, runner, batch_size, timeline, metadata, s
     if writer is not None:
         return writer.finalize()
     return FeatureSet(out, timeline, metadata)
+
+
+def _image_model_features(images, event_image, events, stimulus_hash, modality, metadata, *, model, processor,
+                          layers, pooling, batch_size, device, dtype, revision, cache_dir) -> FeatureSet:
+    """Load the image model, then return the cached features or compute them (image and video extraction)."""
+    torch_dtype = resolve_dtype(dtype)
+    net, processor = load_model_and_processor(
+        model, processor, revision=revision, dtype=torch_dtype, processor_class="AutoImageProcessor",
+        kind="image model", processor_arg="processor",
+        processor_help="(its image processor, e.g. ViTImageProcessor(size=..., image_mean=..., image_std=...)) "
+        "so that images are resized and normalised the way the model expects",
+    )
+    model_id = _model_id(model, net)
+    store, key, cached = _open_cache(cache_dir, modality, model_id, revision, stimulus_hash, lambda: {
+        "model": _model_fingerprint(model, net, revision),
+        "processor": _config_dict(processor),
+        "layers": _layers_key(layers),
+        "pooling": pooling,
+        "dtype": None if torch_dtype is None else str(torch_dtype),
+    })
+    if cached is not None:
+        return cached
+    runner = _ImageRunner(net, processor, layers, pooling, device, torch_dtype)
+    metadata = {"model_id": model_id, "revision": revision, "modality": modality, **metadata}
+    return _extract_rows(images, event_image, runner, batch_size, events, metadata, store, key,
+                         f"{modality} batches")
 
 
 def _layers_key(layers):
@@ -602,23 +554,12 @@ def extract_image_features(
     _check_pooling_name(pooling)
     arrays, tokens = _read_images(images)
     events = _image_timeline(timeline, tokens, run)
-    torch_dtype = _resolve_dtype(dtype)
-    net, processor = _load_vision_model(model, processor, revision, torch_dtype)
-    model_id = _model_id(model, net)
     stimulus = content_key({"images": [hash_array(a) for a in arrays], "timeline": events.content_hash})
-    store, key, cached = _open_cache(cache_dir, "image", model_id, revision, stimulus, lambda: {
-        "model": _model_fingerprint(model, net, revision),
-        "processor": _config_dict(processor),
-        "layers": _layers_key(layers),
-        "pooling": pooling,
-        "dtype": None if torch_dtype is None else str(torch_dtype),
-    })
-    if cached is not None:
-        return cached
-    runner = _ImageRunner(net, processor, layers, pooling, device, torch_dtype)
-    metadata = {"model_id": model_id, "revision": revision, "modality": "image", "n_images": len(arrays)}
-    return _extract_rows(arrays, np.arange(len(arrays)), runner, batch_size, events, metadata, store, key,
-                         "image batches")
+    return _image_model_features(
+        arrays, np.arange(len(arrays)), events, stimulus, "image", {"n_images": len(arrays)}, model=model,
+        processor=processor, layers=layers, pooling=pooling, batch_size=batch_size, device=device, dtype=dtype,
+        revision=revision, cache_dir=cache_dir,
+    )
 
 
 def extract_video_features(
@@ -711,28 +652,11 @@ def extract_video_features(
     frame_index = np.minimum(np.floor(grid * fps + 1e-9).astype(int), n_frames - 1)
     unique, inverse = np.unique(frame_index, return_inverse=True)
     _check_pooling_name(pooling)
-    torch_dtype = _resolve_dtype(dtype)
-    net, processor = _load_vision_model(model, processor, revision, torch_dtype)
-    model_id = _model_id(model, net)
     events = Timeline([f"frame-{k}" for k in frame_index], grid, runs=run)
     stimulus = content_key({"frames": [hash_array(frames[k]) for k in unique], "timeline": events.content_hash})
-    store, key, cached = _open_cache(cache_dir, "video", model_id, revision, stimulus, lambda: {
-        "model": _model_fingerprint(model, net, revision),
-        "processor": _config_dict(processor),
-        "layers": _layers_key(layers),
-        "pooling": pooling,
-        "dtype": None if torch_dtype is None else str(torch_dtype),
-    })
-    if cached is not None:
-        return cached
-    runner = _ImageRunner(net, processor, layers, pooling, device, torch_dtype)
-    metadata = {
-        "model_id": model_id,
-        "revision": revision,
-        "modality": "video",
-        "fps": fps,
-        "n_frames": int(n_frames),
-        "frame_index": [int(k) for k in frame_index],
-    }
-    return _extract_rows([frames[k] for k in unique], inverse, runner, batch_size, events, metadata, store, key,
-                         "video batches")
+    metadata = {"fps": fps, "n_frames": int(n_frames), "frame_index": [int(k) for k in frame_index]}
+    return _image_model_features(
+        [frames[k] for k in unique], inverse, events, stimulus, "video", metadata, model=model,
+        processor=processor, layers=layers, pooling=pooling, batch_size=batch_size, device=device, dtype=dtype,
+        revision=revision, cache_dir=cache_dir,
+    )

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 
 from ..core import BrainalignInputError, Recording, Timeline
+from ..core._timeline import check_events_in_runs
 
 logger = logging.getLogger("brainalign.recordings")
 
@@ -44,7 +45,7 @@ def check_timeline_fits(
     >>> check_timeline_fits(Timeline(["a"], [25.0]), rec)
     Traceback (most recent call last):
     ...
-    brainalign.core._validation.BrainalignInputError: Run 'run-1': event 0 ('a') starts at 25.000 s, at or after the end of the recording run (20.000 s, 10 samples of 2.0 s). Check the time offset (e.g. silence padding or discarded volumes) and the run labels.
+    brainalign.core._validation.BrainalignInputError: Run 'run-1': timeline event 0 ('a') starts at 25.000 s, at or after the end of the recording run (10 samples x 2 s = 20.000 s, tolerance 0 s); 1 event(s) of this run start that late. Check the timeline's clock (e.g. silence padding or discarded volumes; Timeline.shift) and the run labels.
     """
     if not isinstance(timeline, Timeline) or not isinstance(recording, Recording):
         raise BrainalignInputError(
@@ -52,38 +53,17 @@ def check_timeline_fits(
             f"{type(recording).__name__}."
         )
     tol = 0.0 if tolerance is None else float(tolerance)
-    unknown = [r for r in timeline.run_ids if r not in recording.run_ids]
-    if unknown:
-        raise BrainalignInputError(
-            f"Timeline has events on run(s) {unknown} that the recording of subject {recording.subject!r} "
-            f"does not have; its runs are {recording.run_ids}."
-        )
     lengths = recording.run_lengths()
-    for run in timeline.run_ids:
-        sl = timeline.run_slice(run)
-        onsets, offsets, tokens = timeline.onsets[sl], timeline.offsets[sl], timeline.tokens[sl]
+    index = check_events_in_runs(
+        timeline, lengths, recording.sampling_period,
+        allow_before_start=allow_before_start, tolerance=tol,
+        recording_name=f"the recording of subject {recording.subject!r}",
+    )
+    for run, idx in index.items():
         duration = lengths[run] * recording.sampling_period
-        if not allow_before_start and np.any(onsets < -tol):
-            i = int(np.flatnonzero(onsets < -tol)[0])
-            raise BrainalignInputError(
-                f"Run {run!r}: event {sl.start + i} ({tokens[i]!r}) starts at {onsets[i]:.3f} s, before the "
-                f"first sample (0 s). Shift the timeline onto the recording's clock, or pass "
-                f"allow_before_start=True if the stimulus really began before the first kept sample."
-            )
-        late = onsets >= duration + tol
-        if np.any(late):
-            i = int(np.flatnonzero(late)[0])
-            raise BrainalignInputError(
-                f"Run {run!r}: event {sl.start + i} ({tokens[i]!r}) starts at {onsets[i]:.3f} s, at or after "
-                f"the end of the recording run ({duration:.3f} s, {lengths[run]} samples of "
-                f"{recording.sampling_period} s). Check the time offset (e.g. silence padding or discarded "
-                f"volumes) and the run labels."
-            )
-        if np.any(offsets > duration + tol):
-            logger.warning(
-                "Run %r: %d event(s) end after the recording run (%.3f s).", run,
-                int(np.sum(offsets > duration + tol)), duration,
-            )
-    empty = [r for r in recording.run_ids if r not in timeline.run_ids]
+        n_long = int(np.sum(timeline.offsets[idx] > duration + tol))
+        if n_long:
+            logger.warning("Run %r: %d event(s) end after the recording run (%.3f s).", run, n_long, duration)
+    empty = [run for run, idx in index.items() if idx.size == 0]
     if empty:
         logger.info("Recording run(s) %s have no events in the timeline.", empty)

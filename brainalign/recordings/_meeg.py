@@ -31,14 +31,27 @@ def read_raw(path: str | os.PathLike, **kwargs):
 
 
 def _kind(info) -> str:
-    import mne
-
     types = set(info.get_channel_types())
     if types & {"mag", "grad"}:
         return "meg"
     if "eeg" in types:
         return "eeg"
     return "other"
+
+
+def _sensor_recording(inst, data, sampling_period, runs, subject, metadata, on_bad_targets) -> Recording:
+    """A Recording whose targets are the channels of the MNE object ``inst`` (Raw or Epochs)."""
+    return Recording(
+        data,
+        sampling_period,
+        runs=runs,
+        target_names=list(inst.ch_names),
+        kind=_kind(inst.info),
+        space=inst.info,
+        subject=subject,
+        metadata=metadata,
+        on_bad_targets=on_bad_targets,
+    )
 
 
 def load_meg_eeg(
@@ -130,16 +143,9 @@ def load_meg_eeg(
         "first_time": float(raw.first_time),
         "bads": list(raw.info["bads"]),
     }
-    recording = Recording(
-        data,
-        1.0 / float(raw.info["sfreq"]),
-        runs=None if run is None else np.full(data.shape[0], str(run)),
-        target_names=list(raw.ch_names),
-        kind=_kind(raw.info),
-        space=raw.info,
-        subject=subject,
-        metadata=metadata,
-        on_bad_targets=on_bad_targets,
+    recording = _sensor_recording(
+        raw, data, 1.0 / float(raw.info["sfreq"]), None if run is None else np.full(data.shape[0], str(run)),
+        subject, metadata, on_bad_targets,
     )
     return recording, raw
 
@@ -320,26 +326,18 @@ def epochs_recording(
                 f"window {window} holds no sample of the epochs ({epochs.tmin:g} to {epochs.tmax:g} s)."
             )
         label = "run-1" if run is None else str(run)
-        recording = Recording(
-            data[:, :, in_window].mean(axis=2).astype(np.float32), 1.0, runs=np.full(n_epochs, label),
-            target_names=list(epochs.ch_names), kind=_kind(epochs.info), space=epochs.info,
-            subject=subject, metadata=metadata, on_bad_targets=on_bad_targets,
+        recording = _sensor_recording(
+            epochs, data[:, :, in_window].mean(axis=2).astype(np.float32), 1.0, np.full(n_epochs, label),
+            subject, metadata, on_bad_targets,
         )
         onsets = (epochs.events[:, 0] - int(first_samp)) / sfreq
         timeline = Timeline(tokens, onsets, onsets + max(float(epochs.tmax), 0.0), np.full(n_epochs, label))
         return recording, timeline
     width = max(4, len(str(n_epochs - 1)))
     labels = [f"epoch-{i:0{width}d}" for i in range(n_epochs)]
-    recording = Recording(
-        data.transpose(0, 2, 1).reshape(n_epochs * n_times, -1).astype(np.float32),
-        1.0 / sfreq,
-        runs=np.repeat(labels, n_times),
-        target_names=list(epochs.ch_names),
-        kind=_kind(epochs.info),
-        space=epochs.info,
-        subject=subject,
-        metadata=metadata,
-        on_bad_targets=on_bad_targets,
+    recording = _sensor_recording(
+        epochs, data.transpose(0, 2, 1).reshape(n_epochs * n_times, -1).astype(np.float32), 1.0 / sfreq,
+        np.repeat(labels, n_times), subject, metadata, on_bad_targets,
     )
     timeline = Timeline(tokens, np.full(n_epochs, -float(epochs.tmin)), None, labels)
     return recording, timeline

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy.signal import lfilter
@@ -106,10 +106,41 @@ def layer_basis(X: np.ndarray, n_components: int | None) -> np.ndarray:
     n_components = int(n_components)
     if not 1 <= n_components <= min(Z.shape):
         raise BrainalignInputError(
-            f"n_components must be between 1 and {min(Z.shape)} for a layer of shape {Z.shape}."
+            f"n_components must be between 1 and {min(Z.shape)} for a layer of shape {Z.shape}, got "
+            f"{n_components}."
         )
     U, S, _ = np.linalg.svd(Z, full_matrices=False)
     return standardize(U[:, :n_components] * S[:n_components])
+
+
+def plant_signals(
+    bases: Mapping[str, np.ndarray],
+    planted: Sequence[str | None],
+    n_samples: int,
+    rng: np.random.Generator,
+    respond: Callable[[np.ndarray, list[int]], np.ndarray] | None = None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Noise-free signal of every target and the weights that made it.
+
+    For each layer (in the order of ``bases``), its targets get Gaussian
+    weights ``W`` (n_columns, n_targets of the layer) and the signal
+    ``standardize(respond(basis @ W, targets))``; ``respond`` (default: as is)
+    maps the weighted sources to the measured response, e.g. through a TRF.
+    Targets planted in no layer keep a zero signal and empty weights.
+    """
+    signal = np.zeros((n_samples, len(planted)))
+    weights: list[np.ndarray] = [np.zeros(0) for _ in planted]
+    for layer, basis in bases.items():
+        targets = [i for i, p in enumerate(planted) if p == layer]
+        W = rng.standard_normal((basis.shape[1], len(targets)))
+        source = basis @ W
+        response = source if respond is None else respond(source, targets)
+        if not response.any():
+            raise BrainalignInputError(f"Layer {layer!r} produces no signal on this grid.")
+        signal[:, targets] = standardize(response)
+        for j, i in enumerate(targets):
+            weights[i] = W[:, j]
+    return signal, weights
 
 
 def ar1_noise(

@@ -10,7 +10,7 @@ import numpy as np
 from ..alignment import hrf_design
 from ..alignment._grid import select_layers
 from ..core import BrainalignInputError, FeatureSet, Recording
-from ._common import ar1_noise, check_snr, layer_basis, make_grid, mix, plant_layers, standardize
+from ._common import ar1_noise, check_snr, layer_basis, make_grid, mix, plant_layers, plant_signals
 from ._truth import SimulationTruth
 
 logger = logging.getLogger("brainalign.simulation")
@@ -138,19 +138,13 @@ def simulate_fmri(
 
     designs = hrf_design(features, grid, layers=sorted(set(p for p in planted if p is not None),
                                                        key=names.index), hrf_model=hrf_model)
-    signal = np.zeros((grid.n_samples, n_targets))
-    weights: list[np.ndarray] = [np.zeros(0) for _ in range(n_targets)]
-    for layer, design in designs.items():
-        basis = layer_basis(design.X, n_components)
+    bases = {layer: layer_basis(design.X, n_components) for layer, design in designs.items()}
+    for layer, basis in bases.items():
         if not basis.any():
             raise BrainalignInputError(
                 f"Layer {layer!r} gives constant regressors on this grid; it cannot drive a target."
             )
-        targets = [i for i, p in enumerate(planted) if p == layer]
-        W = rng.standard_normal((basis.shape[1], len(targets)))
-        signal[:, targets] = standardize(basis @ W)
-        for j, i in enumerate(targets):
-            weights[i] = W[:, j]
+    signal, weights = plant_signals(bases, planted, grid.n_samples, rng)
     noise = ar1_noise(list(grid.run_lengths().values()), n_targets, noise_ar, rng)
     data = mix(signal, noise, snr_values, noise_targets)
     snr_values[noise_targets] = 0.0

@@ -10,7 +10,8 @@ import numpy as np
 from ..alignment import resample_to_samples
 from ..alignment._grid import select_layers, shift_within_runs
 from ..core import BrainalignInputError, FeatureSet, Recording
-from ._common import ar1_noise, check_snr, make_grid, mix, plant_layers, standardize
+from ..recordings._meeg import _kind
+from ._common import ar1_noise, check_snr, layer_basis, make_grid, mix, plant_layers, plant_signals
 from ._truth import SimulationTruth
 
 logger = logging.getLogger("brainalign.simulation")
@@ -110,8 +111,7 @@ def simulate_meg_eeg(
         prefix = "EEG" if ch_type == "eeg" else "MEG"
         info = mne.create_info([f"{prefix}{i:03d}" for i in range(n_sensors)], float(sfreq), ch_type)
     n_sensors = len(info["ch_names"])
-    types = set(info.get_channel_types())
-    kind = "meg" if types & {"mag", "grad"} else "eeg" if "eeg" in types else "other"
+    kind = _kind(info)
     tmin, tmax = map(float, trf_kernel)
     if not tmin < tmax or not 0 < peak_range_s[0] <= peak_range_s[1]:
         raise BrainalignInputError(
@@ -133,26 +133,21 @@ def simulate_meg_eeg(
 
     used = sorted({p for p in planted if p is not None}, key=names.index)
     standardized = FeatureSet(
-        {layer: _event_basis(features[layer], n_components) for layer in used}, features.timeline,
+        {layer: layer_basis(features[layer], n_components) for layer in used}, features.timeline,
         features.metadata,
     )
     impulses = resample_to_samples(standardized, grid)
-    signal = np.zeros((grid.n_samples, n_sensors))
-    weights: list[np.ndarray] = [np.zeros(0) for _ in range(n_sensors)]
     runs = grid.runs
-    for layer in used:
-        X = impulses[layer].X.astype(np.float64)
-        targets = [i for i, p in enumerate(planted) if p == layer]
-        W = rng.standard_normal((X.shape[1], len(targets)))
-        source = X @ W
+
+    def through_trf(source: np.ndarray, targets: list[int]) -> np.ndarray:
         response = np.zeros_like(source)
         for k, lag in enumerate(lags):
             response += shift_within_runs(source, runs, int(lag)) * kernels[targets, k]
-        if not response.any():
-            raise BrainalignInputError(f"Layer {layer!r} produces no signal on this grid.")
-        signal[:, targets] = standardize(response)
-        for j, i in enumerate(targets):
-            weights[i] = W[:, j]
+        return response
+
+    signal, weights = plant_signals(
+        {layer: impulses[layer].X.astype(np.float64) for layer in used}, planted, grid.n_samples, rng, through_trf
+    )
     noise = ar1_noise(list(grid.run_lengths().values()), n_sensors, noise_ar, rng)
     data = mix(signal, noise, snr_values, noise_targets)
     snr_values[noise_targets] = 0.0
@@ -176,14 +171,3 @@ def simulate_meg_eeg(
                             float(noise_ar), int(seed), params, kernels)
     logger.info("Simulated %s: %s; %s", kind.upper(), recording, truth)
     return recording, truth
-
-
-def _event_basis(F: np.ndarray, n_components: int | None) -> np.ndarray:
-    """Per-event feature rows standardised over events (optionally reduced to principal components)."""
-    Z = standardize(np.asarray(F, dtype=np.float64))
-    if n_components is None:
-        return Z
-    if not 1 <= int(n_components) <= min(Z.shape):
-        raise BrainalignInputError(f"n_components must be between 1 and {min(Z.shape)}, got {n_components}.")
-    U, S, _ = np.linalg.svd(Z, full_matrices=False)
-    return standardize(U[:, : int(n_components)] * S[: int(n_components)])
