@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+
 
 import numpy as np
 import pandas as pd

@@ -154,3 +154,14 @@ def test_synthetic_speech_timeline_pace_and_pauses():
     assert synthetic_speech_timeline("a b c", seed=3).content_hash == synthetic_speech_timeline("a b c", seed=3).content_hash
     with pytest.raises(BrainalignInputError, match="empty text"):
         synthetic_speech_timeline("  \n ")
+
+
+def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        save_arrays(tmp_path / "a.npz", {"x": np.arange(2)})
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o644

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from brainalign.cli import main as cli_main
 from brainalign.encoding import LayerSweep

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from .._logging import progress_disabled
 from ..core import hash_file
-from ._registry import DatasetInfo, get_dataset_info
+from ._registry import get_dataset_info
 
 logger = logging.getLogger("brainalign.datasets")
 

@@ -109,7 +109,7 @@ def encode_texts(tokenizer, texts: Sequence[str], token_budget: int | None, pad_
     """Tokenize with special tokens, keep at most ``token_budget`` content tokens, right-pad."""
     import torch
 
-    rows, masks, specials = [], [], []
+    rows, specials = [], []
     for text in texts:
         ids, special = _encode(tokenizer, text)
         content = [i for i, s in enumerate(special) if not s]

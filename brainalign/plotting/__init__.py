@@ -1,1 +1,29 @@
-"""brainalign.plotting (under construction)."""
+"""Figures of encoding and localization results, and the HTML report.
+
+Every function takes plain arrays, tidy tables (``scores.tsv``) or core objects
+(:class:`~brainalign.EncodingResult`, :class:`~brainalign.Recording`) and
+returns a matplotlib figure (or a nilearn display for volume maps).
+"""
+
+from ._brain import best_layer, plot_best_layer_map, plot_score_map, plot_surface_map
+from ._localize import plot_deficit, plot_localizer_tvalues, plot_units_per_layer
+from ._profiles import layer_profile_table, plot_layer_profile, plot_prediction, plot_score_vs_baseline
+from ._report import write_report
+from ._sensors import plot_sensor_topomap, sensor_info
+
+__all__ = [
+    "best_layer",
+    "layer_profile_table",
+    "plot_best_layer_map",
+    "plot_deficit",
+    "plot_layer_profile",
+    "plot_localizer_tvalues",
+    "plot_prediction",
+    "plot_score_map",
+    "plot_score_vs_baseline",
+    "plot_sensor_topomap",
+    "plot_surface_map",
+    "plot_units_per_layer",
+    "sensor_info",
+    "write_report",
+]
