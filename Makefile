@@ -33,7 +33,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 docs: install
-	BRAINALIGN_FAST=1 $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	BRAINALIGN_FAST=1 $(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
 tutorials: install
 	for t in tutorials/plot_*.py; do BRAINALIGN_FAST=1 $(BIN)/python $$t || exit 1; done
