@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import FeatureSet, Timeline, hash_array, save_json
+from .core import Timeline, hash_array, save_json
 from .stimuli import synthetic_speech_timeline
 
 logger = logging.getLogger("brainalign.demo")
@@ -116,22 +116,6 @@ def demo_brain_mask(voxel_size_mm: float = 6.0):
     )
 
 
-def principal_components(features: FeatureSet, n_components: int) -> FeatureSet:
-    """Each layer projected on its first ``n_components`` principal components.
-
-    Computed on the z-scored stimulus features of all runs together; uses no
-    brain data, so it cannot leak test responses into training.
-    """
-    reduced = {}
-    for name, X in features.layers.items():
-        X = np.asarray(X, dtype=np.float64)
-        Xz = (X - X.mean(0)) / (X.std(0) + 1e-6)
-        _, _, vt = np.linalg.svd(Xz, full_matrices=False)
-        reduced[name] = (Xz @ vt[:n_components].T).astype(np.float32)
-    meta = {**features.metadata, "reduction": f"PCA({n_components}) per layer on stimulus features"}
-    return FeatureSet(reduced, features.timeline, meta)
-
-
 def planted_layer_map(mask_img, layer_names: list[str], seed: int = 0) -> np.ndarray:
     """A posterior-to-anterior gradient of layers, with blotchy borders.
 
@@ -152,7 +136,7 @@ def run_demo(config: DemoConfig | None = None, output_dir: str | Path | None = "
     """Run the demo end to end; write a results folder when ``output_dir`` is given."""
     from .alignment import hrf_design
     from .encoding import sweep_layers
-    from .features import bundled_model_dir, extract_text_features
+    from .features import bundled_model_dir, extract_text_features, principal_components
     from .simulation import simulate_fmri
 
     config = config or DemoConfig()

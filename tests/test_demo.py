@@ -10,7 +10,8 @@ import pytest
 
 from brainalign import FeatureSet, Recording, Timeline
 from brainalign.cli import main as cli_main
-from brainalign.demo import DemoConfig, demo_timeline, principal_components
+from brainalign.demo import DemoConfig, demo_timeline
+from brainalign.features import principal_components
 
 
 @pytest.fixture(scope="module")

@@ -250,8 +250,12 @@ def test_bidirectional_default_has_no_future_leak(bert_model):
 
 def test_context_is_clipped_to_the_model_limit(bert_model):
     fs = extract_text_features(_timeline("a short text"), bert_model, context_tokens=1000, layers=[-1])
-    # 64 positions minus [CLS] and [SEP], minus the word itself
-    assert fs.metadata["context_tokens"] == 61 and fs.metadata["context_tokens_requested"] == 1000
+    # 64 positions minus [CLS] and [SEP] = 62, minus room for the word itself (min(16, 62 // 4) = 15)
+    assert fs.metadata["context_tokens"] == 47 and fs.metadata["context_tokens_requested"] == 1000
+    # strided windows also keep room for a stride (min(128, 62 // 2) = 31)
+    fs = extract_text_features(_timeline("a short text"), bert_model, context_tokens=1000, layers=[-1],
+                               future_context=True)
+    assert fs.metadata["context_tokens"] == 31
     assert fs.layer_names == ["layer.1"]
 
 

@@ -19,6 +19,7 @@ from ._hooks import (
     find_mlp_output_projections,
 )
 from ._stimulus import read_stimulus_file
+from ._reduce import principal_components
 from ._store import FeatureStore, load_features
 from ._text import (
     TextModel,
@@ -50,5 +51,6 @@ __all__ = [
     "load_features",
     "load_text_model",
     "plan_windows",
+    "principal_components",
     "read_stimulus_file",
 ]

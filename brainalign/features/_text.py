@@ -545,11 +545,6 @@ def _window_rule(text_model: TextModel, n_special: int, requested: int, stride, 
     """Context, stride, strategy and window capacity (tokens) within the model's position limit."""
     limit = text_model.max_positions
     capacity = None if limit is None else limit - n_special
-    context = requested
-    if capacity is not None and context > capacity - 1:
-        context = max(0, capacity - 1)
-        logger.warning("context_tokens=%d does not fit %s (at most %d positions with special tokens); "
-                       "using %d.", requested, text_model.model_id, limit, context)
     if strategy == "auto":
         strategy = "strided" if (text_model.is_causal or future_context) else "per_word"
     if strategy == "strided" and not text_model.is_causal and not future_context:
@@ -557,6 +552,16 @@ def _window_rule(text_model: TextModel, n_special: int, requested: int, stride, 
             "strategy='strided' on a bidirectional model lets words see following tokens; "
             "pass future_context=True to accept that, or use strategy='per_word'."
         )
+    context = requested
+    if capacity is not None:
+        # a clipped context must leave room in the window: for the word itself (several tokens
+        # for a long or non-ASCII word) and, with strided windows, for a useful stride
+        room = min(_MIN_DEFAULT_STRIDE, capacity // 2) if strategy == "strided" else min(16, capacity // 4)
+        if context > capacity - 1:
+            context = max(0, capacity - max(room, 1))
+            logger.warning("context_tokens=%d does not fit %s (at most %d positions with special tokens "
+                           "and room for the words themselves); using %d.",
+                           requested, text_model.model_id, limit, context)
     if strategy != "strided":
         return context, None, strategy, capacity
     if stride is None:
@@ -677,6 +682,11 @@ def extract_text_features(
     model the features of a token depend only on the tokens of its window up
     to itself, so they equal those of a per-word input starting at the same
     window start.  Total tokens processed: ``(1 + context_tokens / stride) * n``.
+    A ``context_tokens`` that does not fit the model's positions (minus special
+    tokens) is clipped, with a warning and ``context_tokens_requested`` in the
+    metadata, so that room is left for the word itself (``min(16, capacity //
+    4)`` tokens) and, for strided windows, for a stride (``min(128, capacity //
+    2)`` tokens).
 
     *Alignment.*  Words are joined with single spaces per run; each word gets
     the tokens overlapping its characters (fast-tokenizer offsets).  A token
