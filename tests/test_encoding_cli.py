@@ -94,6 +94,9 @@ def test_run_cli_goes_from_words_to_results(tmp_path, rng, minilm_dir):
     assert set(sweep.baselines) == {"baseline", "autocorrelation"}
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["config"]["cross_validate"]["gap_s"] == 6.0
+    assert summary["config"]["pipeline"] == config  # the whole pipeline, verbatim
+    assert summary["config"]["features"]["context_tokens"] == 8
+    assert len(summary["data_hashes"]["timeline"]) == 64
     # random ROI data: nothing to find, and the scores say so
     assert abs(sweep.score_matrix().mean()) < 0.3
 

@@ -216,6 +216,12 @@ def run_pipeline(config: dict[str, Any], *, base_dir: str | Path = ".", output: 
         encoding["alphas"] = parse_alphas(encoding["alphas"])
     encoding.setdefault("model", str(config["features"].get("model", features.metadata.get("model_id", ""))))
     sweep = sweep_layers(designs, recording, baseline=baseline, results_dir=out, **encoding)
+    # the summary records the whole pipeline, not only the cross-validation options
+    sweep.config["pipeline"] = config
+    sweep.config["features"] = {k: features.metadata.get(k) for k in (
+        "model_id", "revision", "pooling", "context_tokens", "strategy", "store_key")}
+    sweep.data_hashes["timeline"] = timeline.content_hash
+    sweep.save(out, write_results=False)
     if config.get("maps", True):
         write_maps(sweep, recording, out)
         if recording.kind in ("eeg", "meg") and recording.space is not None:
