@@ -29,14 +29,31 @@ from ._loaders import (
     load_eeglab_tutorial,
     load_haxby_subset,
 )
+from ._loaders_public import (
+    BroderickData,
+    LeBelData,
+    MEGMASCData,
+    NarrativesData,
+    PereiraData,
+    load_broderick2018,
+    load_lebel2023,
+    load_meg_masc,
+    load_narratives,
+    load_pereira2018,
+)
 from ._registry import REGISTRY, DatasetInfo, RemoteFile, get_dataset_info, list_datasets
 
 __all__ = [
     "AliceData",
+    "BroderickData",
     "DataUnavailableError",
     "DatasetInfo",
     "EEGLABData",
     "HaxbyData",
+    "LeBelData",
+    "MEGMASCData",
+    "NarrativesData",
+    "PereiraData",
     "REGISTRY",
     "RemoteFile",
     "check_dataset",
@@ -53,7 +70,12 @@ __all__ = [
     "list_datasets",
     "list_subjects_alice",
     "load_alice",
+    "load_broderick2018",
     "load_eeglab_tutorial",
     "load_haxby_subset",
+    "load_lebel2023",
+    "load_meg_masc",
+    "load_narratives",
+    "load_pereira2018",
     "shared_data_home",
 ]

@@ -1,0 +1,278 @@
+"""Loaders of the public datasets' local layouts, on miniature copies built here and on real Pereira sentences."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from brainalign.core import BrainalignInputError
+from brainalign.datasets import (
+    DataUnavailableError,
+    load_broderick2018,
+    load_lebel2023,
+    load_meg_masc,
+    load_narratives,
+    load_pereira2018,
+)
+
+
+def _textgrid(path, tiers, xmax):
+    """Write a long-format Praat TextGrid: ``tiers`` maps tier name -> [(xmin, xmax, text), ...]."""
+    lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", "xmin = 0", f"xmax = {xmax}",
+             "tiers? <exists>", f"size = {len(tiers)}", "item []:"]
+    for i, (name, items) in enumerate(tiers.items(), 1):
+        lines += [f"    item [{i}]:", '        class = "IntervalTier"', f'        name = "{name}"',
+                  "        xmin = 0", f"        xmax = {xmax}", f"        intervals: size = {len(items)}"]
+        for j, (a, b, text) in enumerate(items, 1):
+            lines += [f"        intervals [{j}]:", f"            xmin = {a}", f"            xmax = {b}",
+                      f'            text = "{text}"']
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+# ----------------------------------------------------------------------------- Narratives
+def _narratives_copy(root, rng, n_vols=40):
+    func = root / "sub-001" / "func"
+    func.mkdir(parents=True)
+    (func / "sub-001_task-slumlord_events.tsv").write_text(
+        "onset\tduration\ttrial_type\tstim_file\n"
+        "4.5\t6.0\tmusic\tslumlord_audio.wav\n"
+        "12.0\t40.0\tstory\tslumlord_audio.wav\n"
+    )
+    gentle = root / "stimuli" / "gentle" / "slumlord"
+    gentle.mkdir(parents=True)
+    # Gentle: no header; 'was' could not be aligned (empty onset / offset).
+    (gentle / "align.csv").write_text("So,so,8.0,8.3\nI,i,8.4,8.5\nwas,,,\nthere,there,9.0,9.4\n")
+    deriv = root / "derivatives" / "afni-nosmooth"
+    img = nib.Nifti1Image(rng.normal(size=(3, 3, 3, n_vols)).astype("float32"), np.eye(4))
+    img.header.set_zooms((1.0, 1.0, 1.0, 1.5))
+    img.header.set_xyzt_units("mm", "sec")
+    (deriv / "sub-001" / "func").mkdir(parents=True)
+    nib.save(img, deriv / "sub-001" / "func"
+             / "sub-001_task-slumlord_space-MNI152NLin2009cAsym_res-native_desc-clean_bold.nii.gz")
+    mask = np.zeros((3, 3, 3), dtype="uint8")
+    mask[1:, 1:, 1:] = 1
+    (deriv / "tpl-MNI152NLin2009cAsym").mkdir()
+    nib.save(nib.Nifti1Image(mask, np.eye(4)),
+             deriv / "tpl-MNI152NLin2009cAsym" / "tpl-MNI152NLin2009cAsym_res-slumlord_desc-brain_mask.nii.gz")
+    for hemi, n_vert in (("L", 7), ("R", 5)):
+        arrays = [nib.gifti.GiftiDataArray(rng.normal(size=n_vert).astype("float32")) for _ in range(n_vols)]
+        nib.save(nib.gifti.GiftiImage(darrays=arrays),
+                 deriv / "sub-001" / "func" / f"sub-001_task-slumlord_space-fsaverage6_hemi-{hemi}_desc-clean.func.gii")
+    return root
+
+
+def test_load_narratives_volume_and_surface(tmp_path, rng):
+    root = _narratives_copy(tmp_path / "narratives", rng)
+    data = load_narratives(1, "slumlord", root)
+    assert data.story == "slumlord" and data.n_unaligned == 1
+    assert list(data.timeline.tokens) == ["So", "I", "there"]
+    # The audio file starts at the first event's onset (4.5 s): words move onto the scan clock.
+    np.testing.assert_allclose(data.timeline.onsets, [12.5, 12.9, 13.5])
+    np.testing.assert_allclose(data.timeline.offsets, [12.8, 13.0, 13.9])
+    assert data.timeline.run_ids == ["task-slumlord"] == data.recording.run_ids
+    assert data.recording.sampling_period == 1.5
+    assert data.recording.data.shape == (40, 8)  # the release's task mask keeps 2 x 2 x 2 voxels
+    assert list(data.events.tokens) == ["music", "story"]
+    assert data.recording.subject == "sub-001"
+
+    surf = load_narratives("sub-001", "slumlord", root, space="fsaverage6")
+    assert surf.recording.data.shape == (40, 12)
+    assert surf.recording.space.n_vertices == [7, 5]
+    assert surf.recording.sampling_period == 1.5
+
+
+def test_load_narratives_missing_files(tmp_path, rng):
+    root = _narratives_copy(tmp_path / "narratives", rng)
+    with pytest.raises(DataUnavailableError, match="sub-002_task-slumlord_events.tsv.*ds002345"):
+        load_narratives(2, "slumlord", root)
+    (root / "stimuli" / "gentle" / "slumlord" / "align.csv").unlink()
+    with pytest.raises(DataUnavailableError, match="gentle/slumlord/align.csv"):
+        load_narratives(1, "slumlord", root)
+    with pytest.raises(BrainalignInputError, match="space must be"):
+        load_narratives(1, "slumlord", root, space="MNI305")
+    func = root / "sub-001" / "func"
+    (func / "sub-001_task-slumlord_events.tsv").rename(func / "sub-001_task-slumlord_run-1_events.tsv")
+    with pytest.raises(BrainalignInputError, match="scanned in runs.*run-1_events.tsv.*pass run="):
+        load_narratives(1, "slumlord", root)
+
+
+# ----------------------------------------------------------------------------- LeBel 2023
+def _lebel_copy(root, rng):
+    import h5py
+
+    deriv = root / "derivative"
+    (deriv / "preprocessed_data" / "UTS01").mkdir(parents=True)
+    for story, n in (("storya", 30), ("storyb", 25)):
+        with h5py.File(deriv / "preprocessed_data" / "UTS01" / f"{story}.hf5", "w") as fh:
+            fh.create_dataset("data", data=rng.normal(size=(n, 6)).astype("float32"))
+    (deriv / "respdict.json").write_text(json.dumps({"storya": 45, "storyb": 40}))
+    _textgrid(deriv / "TextGrids" / "storya.TextGrid", {
+        "phone": [(0, 5.0, "sp"), (5.0, 5.3, "HH"), (5.3, 80, "sp")],
+        "word": [(0, 4.0, "sentence_start"), (4.0, 5.0, "{NS}"), (5.0, 5.5, "hello"), (5.5, 20.0, "sp"),
+                 (20.0, 20.4, "world"), (20.4, 75.0, ""), (75.0, 75.5, "late"), (75.5, 80, "sp")],
+    }, 80)
+    _textgrid(deriv / "TextGrids" / "storyb.TextGrid", {"word": [(0, 12.0, "sp"), (12.0, 12.5, "again")]}, 20)
+    return root
+
+
+def test_load_lebel2023(tmp_path, rng):
+    root = _lebel_copy(tmp_path / "lebel", rng)
+    data = load_lebel2023("UTS01", ["storya", "storyb"], root)
+    rec, tl = data.recording, data.timeline
+    assert rec.sampling_period == pytest.approx(2.0045)
+    assert rec.run_ids == ["storya", "storyb"] == tl.run_ids
+    assert rec.run_lengths() == {"storya": 30, "storyb": 25}
+    assert rec.data.shape == (55, 6) and rec.kind == "fmri" and rec.subject == "UTS01"
+    # Noise / marker labels skipped; sound onset 10 s after the first volume, 10 volumes trimmed.
+    assert list(tl.tokens) == ["hello", "world", "again"]
+    np.testing.assert_allclose(tl.onsets, np.array([5.0, 20.0, 12.0]) + 10.0 - 10 * 2.0045)
+    # "late" starts at 75 - 10.045 s, after the 30 x 2.0045 s trimmed run: dropped and counted.
+    assert data.n_dropped_words == {"storya": 1, "storyb": 0}
+    assert rec.metadata["n_dropped_words"]["storya"] == 1
+    # The released responses are used as they are (no cleaning by default).
+    import h5py
+    with h5py.File(root / "derivative" / "preprocessed_data" / "UTS01" / "storyb.hf5") as fh:
+        np.testing.assert_allclose(rec.data[30:], fh["data"][...], rtol=1e-6)
+
+
+def test_load_lebel2023_missing(tmp_path, rng, caplog):
+    root = _lebel_copy(tmp_path / "lebel", rng)
+    (root / "derivative" / "respdict.json").write_text(json.dumps({"storya": 50}))
+    with caplog.at_level("WARNING", logger="brainalign.datasets"):
+        load_lebel2023(1, "storya", root)
+    assert "respdict.json says 50" in caplog.text
+    with pytest.raises(DataUnavailableError, match="preprocessed_data/UTS02/storya.hf5.*datalad get"):
+        load_lebel2023(2, "storya", root)
+    with pytest.raises(DataUnavailableError, match="TextGrids/storyc.TextGrid"):
+        (root / "derivative" / "preprocessed_data" / "UTS01" / "storyc.hf5").write_bytes(
+            (root / "derivative" / "preprocessed_data" / "UTS01" / "storyb.hf5").read_bytes())
+        load_lebel2023(1, "storyc", root)
+
+
+# ----------------------------------------------------------------------------- Pereira 2018
+def test_pereira_real_sentences(shared_data):
+    folder = shared_data / "pereira2018_sentences"
+    exp2 = load_pereira2018(experiment=2, path=folder)
+    exp3 = load_pereira2018(experiment=3, path=folder)
+    assert len(exp2.sentences) == 384 and len(exp3.sentences) == 243
+    assert exp3.sentences[0] == "Beekeeping encourages the conservation of local habitats."
+    assert exp2.sentences[0].startswith("An accordion is a portable musical instrument")
+    assert exp2.recording is None and exp2.passages is None
+    assert exp2.timeline.n_events == 384 and exp2.timeline.run_ids == ["experiment-2"]
+    assert exp2.timeline.onsets[:3].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_pereira_betas_from_mat(tmp_path, rng):
+    from scipy.io import savemat
+
+    root = tmp_path / "pereira"
+    (root / "M02").mkdir(parents=True)
+    n, n_vox = 243, 9
+    sentences = np.empty((n, 1), dtype=object)
+    for i in range(n):
+        sentences[i, 0] = f"Sentence number {i}."
+    betas = rng.normal(size=(n, n_vox))
+    coords = np.arange(1, 3 * n_vox + 1).reshape(n_vox, 3)
+    savemat(root / "M02" / "data_243sentences.mat", {
+        "examples_passagesentences": betas, "keySentences": sentences,
+        "labelsPassageForEachSentence": (np.arange(n) // 3 + 1)[:, None], "meta": {"colToCoord": coords},
+    })
+    data = load_pereira2018("M02", experiment=3, path=root)
+    assert data.sentences[:2] == ["Sentence number 0.", "Sentence number 1."] and len(data.sentences) == n
+    assert data.recording.data.shape == (n, n_vox) and data.recording.kind == "fmri"
+    np.testing.assert_allclose(data.recording.data, betas, rtol=1e-6)
+    assert data.passages[:4].tolist() == [1, 1, 1, 2] and data.passages.max() == 81
+    np.testing.assert_array_equal(data.voxel_coords, coords - 1)
+    assert data.recording.run_ids == data.timeline.run_ids == ["experiment-3"]
+
+    with pytest.raises(DataUnavailableError, match="M03/data_243sentences.mat.*osf.io/crwz7"):
+        load_pereira2018("M03", experiment=3, path=root)
+    with pytest.raises(DataUnavailableError, match="stimuli_384sentences.txt"):
+        load_pereira2018(experiment=2, path=root)
+    with pytest.raises(BrainalignInputError, match="experiment must be 2"):
+        load_pereira2018(experiment=1, path=root)
+
+
+# ----------------------------------------------------------------------------- MEG-MASC
+def test_load_meg_masc(tmp_path, rng):
+    import mne
+    from mne_bids import BIDSPath, write_raw_bids
+
+    info = mne.create_info(["MEG 001", "MEG 002", "MEG 003"], 100.0, "mag")
+    raw = mne.io.RawArray(rng.normal(size=(3, 2000)) * 1e-12, info, verbose="error")
+    raw.set_meas_date(1_600_000_000)
+    raw.info["line_freq"] = 60.0
+    descriptions = [
+        "{'story': 'lw1', 'kind': 'sound', 'sound': 'lw1_0.wav'}",
+        "{'story': 'lw1', 'kind': 'word', 'word': 'Tara', 'sequence_id': 0}",
+        "{'story': 'lw1', 'kind': 'phoneme', 'phoneme': 't_B', 'word': 'Tara'}",
+        "{'story': 'lw1', 'kind': 'word', 'word': 'stood', 'sequence_id': 0}",
+        "{'story': 'lw1', 'kind': 'word', 'word': \"didn't\", 'sequence_id': 1}",
+    ]
+    raw.set_annotations(mne.Annotations([0.5, 1.0, 1.0, 1.6, 12.25], [15.0, 0.4, 0.1, 0.3, 0.2], descriptions))
+    root = tmp_path / "meg_masc"
+    write_raw_bids(raw, BIDSPath(subject="01", session="0", task="0", datatype="meg", root=root),
+                   format="FIF", allow_preload=True, overwrite=True, verbose=False)
+    data = load_meg_masc(1, 0, 0, root, sfreq=50.0)
+    assert list(data.timeline.tokens) == ["Tara", "stood", "didn't"]
+    np.testing.assert_allclose(data.timeline.onsets, [1.0, 1.6, 12.25], atol=0.011)
+    np.testing.assert_allclose(data.timeline.durations, [0.4, 0.3, 0.2], atol=0.011)
+    assert list(data.phonemes.tokens) == ["t_B"]
+    assert data.recording.kind == "meg" and data.recording.sampling_period == pytest.approx(0.02)
+    assert data.recording.data.shape == (1000, 3)
+    assert data.recording.run_ids == data.timeline.run_ids == ["ses-0_task-0"]
+    assert data.recording.subject == "sub-01"
+
+    with pytest.raises(DataUnavailableError, match="sub-01_ses-1_task-0_meg.con.*osf.io/ag3kj"):
+        load_meg_masc(1, 1, 0, root)
+
+
+# ----------------------------------------------------------------------------- Broderick 2018
+def _broderick_copy(root, rng, n=256):
+    from scipy.io import savemat
+
+    base = root / "Natural Speech"
+    (base / "EEG" / "Subject1").mkdir(parents=True)
+    (base / "Stimuli" / "Text").mkdir(parents=True)
+    eeg = {}
+    for r, words in ((1, ["The", "old", "man"]), (2, ["and", "the", "sea", "again"])):
+        eeg[r] = {"eegData": rng.normal(size=(n, 128)) * 10, "mastoids": rng.normal(size=(n, 2)) * 10,
+                  "fs": np.array([[128]])}
+        savemat(base / "EEG" / "Subject1" / f"Subject1_Run{r}.mat", eeg[r])
+        cell = np.empty((len(words), 1), dtype=object)
+        for i, w in enumerate(words):
+            cell[i, 0] = w
+        onsets = 0.3 + 0.45 * np.arange(len(words))
+        savemat(base / "Stimuli" / "Text" / f"Run{r}.mat", {
+            "wordVec": cell, "onset_time": onsets[:, None], "offset_time": (onsets + 0.3)[:, None],
+            "sentence_boundaries": np.array([[1.0]]),
+        })
+    return root, eeg
+
+
+def test_load_broderick2018(tmp_path, rng):
+    root, eeg = _broderick_copy(tmp_path / "broderick", rng)
+    data = load_broderick2018(1, runs=[1, 2], path=root)
+    rec, tl = data.recording, data.timeline
+    assert rec.data.shape == (512, 128) and rec.kind == "eeg"
+    assert rec.sampling_period == pytest.approx(1 / 128)
+    assert rec.run_ids == tl.run_ids == ["run-01", "run-02"]
+    assert rec.target_names[:2] == ["A1", "A2"] and rec.subject == "Subject1"
+    assert list(tl.tokens) == ["The", "old", "man", "and", "the", "sea", "again"]
+    np.testing.assert_allclose(tl.onsets[:3], [0.3, 0.75, 1.2])
+    # Mastoid reference, microvolts -> volts.
+    expected = (eeg[2]["eegData"] - eeg[2]["mastoids"].mean(axis=1, keepdims=True)) * 1e-6
+    np.testing.assert_allclose(rec.data[256:], expected, rtol=1e-5, atol=1e-12)
+    assert rec.space["sfreq"] == 128.0
+
+    down = load_broderick2018("Subject1", runs=1, path=root, reference=None, sfreq=64.0)
+    assert down.recording.data.shape == (128, 128) and down.recording.run_ids == ["run-01"]
+
+    with pytest.raises(DataUnavailableError, match="Subject2_Run1.mat.*dryad"):
+        load_broderick2018(2, runs=1, path=root)
+    with pytest.raises(BrainalignInputError, match="runs must be"):
+        load_broderick2018(1, runs=[0], path=root)
