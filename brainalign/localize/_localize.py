@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .._logging import progress_disabled
+from .._logging import progress_disabled, quiet_transformers
 from ..core import BrainalignInputError, content_key, load_arrays, save_arrays, save_json
+from ..features._loading import resolve_device
 from ._mask import UnitMask, select_units, welch_t
 from ._stimuli import LocalizerStimuli
 from ._units import (
@@ -21,7 +22,6 @@ from ._units import (
     encode_texts,
     model_fingerprint,
     pad_token_id,
-    resolve_device,
     unit_sites,
 )
 
@@ -56,6 +56,7 @@ def load_language_model(name_or_path: str | Path, *, device: str = "auto", **kwa
     """
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
+    quiet_transformers()
     config = AutoConfig.from_pretrained(name_or_path, **kwargs)
     archs = list(getattr(config, "architectures", None) or [])
     if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):

@@ -155,14 +155,6 @@ def pad_token_id(tokenizer) -> int:
     return 0
 
 
-def resolve_device(device: str):
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def backbone(model):
     """The model without its LM head (hooks on blocks fire the same, logits are skipped)."""
     base = getattr(model, "base_model", None)
