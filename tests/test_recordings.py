@@ -170,6 +170,12 @@ def test_roi_timecourses(tmp_path, shared_data, rng):
     with pytest.raises(BrainalignInputError, match=r"'s7'.*NaN/inf: 'B'.*constant within a run: 'C'"):
         load_roi_timecourses(bad, tr=2.0, names=["A", "B", "C"], subject="s7")
 
+    two_runs = [rng.normal(size=(30, 2)), rng.normal(size=(30, 2))]
+    with pytest.raises(BrainalignInputError, match="one per run"):
+        load_roi_timecourses(two_runs, tr=2.0, confounds=[rng.normal(size=(30, 1))])
+    with pytest.raises(BrainalignInputError, match="one entry per run"):
+        load_roi_timecourses(two_runs, tr=2.0, confounds=rng.normal(size=(30, 1)))
+
 
 # ----------------------------------------------------------------------- M/EEG
 def test_eeglab_through_mne(shared_data):

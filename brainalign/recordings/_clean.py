@@ -24,6 +24,17 @@ def run_names(runs: Sequence[str] | None, n_runs: int) -> list[str]:
     return runs
 
 
+def confounds_per_run(confounds: Any, n_runs: int) -> list:
+    """One confounds entry per run: a list with one entry per run, or one entry (or None) for a single run."""
+    if isinstance(confounds, list):
+        if len(confounds) != n_runs:
+            raise BrainalignInputError(f"Got {len(confounds)} confounds for {n_runs} run(s); give one per run.")
+        return confounds
+    if confounds is not None and n_runs > 1:
+        raise BrainalignInputError("With several runs, pass confounds as a list with one entry per run.")
+    return [confounds] * n_runs
+
+
 def read_confounds(confounds: Any, n_samples: int, run: str) -> np.ndarray | None:
     """One run's confounds as (n_samples, n_confounds): array, DataFrame, or a txt/tsv/csv file.
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core import BrainalignInputError, Recording, hash_file
 from ._space import wrap_dropped
-from ._clean import clean_run, cleaning_metadata, read_confounds, run_names
+from ._clean import clean_run, cleaning_metadata, confounds_per_run, read_confounds, run_names
 
 logger = logging.getLogger("brainalign.recordings")
 
@@ -100,7 +100,7 @@ def resolve_tr(header_trs: Sequence[float | None], tr: float | None, sources: Se
     return float(values[0])
 
 
-def _build_masker(mask_img, labels_img, spheres, sphere_radius, smoothing_fwhm, roi_names):
+def _build_masker(mask_img, labels_img, spheres, sphere_radius, smoothing_fwhm):
     from nilearn import maskers
 
     chosen = [n for n, v in (("mask_img", mask_img), ("labels_img", labels_img), ("spheres", spheres)) if v is not None]
@@ -233,13 +233,9 @@ def load_fmri(
             )
     sampling_period = resolve_tr([header_tr(im) for im in images], tr, sources)
     labels = run_names(runs, len(images))
-    confound_list = confounds if isinstance(confounds, list) else [confounds] * len(images)
-    if isinstance(confounds, list) and len(confounds) != len(images):
-        raise BrainalignInputError(f"Got {len(confounds)} confounds for {len(images)} run(s); give one per run.")
-    if confounds is not None and not isinstance(confounds, list) and len(images) > 1:
-        raise BrainalignInputError("With several runs, pass confounds as a list with one entry per run.")
+    confound_list = confounds_per_run(confounds, len(images))
 
-    masker, kind = _build_masker(mask_img, labels_img, spheres, sphere_radius, smoothing_fwhm, roi_names)
+    masker, kind = _build_masker(mask_img, labels_img, spheres, sphere_radius, smoothing_fwhm)
     if kind == "fmri" and mask_img is None:
         masker.fit(images)
     else:

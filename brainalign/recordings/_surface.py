@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..core import BrainalignInputError, Recording, hash_file
 from ._space import wrap_dropped
-from ._clean import clean_run, cleaning_metadata, read_confounds, run_names
+from ._clean import clean_run, cleaning_metadata, confounds_per_run, read_confounds, run_names
 
 logger = logging.getLogger("brainalign.recordings")
 
@@ -138,7 +138,7 @@ def load_surface(
     n_surf = len(per_run[0])
     names = list(hemispheres) if hemispheres is not None else (["left", "right"] if n_surf == 2 else None)
     labels = run_names(runs, len(per_run))
-    confound_list = confounds if isinstance(confounds, list) else [confounds] * len(per_run)
+    confound_list = confounds_per_run(confounds, len(per_run))
     if not (np.isfinite(tr) and tr > 0):
         raise BrainalignInputError(f"tr must be a positive number of seconds, got {tr!r}.")
     blocks, run_col, n_vertices = [], [], None
@@ -252,7 +252,7 @@ def load_roi_timecourses(
     """
     items = list(path_or_array) if isinstance(path_or_array, (list, tuple)) else [path_or_array]
     labels = run_names(runs, len(items))
-    confound_list = confounds if isinstance(confounds, list) else [confounds] * len(items)
+    confound_list = confounds_per_run(confounds, len(items))
     blocks, run_col, header_names, sources = [], [], None, []
     for label, item, conf in zip(labels, items, confound_list):
         if isinstance(item, (str, os.PathLike)):
