@@ -94,6 +94,9 @@ def test_load_narratives_missing_files(tmp_path, rng):
         load_narratives(1, "slumlord", root)
     with pytest.raises(BrainalignInputError, match="space must be"):
         load_narratives(1, "slumlord", root, space="MNI305")
+    (root / "stimuli" / "gentle" / "slumlord" / "align.csv").write_text("So,so,8.0,8.3\nI,i,7.0,7.5\n")
+    with pytest.raises(BrainalignInputError, match=r"Gentle alignment .*align\.csv.*not sorted"):
+        load_narratives(1, "slumlord", root)
     func = root / "sub-001" / "func"
     (func / "sub-001_task-slumlord_events.tsv").rename(func / "sub-001_task-slumlord_run-1_events.tsv")
     with pytest.raises(BrainalignInputError, match="scanned in runs.*run-1_events.tsv.*pass run="):

@@ -90,6 +90,10 @@ def test_simulate_fmri_on_a_mask_maps_back_to_images_with_a_layer_gradient(tmp_p
     loaded = SimulationTruth.load(tmp_path / "truth")
     assert loaded.layer_of_target == truth.layer_of_target
     np.testing.assert_array_equal(loaded.signal, truth.signal)
+    np.testing.assert_array_equal(loaded.snr, truth.snr)
+    np.testing.assert_array_equal(loaded.noise_targets, truth.noise_targets)
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.weights, truth.weights))
+    assert loaded.params == truth.params and loaded.seed == truth.seed
     with pytest.raises(BrainalignInputError, match="voxels"):
         simulate_fmri(fs, mask_img=nib.Nifti1Image(mask, np.eye(4)), n_targets=3)
 

@@ -41,8 +41,6 @@ def make_designs(
     """
     if method not in METHODS:
         raise BrainalignInputError(f"Unknown design method {method!r}; choose one of {sorted(METHODS)}.")
-    if method == "lagged":
-        return lagged_design(features, recording, **kwargs)
     if method == "epochs":
         if "epochs" not in kwargs:
             raise BrainalignInputError("method='epochs' needs epochs= (a Timeline with one event per row).")

@@ -86,7 +86,7 @@ def resample_to_samples(
         X = np.vstack([np.asarray(weights[run] @ F[idx]) for run, idx in index.items()])
         out[layer] = DesignMatrix(
             X.astype(np.float32), grid.runs, grid.sampling_period, f"{name_prefix}{layer}",
-            [f"dim{j}" for j in range(F.shape[1])], provenance(features, layer, grid, params),
+            [f"dim{j}" for j in range(F.shape[1])], provenance(features, layer, grid.key, params),
         )
     return out
 

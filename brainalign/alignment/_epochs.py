@@ -102,12 +102,7 @@ def epoch_design(
             X = np.stack([F[idx[0]] for idx in members])
         else:
             X = np.stack([F[idx[-1]] for idx in members])
-        meta = provenance(features, layer, _EpochGrid(grid_key), params)
+        meta = provenance(features, layer, grid_key, params)
         out[layer] = DesignMatrix(X.astype(np.float32), epochs.runs, sampling_period, f"{name_prefix}{layer}",
                                   [f"dim{j}" for j in range(F.shape[1])], meta)
     return out
-
-
-class _EpochGrid:
-    def __init__(self, key: str) -> None:
-        self.key = key

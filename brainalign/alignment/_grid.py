@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 
@@ -158,8 +158,11 @@ def select_layers(features: FeatureSet, layers) -> list[str]:
     return names
 
 
-def provenance(features: FeatureSet, layer: str, grid: SampleGrid, params: dict) -> dict:
-    """Design metadata: model, layer, parameters and a content key of all inputs."""
+def provenance(features: FeatureSet, layer: str, grid_key: str, params: dict) -> dict:
+    """Design metadata: model, layer, parameters and a content key of all inputs.
+
+    ``grid_key`` identifies the rows the design is built on (:attr:`SampleGrid.key`).
+    """
     meta = {
         "model_id": features.metadata.get("model_id"),
         "layer": layer,
@@ -170,7 +173,7 @@ def provenance(features: FeatureSet, layer: str, grid: SampleGrid, params: dict)
             "timeline": features.timeline.content_hash,
             "features": hash_array(features[layer]),
             "features_metadata": {k: v for k, v in features.metadata.items() if _jsonable(v)},
-            "grid": grid.key,
+            "grid": grid_key,
             "params": {k: v for k, v in params.items() if _jsonable(v)},
         }
     )
@@ -214,11 +217,3 @@ def zscore_within_runs(X: np.ndarray, runs: np.ndarray) -> np.ndarray:
         std = block.std(axis=0)
         out[sel] = np.where(std > 0, (block - block.mean(axis=0)) / np.where(std > 0, std, 1.0), 0.0)
     return out
-
-
-def as_sequence(values: Sequence | None) -> list | None:
-    if values is None:
-        return None
-    if np.ndim(values) == 0:
-        return [values]
-    return list(values)

@@ -215,7 +215,7 @@ def hrf_design(
         columns = [f"dim{j}{s}" for j in range(dims) for s in suffixes]
         designs[layer] = DesignMatrix(
             X.astype(np.float32), runs, grid.sampling_period, f"{name_prefix}{layer}", columns,
-            provenance(features, layer, grid, params),
+            provenance(features, layer, grid.key, params),
         )
     return designs
 

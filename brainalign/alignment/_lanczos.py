@@ -81,7 +81,7 @@ def lanczos_design(
         X = np.vstack([weights[run] @ F[idx] for run, idx in index.items()])
         design = DesignMatrix(
             X.astype(np.float32), grid.runs, grid.sampling_period, f"{name_prefix}{layer}",
-            [f"dim{j}" for j in range(F.shape[1])], provenance(features, layer, grid, params),
+            [f"dim{j}" for j in range(F.shape[1])], provenance(features, layer, grid.key, params),
         )
         if delays_s is not None:
             design = fir_delays(design, delays_s)

@@ -14,7 +14,6 @@ and how to get the file.
 from __future__ import annotations
 
 import ast
-import json
 import logging
 import os
 import re
@@ -24,10 +23,11 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 
-from ..core import BrainalignInputError, Recording, Timeline
+from ..core import BrainalignInputError, Recording, Timeline, load_json
 from ..recordings import check_timeline_fits, events_timeline, load_bids_meg_eeg, load_fmri, load_meg_eeg
 from ..recordings import load_roi_timecourses, load_surface
 from ..stimuli import concatenate, read_events_tsv, read_textgrid
+from ..stimuli._common import build_timeline
 from ._fetch import DataUnavailableError, find_dataset_dir
 from ._registry import get_dataset_info
 
@@ -97,10 +97,8 @@ def _read_gentle_alignment(path: Path, run: str) -> tuple[Timeline, int]:
     if n_unaligned:
         logger.info("%s: %d of %d word(s) not aligned by Gentle, left out.", path, n_unaligned, len(frame))
     words = frame.loc[aligned, "word"].astype(str).tolist()
-    try:
-        timeline = Timeline(words, onsets[aligned].to_numpy(float), offsets[aligned].to_numpy(float), run)
-    except BrainalignInputError as exc:
-        raise BrainalignInputError(f"Gentle alignment {path}: {exc}") from None
+    timeline = build_timeline(words, onsets[aligned].to_numpy(float), offsets[aligned].to_numpy(float), run,
+                              source=f"Gentle alignment {path}")
     return timeline, n_unaligned
 
 
@@ -108,7 +106,7 @@ def _narratives_tr(root: Path, sub: str, stem: str, task: str) -> float:
     """RepetitionTime from the BIDS sidecar (subject-level, else top-level), else 1.5 s."""
     for sidecar in (root / sub / "func" / f"{stem}_bold.json", root / f"task-{task}_bold.json"):
         if sidecar.is_file():
-            tr = json.loads(sidecar.read_text()).get("RepetitionTime")
+            tr = load_json(sidecar).get("RepetitionTime")
             if tr is not None:
                 return float(tr)
     return NARRATIVES_TR
@@ -360,7 +358,7 @@ def load_lebel2023(
     root = find_dataset_dir("lebel2023", path)
     uts = _lebel_subject(subject)
     respdict_path = root / "derivative" / "respdict.json"
-    respdict = json.loads(respdict_path.read_text()) if respdict_path.is_file() else {}
+    respdict = load_json(respdict_path) if respdict_path.is_file() else {}
     arrays, timelines, dropped, shifts = [], [], {}, {}
     shift = float(sound_start) - int(trim_start) * float(tr)
     for story in stories:
@@ -738,11 +736,8 @@ def load_broderick2018(
         missing = [k for k in ("wordVec", "onset_time", "offset_time") if k not in text]
         if missing:
             raise BrainalignInputError(f"{text_file} lacks {missing}.")
-        words = _mat_strings(text["wordVec"])
-        try:
-            timeline = Timeline(words, np.ravel(text["onset_time"]), np.ravel(text["offset_time"]), label)
-        except BrainalignInputError as exc:
-            raise BrainalignInputError(f"{text_file}: {exc}") from None
+        timeline = build_timeline(_mat_strings(text["wordVec"]), np.ravel(text["onset_time"]),
+                                  np.ravel(text["offset_time"]), label, source=str(text_file))
         recordings.append(rec)
         timelines.append(timeline)
     first = recordings[0]
