@@ -40,7 +40,7 @@ from ._hooks import (
     find_mlp_output_projections,
 )
 from ._loading import from_pretrained, resolve_device, resolve_dtype
-from ._store import FeatureStore
+from ._store import FeatureStore, _storage_dtype
 
 logger = logging.getLogger("brainalign.features")
 
@@ -713,9 +713,7 @@ def extract_text_features(
         raise BrainalignInputError(f"context_tokens must be >= 0, got {context_tokens}.")
     if chunk_words is not None and int(chunk_words) < 1:
         raise BrainalignInputError(f"chunk_words must be >= 1, got {chunk_words}.")
-    np_storage = {"float32": np.float32, "float16": np.float16}.get(str(storage_dtype))
-    if np_storage is None:
-        raise BrainalignInputError(f"storage_dtype must be 'float32' or 'float16', got {storage_dtype!r}.")
+    np_storage = _storage_dtype(storage_dtype)  # validated before the model is loaded
 
     text_model = _as_text_model(model, revision=revision, device=device, dtype=dtype,
                                 trust_remote_code=trust_remote_code)

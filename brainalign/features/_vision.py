@@ -307,8 +307,7 @@ def _n_prefix_tokens(config, n_tokens: int, pixel_shape) -> int:
 
 
 def _resolve_pooling(pooling: str, hidden, n_prefix: int, model_name: str) -> str:
-    if pooling not in POOLINGS:
-        raise BrainalignInputError(f"Unknown pooling {pooling!r}; use one of {list(POOLINGS)}.")
+    _check_pooling_name(pooling)
     has_cls = hidden.ndim == 3 and n_prefix > 0
     if pooling == "auto":
         return "cls" if has_cls else "spatial_mean"

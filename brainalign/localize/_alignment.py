@@ -12,6 +12,7 @@ import pandas as pd
 from .._logging import progress_disabled
 from ..core import BrainalignInputError, EncodingResult, FeatureSet, Recording
 from ._mask import UnitMask, random_unit_mask
+from ._units import model_name
 
 logger = logging.getLogger("brainalign.localize")
 
@@ -65,8 +66,7 @@ def _extract(model, mask: UnitMask, timeline, tokenizer, feature_kwargs) -> Feat
     if not isinstance(model, (str, TextModel)) and hasattr(model, "forward"):
         if tokenizer is None:
             raise BrainalignInputError("Pass tokenizer= with a transformers model object.")
-        name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__)
-        model = TextModel(model, tokenizer, name)
+        model = TextModel(model, tokenizer, model_name(model))
     unit_type = mask.params.get("unit_type", "residual")
     blocks = [int(layer.split(".")[-1]) for layer in mask.layers]
     kwargs = dict(feature_kwargs or {})

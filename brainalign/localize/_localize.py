@@ -21,6 +21,7 @@ from ._units import (
     content_lengths,
     encode_texts,
     model_fingerprint,
+    model_name,
     pad_token_id,
     unit_sites,
 )
@@ -41,6 +42,8 @@ MASK_KEY_PARAMS = (
     "scope",
     "fdr_alpha",
 )
+#: the subset that changes the unit activations: the activation cache key
+_ACTIVATION_KEY_PARAMS = ("model_fingerprint", "stimuli_hash", "unit_type", "pooling", "token_budget")
 
 
 def load_language_model(name_or_path: str | Path, *, device: str = "auto", **kwargs):
@@ -79,10 +82,9 @@ def _resolve_model(model, tokenizer, device: str):
         raise BrainalignInputError(
             "Pass tokenizer= together with a model object (or give a model name / directory to load both)."
         )
-    name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__)
     if device != "auto":
         model.to(resolve_device(device))
-    return model, tokenizer, name
+    return model, tokenizer, model_name(model)
 
 
 def _model_device(model):
@@ -161,12 +163,13 @@ def unit_activations(
                     if len(rec) != 1:
                         raise RuntimeError(f"{site.layer} was called {len(rec)} times in one forward pass.")
                     hidden = rec[0].to(torch.float32)
+                    weighted = hidden * weights[..., None]
                     if pooling == "last":
                         rows = hidden[torch.arange(hidden.shape[0], device=device), batch.last.to(device)]
                     else:
-                        rows = (hidden * weights[..., None]).sum(1) / weights.sum(1, keepdim=True)
+                        rows = weighted.sum(1) / weights.sum(1, keepdim=True)
                     pooled[site.layer].append(rows.cpu().numpy())
-                    total = (hidden * weights[..., None]).sum((0, 1)).cpu().numpy().astype(np.float64)
+                    total = weighted.sum((0, 1)).cpu().numpy().astype(np.float64)
                     sums[site.layer] = total if sums[site.layer] is None else sums[site.layer] + total
     finally:
         model.train(was_training)
@@ -286,7 +289,7 @@ def localize_units(
         logger.info("Loading cached unit mask %s", mask_dir)
         return UnitMask.load(mask_dir)
 
-    act_key = content_key({k: params[k] for k in ("model_fingerprint", "stimuli_hash", "unit_type", "pooling", "token_budget")})
+    act_key = content_key({k: params[k] for k in _ACTIVATION_KEY_PARAMS})
     act_file = Path(cache_dir) / "activations" / act_key / "activations.npz" if cache_dir is not None else None
     if act_file is not None and act_file.is_file():
         arrays = load_arrays(act_file)
@@ -299,8 +302,8 @@ def localize_units(
         if act_file is not None:
             save_arrays(act_file, {**{f"pooled/{l}": a for l, a in acts.items()},
                                    **{f"mean/{l}": m for l, m in means.items()}})
-            save_json(act_file.with_name("activations.json"), {k: params[k] for k in
-                      ("model_fingerprint", "stimuli_hash", "unit_type", "pooling", "token_budget", "model")})
+            save_json(act_file.with_name("activations.json"),
+                      {k: params[k] for k in (*_ACTIVATION_KEY_PARAMS, "model")})
 
     is_a = stimuli.is_a
     t_values, p_values = {}, {}

@@ -265,13 +265,11 @@ def fetch_fedorenko2010(data_home: str | Path | None = None, *, base_url: str = 
     Path
         ``<data_home>/fedorenko2010_langloc``, ready for :func:`load_fedorenko2010`.
     """
-    import os
-
     import pooch
 
-    if data_home is None:
-        data_home = os.environ.get("BRAINALIGN_DATA", Path.home() / "brainalign_data")
-    target = Path(data_home) / "fedorenko2010_langloc"
+    from ..datasets import get_data_home
+
+    target = get_data_home(data_home) / "fedorenko2010_langloc"
     for name, digest in FEDORENKO2010_FILES.items():
         pooch.retrieve(
             url=base_url + name, known_hash=f"sha256:{digest}", fname=name, path=target, progressbar=False

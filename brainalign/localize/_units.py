@@ -157,8 +157,14 @@ def pad_token_id(tokenizer) -> int:
 
 def backbone(model):
     """The model without its LM head (hooks on blocks fire the same, logits are skipped)."""
-    base = getattr(model, "base_model", None)
-    return base if base is not None else model
+    from ..features._hooks import _base_model
+
+    return _base_model(model)
+
+
+def model_name(model) -> str:
+    """The name a model object was loaded from (``config._name_or_path``), else its class name."""
+    return str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__)
 
 
 # ------------------------------------------------------------------- capture
