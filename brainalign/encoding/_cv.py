@@ -138,16 +138,20 @@ class ShuffledKFold:
         logger.warning(SHUFFLED_CV_WARNING)
 
     def split(self, n_samples: int, runs: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        order = np.random.default_rng(self.seed).permutation(n_samples)
-        for test in np.array_split(order, int(self.n_splits)):
-            test = np.sort(test)
-            yield np.setdiff1d(np.arange(n_samples), test), test
+        yield from _shuffled_splits(n_samples, int(self.n_splits), self.seed)
 
     def get_n_splits(self, n_samples: int | None = None, runs: Sequence[str] | None = None) -> int:
         return int(self.n_splits)
 
     def __repr__(self) -> str:
         return f"ShuffledKFold(n_splits={self.n_splits}, seed={self.seed})"
+
+
+def _shuffled_splits(n_samples: int, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Random K-fold (train, test) pairs, test indices sorted (no warning: see :class:`ShuffledKFold`)."""
+    order = np.random.default_rng(seed).permutation(n_samples)
+    tests = [np.sort(test) for test in np.array_split(order, n_splits)]
+    return [(np.setdiff1d(np.arange(n_samples), test), test) for test in tests]
 
 
 def inner_splits(train_rows: np.ndarray, runs: np.ndarray, n_splits: int, gap: int,
@@ -163,8 +167,7 @@ def inner_splits(train_rows: np.ndarray, runs: np.ndarray, n_splits: int, gap: i
     if n_splits < 2:
         raise BrainalignInputError(f"Only {n} training samples: too few for inner cross-validation.")
     if shuffle:
-        order = np.random.default_rng(seed).permutation(n)
-        return [(np.setdiff1d(np.arange(n), np.sort(t)), np.sort(t)) for t in np.array_split(order, n_splits)]
+        return _shuffled_splits(n, n_splits, seed)
     segment = np.concatenate([[0], np.cumsum(np.diff(train_rows) != 1)])
     labels = np.array([f"{r}#{s}" for r, s in zip(np.asarray(runs)[train_rows], segment)], dtype=object)
     try:

@@ -133,10 +133,10 @@ def bootstrap_best_layer_ci(
     n_layers, n_targets = S.shape
     best_idx = np.empty(n_bootstraps, dtype=int)
     peak = np.empty(n_bootstraps)
+    F = None if fold_scores is None else [np.asarray(f) for f in fold_scores]
     for i in range(n_bootstraps):
         cols = rng.integers(0, n_targets, n_targets)
-        if fold_scores is not None:
-            F = [np.asarray(f) for f in fold_scores]
+        if F is not None:
             rows = rng.integers(0, F[0].shape[0], F[0].shape[0])
             profile = np.array([f[rows][:, cols].mean() for f in F])
         else:

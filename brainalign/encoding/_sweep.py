@@ -23,7 +23,7 @@ from ..core import (
     save_json,
 )
 from ._baselines import autocorrelation_baseline
-from ._crossval import as_design, cross_validate, default_gap_s, package_versions
+from ._crossval import _jsonable, as_design, cross_validate, default_gap_s, package_versions
 
 logger = logging.getLogger("brainalign.encoding")
 
@@ -106,24 +106,25 @@ class LayerSweep:
         S = self.score_matrix(metric)
         if groups is None:
             return pd.DataFrame(S, index=self.layer_names, columns=self.target_names)
-        lookup = {n: i for i, n in enumerate(self.target_names)}
-        cols = {}
-        for roi, members in groups.items():
-            members = list(members)
-            idx = []
-            for m in members:
-                if isinstance(m, (int, np.integer)):
-                    if not 0 <= int(m) < len(lookup):
-                        raise BrainalignInputError(f"Group {roi!r}: target index {m} out of range.")
-                    idx.append(int(m))
-                elif str(m) in lookup:
-                    idx.append(lookup[str(m)])
-                else:
-                    raise BrainalignInputError(f"Group {roi!r}: unknown target {m!r}.")
-            if not idx:
-                raise BrainalignInputError(f"Group {roi!r} has no targets.")
-            cols[roi] = S[:, idx].mean(1)
+        cols = {roi: S[:, self._target_indices(roi, members)].mean(1) for roi, members in groups.items()}
         return pd.DataFrame(cols, index=pd.Index(self.layer_names, name="layer"))
+
+    def _target_indices(self, group: str, members: Sequence) -> list[int]:
+        """Positions of ``members`` (target indices or names), with errors naming ``group``."""
+        lookup = {n: i for i, n in enumerate(self.target_names)}
+        idx = []
+        for m in members:
+            if isinstance(m, (int, np.integer)):
+                if not 0 <= int(m) < len(lookup):
+                    raise BrainalignInputError(f"Group {group!r}: target index {m} out of range.")
+                idx.append(int(m))
+            elif str(m) in lookup:
+                idx.append(lookup[str(m)])
+            else:
+                raise BrainalignInputError(f"Group {group!r}: unknown target {m!r}.")
+        if not idx:
+            raise BrainalignInputError(f"Group {group!r} has no targets.")
+        return idx
 
     def best_layer_ci(self, targets: Sequence | None = None, metric: str = "r", **kwargs) -> dict:
         """Bootstrap interval of the best layer over ``targets`` (indices or names; default all).
@@ -134,9 +135,7 @@ class LayerSweep:
 
         idx = np.arange(len(self.target_names))
         if targets is not None:
-            self.layer_profile({"targets": targets})  # clear errors for unknown names / indices
-            lookup = {n: i for i, n in enumerate(self.target_names)}
-            idx = np.array([t if isinstance(t, (int, np.integer)) else lookup[str(t)] for t in targets])
+            idx = np.array(self._target_indices("targets", targets))
         folds = [getattr(res, metric)[:, idx] for res in self.results.values()]
         out = bootstrap_best_layer_ci(self.score_matrix(metric)[:, idx], folds, **kwargs)
         out["best_layer"] = self.layer_names[out["best"]]
@@ -289,8 +288,9 @@ def sweep_layers(
     results_path = Path(results_dir) if results_dir is not None else None
 
     def run(design: DesignMatrix, folder: str, kwargs: dict) -> EncodingResult:
-        key = content_key({"cv": _plain(kwargs), "design": hash_array(design.X), "recording": rec_hash,
-                           "runs": list(map(str, design.runs)), "target_names": recording.target_names})
+        key = content_key({"cv": _jsonable(kwargs, max_array_size=None), "design": hash_array(design.X),
+                           "recording": rec_hash, "runs": list(map(str, design.runs)),
+                           "target_names": recording.target_names})
         path = results_path / folder / _safe_dirname(design.name) if results_path is not None else None
         if path is not None:
             cached = _cached(path, key)
@@ -331,7 +331,8 @@ def sweep_layers(
             design = DesignMatrix(design.X, design.runs, design.sampling_period, str(name),
                                   design.feature_names, design.metadata)
         results[str(name)] = run(design, "layers", common if base is not None else single)
-    config = {"cross_validate": _plain(common), "baseline": None if base is None else base.name,
+    config = {"cross_validate": _jsonable(common, max_array_size=None),
+              "baseline": None if base is None else base.name,
               "baseline_combination": (("banded" if banded else "stacked") if base is not None else None),
               "autocorrelation_baseline": bool(autocorrelation), "layers": list(results),
               "subject": recording.subject, "recording_kind": recording.kind}
@@ -339,17 +340,3 @@ def sweep_layers(
     if results_path is not None:
         sweep.save(results_path, write_results=False)
     return sweep
-
-
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (np.generic,)):
-        return obj.item()
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    return repr(obj)

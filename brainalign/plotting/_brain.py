@@ -116,6 +116,11 @@ def _project(img, meshes):
     return SurfaceImage.from_volume(mesh=meshes["pial"], volume_img=img)
 
 
+def _surface_values(surf) -> np.ndarray:
+    """All vertex values of a surface image, left hemisphere first."""
+    return np.concatenate([np.asarray(surf.data.parts[h]).ravel() for h in ("left", "right")])
+
+
 def plot_surface_map(
     scores: Any,
     space: Any = None,
@@ -162,7 +167,7 @@ def plot_surface_map(
     surf = _project(img, meshes)
     hemis = _hemis(hemi)
     fig, axes = _surface_axes(len(hemis), figure, axes)
-    data = np.concatenate([np.asarray(surf.data.parts[h]).ravel() for h in ("left", "right")])
+    data = _surface_values(surf)
     limit = float(vmax) if vmax is not None else float(np.nanmax(np.abs(data))) or 1.0
     for ax, h in zip(axes, hemis):
         plotting.plot_surf_stat_map(
@@ -321,8 +326,7 @@ def _surface_best_layer(scores, space, layer_names, threshold, cmap, hemi, view,
     meshes, sulcal = _fsaverage(mesh)
     per_layer = []
     for row in matrix:
-        surf = _project(to_brain_image(np.nan_to_num(row, nan=0.0), space), meshes)
-        per_layer.append(np.concatenate([np.asarray(surf.data.parts[h]).ravel() for h in ("left", "right")]))
+        per_layer.append(_surface_values(_project(to_brain_image(np.nan_to_num(row, nan=0.0), space), meshes)))
     stacked = np.vstack(per_layer)
     vertex_best = np.argmax(stacked, axis=0)
     keep = np.isfinite(stacked.max(axis=0)) & (stacked.max(axis=0) > 0)

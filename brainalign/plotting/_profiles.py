@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError
-from ._utils import as_vector, finish, layer_matrix, layer_rows, new_axes, results_frame
+from ._utils import as_vector, finish, is_results, layer_matrix, layer_rows, new_axes, results_frame
 
 ErrorKind = Literal["sem", "ci", "std"]
 
@@ -148,7 +148,7 @@ def plot_layer_profile(
     >>> len(fig.axes[0].containers)
     1
     """
-    if not isinstance(scores, pd.DataFrame) and not _is_results(scores):
+    if not isinstance(scores, pd.DataFrame) and not is_results(scores):
         matrix, names = layer_matrix(scores, layer_order)
         scores = pd.DataFrame(
             {"layer": np.repeat(names, matrix.shape[1]), "target": np.tile(np.arange(matrix.shape[1]), len(names)),
@@ -192,14 +192,6 @@ def plot_layer_profile(
     if title:
         ax.set_title(title)
     return finish(fig, output_file)
-
-
-def _is_results(scores: Any) -> bool:
-    from ..core import EncodingResult
-
-    return isinstance(scores, EncodingResult) or callable(getattr(scores, "to_frame", None)) or (
-        isinstance(scores, (list, tuple)) and bool(scores) and isinstance(scores[0], EncodingResult)
-    )
 
 
 def plot_score_vs_baseline(

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, atomic_write_text, load_json
+from ._utils import layer_rows
 
 logger = logging.getLogger("brainalign.plotting")
 
@@ -162,10 +163,8 @@ def _split_kinds(scores: pd.DataFrame | None) -> tuple[pd.DataFrame | None, pd.D
     """Layer rows and baseline rows of a scores table (``kind`` column of a layer sweep)."""
     if scores is None or "kind" not in scores.columns:
         return scores, None
-    kinds = scores["kind"].astype(str)
-    layers = scores[kinds == "layer"]
-    baselines = scores[kinds == "baseline"]
-    return (layers if len(layers) else scores), (baselines if len(baselines) else None)
+    baselines = scores[scores["kind"].astype(str) == "baseline"]
+    return layer_rows(scores), (baselines if len(baselines) else None)
 
 
 def _per_target(frame: pd.DataFrame, value: str) -> pd.Series:

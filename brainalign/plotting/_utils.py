@@ -83,6 +83,13 @@ def layer_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def is_results(scores: Any) -> bool:
+    """Whether ``scores`` is an EncodingResult, a list of them, or has ``to_frame`` (e.g. a LayerSweep)."""
+    return isinstance(scores, EncodingResult) or callable(getattr(scores, "to_frame", None)) or (
+        isinstance(scores, (list, tuple)) and bool(scores) and isinstance(scores[0], EncodingResult)
+    )
+
+
 def layer_matrix(
     scores: Any, layer_names: Sequence[str] | None = None, value: str = "r"
 ) -> tuple[np.ndarray, list[str]]:
@@ -95,9 +102,7 @@ def layer_matrix(
     if isinstance(scores, Mapping):
         names = [str(k) for k in scores]
         matrix = np.vstack([as_vector(v, f"scores of layer {k!r}") for k, v in scores.items()])
-    elif isinstance(scores, pd.DataFrame) or callable(getattr(scores, "to_frame", None)) or (
-        isinstance(scores, (list, tuple)) and scores and isinstance(scores[0], EncodingResult)
-    ):
+    elif isinstance(scores, pd.DataFrame) or is_results(scores):
         frame = layer_rows(results_frame(scores))
         missing = {"layer", "target", value} - set(frame.columns)
         if missing:
