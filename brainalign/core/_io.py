@@ -146,3 +146,25 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Load an ``.npz`` written by :func:`save_arrays`; pickled content is refused."""
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def package_versions(packages, missing: str | None = None) -> dict[str, str]:
+    """Installed version of each of ``packages``, for provenance in results summaries.
+
+    A package that is not installed is left out, or recorded as ``missing`` when given.
+
+    Examples
+    --------
+    >>> package_versions(["numpy"])["numpy"] != ""
+    True
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in packages:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            if missing is not None:
+                out[pkg] = missing
+    return out

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording, hash_array
+from ..core import package_versions as _core_package_versions
 from ._backend import resolve_backend, using_backend
 from ._cv import SHUFFLED_CV_WARNING, ShuffledKFold, inner_splits, resolve_outer_cv
 from ._sklearn_api import Standardizer, _alpha_grid
@@ -64,17 +65,8 @@ ENCODING_PACKAGES = ("brainalign", "numpy", "scipy", "himalaya", "scikit-learn",
 
 
 def package_versions(packages=ENCODING_PACKAGES, missing: str | None = None) -> dict[str, str]:
-    """Installed version of each of ``packages``; one not installed is left out, or given ``missing``."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in packages:
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            if missing is not None:
-                out[pkg] = missing
-    return out
+    """Versions of the packages an encoding result depends on (see :func:`brainalign.core.package_versions`)."""
+    return _core_package_versions(packages, missing)
 
 
 def _fold_ranges(test: np.ndarray) -> list[list[int]]:

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..core import atomic_write_text, load_json, save_json
+from ..core import atomic_write_text, load_json, package_versions, save_json
 from ._ablate import DeficitReport
 from ._alignment import UnitAlignment
 from ._mask import UnitMask
@@ -17,18 +17,6 @@ from ._mask import UnitMask
 logger = logging.getLogger("brainalign.localize")
 
 __all__ = ["save_localize_results"]
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("brainalign", "numpy", "scipy", "torch", "transformers"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
 
 
 def save_localize_results(
@@ -84,7 +72,7 @@ def save_localize_results(
     summary = {
         "kind": "localize",
         "config": merged_config,
-        "versions": _versions(),
+        "versions": package_versions(("brainalign", "numpy", "scipy", "torch", "transformers")),
         "data_hashes": {**old.get("data_hashes", {}), **dict(data_hashes or {})},
         "headline": headline,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
