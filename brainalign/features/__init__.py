@@ -19,6 +19,7 @@ from ._hooks import (
     find_mlp_output_projections,
 )
 from ._stimulus import read_stimulus_file
+from ._random import make_random_text_model
 from ._reduce import principal_components
 from ._store import FeatureStore, load_features
 from ._text import (
@@ -50,6 +51,7 @@ __all__ = [
     "find_mlp_output_projections",
     "load_features",
     "load_text_model",
+    "make_random_text_model",
     "plan_windows",
     "principal_components",
     "read_stimulus_file",

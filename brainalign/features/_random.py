@@ -1,0 +1,75 @@
+"""Small random-weight language models saved as real model folders, for offline tests, tutorials and benchmarks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..core import BrainalignInputError
+
+
+def make_random_text_model(folder: str | os.PathLike, *, architecture: str = "gpt2", n_layers: int = 2,
+                           hidden_size: int = 64, n_heads: int = 4, max_positions: int = 256,
+                           vocab_size: int = 500, training_text=None, seed: int = 0) -> Path:
+    """Save a randomly initialised causal LM (and a byte-level BPE tokenizer) that ``from_pretrained`` loads.
+
+    No download: the tokenizer is trained here on ``training_text`` (default:
+    the two demo stories) and the weights are random (seeded), so the folder
+    is a stand-in for a hub model wherever a real architecture is needed
+    offline.  An existing folder with the same settings is reused.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = make_random_text_model(tempfile.mkdtemp(), n_layers=2, hidden_size=32)
+    >>> sorted(p.name for p in path.iterdir() if p.suffix == ".json")[:2]
+    ['config.json', 'generation_config.json']
+    """
+    import json
+
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    settings = {"architecture": architecture, "n_layers": n_layers, "hidden_size": hidden_size, "n_heads": n_heads,
+                "max_positions": max_positions, "vocab_size": vocab_size, "seed": seed,
+                "training_text": None if training_text is None else len(list(training_text))}
+    stamp = folder / "brainalign_random_model.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) == settings:
+        return folder
+    if training_text is None:
+        from importlib import resources
+
+        data = resources.files("brainalign").joinpath("data")
+        training_text = [data.joinpath(name).read_text(encoding="utf-8")
+                         for name in ("story_lighthouse.txt", "story_orchard.txt")]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<s>", "<pad>"], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(list(training_text), trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", pad_token="<pad>", eos_token="<pad>")
+    torch.manual_seed(seed)
+    if architecture == "gpt2":
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        cfg = GPT2Config(n_layer=n_layers, n_embd=hidden_size, n_head=n_heads, vocab_size=len(tokenizer),
+                         n_positions=max_positions, bos_token_id=0, eos_token_id=1, pad_token_id=1)
+        model = GPT2LMHeadModel(cfg)
+    elif architecture == "llama":
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        cfg = LlamaConfig(num_hidden_layers=n_layers, hidden_size=hidden_size, num_attention_heads=n_heads,
+                          num_key_value_heads=n_heads, intermediate_size=2 * hidden_size,
+                          vocab_size=len(tokenizer), max_position_embeddings=max_positions,
+                          bos_token_id=0, eos_token_id=1, pad_token_id=1)
+        model = LlamaForCausalLM(cfg)
+    else:
+        raise BrainalignInputError(f"architecture must be 'gpt2' or 'llama', got {architecture!r}.")
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    stamp.write_text(json.dumps(settings))
+    return folder

@@ -1,0 +1,493 @@
+"""The task functions of a study: each a pure function of its parameters and the tasks it reads.
+
+:func:`run_task` is what an executor calls (in this process or on a Dask
+worker).  It takes small JSON-able descriptions only and returns the task's
+small marker dict: big arrays travel through disk (memory-mapped ``.npy``
+files and the feature store), never through the scheduler.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core import (
+    BrainalignInputError,
+    DesignMatrix,
+    EncodingResult,
+    Recording,
+    atomic_write_text,
+    canonical_json,
+    hash_array,
+    load_json,
+    save_json,
+)
+from ._config import StudyConfig, parse_config, resolve_path
+from ._work import (
+    fresh_folder,
+    is_done,
+    load_design,
+    load_npy,
+    load_recording,
+    load_subject_parts,
+    load_timeline,
+    mark_done,
+    read_marker,
+    save_design,
+    save_npy,
+    save_recording,
+)
+
+logger = logging.getLogger("brainalign.pipeline")
+
+
+# ------------------------------------------------------------------------------- context
+@functools.lru_cache(maxsize=8)
+def _config_from(raw_json: str, base: str) -> StudyConfig:
+    import json
+
+    return parse_config(json.loads(raw_json), base_dir=base)
+
+
+def config_of(context: dict) -> StudyConfig:
+    return _config_from(canonical_json(context["config"]), context["base_dir"])
+
+
+def adapter_for(config: StudyConfig):
+    """The dataset adapter of a config (``adapter = "module:Class"`` imports a user's own)."""
+    from ._adapters import FilesAdapter, get_adapter
+
+    ds = config.dataset
+    spec = ds.adapter
+    if spec:
+        import importlib
+
+        module, _, cls = spec.partition(":")
+        try:
+            adapter = getattr(importlib.import_module(module), cls)()
+        except (ImportError, AttributeError) as err:
+            raise BrainalignInputError(f"config [dataset]: adapter {spec!r} cannot be imported: {err}") from None
+        return adapter
+    adapter = get_adapter(ds.name)
+    if isinstance(adapter, FilesAdapter):
+        from ._config import base_dir
+
+        adapter = adapter.bind(config.stimulus or {}, config.recording or {}, base_dir(config))
+    return adapter
+
+
+def _cv_options(config: StudyConfig) -> dict[str, Any]:
+    enc = config.encoding_options()
+    for key in ("autocorrelation", "gain_test", "n_bootstraps"):
+        enc.pop(key, None)
+    if isinstance(enc.get("alphas"), str):
+        from ..encoding._cli_encode import parse_alphas
+
+        enc["alphas"] = parse_alphas(enc["alphas"])
+    return enc
+
+
+def _study_flags(config: StudyConfig) -> dict[str, Any]:
+    enc = config.encoding_options()
+    return {"autocorrelation": enc.get("autocorrelation", True), "gain_test": enc.get("gain_test", True),
+            "n_bootstraps": int(enc.get("n_bootstraps", 1000))}
+
+
+# ------------------------------------------------------------------------------- entry point
+def run_task(task: dict, context: dict, *upstream: Any) -> dict:
+    """Run one task unless its output is already there; returns its marker (a small dict).
+
+    ``upstream`` only orders the task after the ones it reads (Dask passes their
+    markers); inputs are read from the folders named in ``task["inputs"]``.
+    """
+    folder = Path(task["folder"])
+    if is_done(folder, task["key"]):
+        return read_marker(folder)
+    config = config_of(context)
+    threads = context.get("threads")
+    runner = _RUNNERS[task["kind"]]
+    if threads:
+        from threadpoolctl import threadpool_limits
+
+        import torch
+
+        torch.set_num_threads(int(threads))
+        with threadpool_limits(int(threads)):
+            info = runner(task, config, context)
+    else:
+        info = runner(task, config, context)
+    return mark_done(folder, task["key"], task["kind"], label=task["label"], **(info or {}))
+
+
+def _inputs(task: dict, kind: str) -> list[Path]:
+    return [Path(i["folder"]) for i in task["inputs"] if i["kind"] == kind]
+
+
+def _one(task: dict, *kinds: str) -> Path:
+    found = [Path(i["folder"]) for i in task["inputs"] if i["kind"] in kinds]
+    if len(found) != 1:
+        raise RuntimeError(f"task {task['label']} expected one {kinds} input, got {len(found)}")
+    return found[0]
+
+
+# ------------------------------------------------------------------------------- recordings
+def _recording_task(task, config, context):
+    p = task["params"]
+    adapter = adapter_for(config)
+    ds = config.dataset
+    root = resolve_path(config, ds.path) if ds.path else None
+    data = adapter.load(p["subject"], root, adapter.options(ds.options))
+    folder = fresh_folder(Path(task["folder"]))
+    info = save_recording(folder, data.recording, data.timeline, data.baseline, data.epochs, data.metadata)
+    return {"subject": p["subject"], "recording_hash": hash_array(data.recording.data),
+            "timeline_hash": info["timeline_hash"], "shape": list(data.recording.data.shape)}
+
+
+def _group_task(task, config, context):
+    folders = _inputs(task, "recording")
+    recordings = [load_recording(f, space=True) for f in folders]
+    parts = [load_subject_parts(f) for f in folders]
+    first = recordings[0]
+    for rec in recordings[1:]:
+        if rec.target_names != first.target_names or rec.data.shape != first.data.shape:
+            raise BrainalignInputError(
+                f"Subject {rec.subject!r} does not have the shape/targets of {first.subject!r} "
+                f"({rec.data.shape} vs {first.data.shape}); a group average needs both equal.")
+    data = np.mean([np.asarray(rec.data, dtype=np.float64) for rec in recordings], axis=0)
+    group = Recording(data, first.sampling_period, first.runs, first.target_names, first.kind, first.space, "group",
+                      {"subjects": [rec.subject for rec in recordings], "averaged": True})
+    baseline = None
+    if all(pt["baseline"] is not None for pt in parts):
+        b0 = parts[0]["baseline"]
+        X = np.mean([np.asarray(pt["baseline"].X, dtype=np.float64) for pt in parts], axis=0)
+        baseline = DesignMatrix(X, b0.runs, b0.sampling_period, "baseline", b0.feature_names,
+                                {**b0.metadata, "subject": "group-average"})
+    folder = fresh_folder(Path(task["folder"]))
+    info = save_recording(folder, group, parts[0]["timeline"], baseline, parts[0]["epochs"])
+    return {"subject": "group", "recording_hash": hash_array(group.data), "timeline_hash": info["timeline_hash"],
+            "subjects": [rec.subject for rec in recordings], "shape": list(data.shape)}
+
+
+# ------------------------------------------------------------------------------- features
+def _features_task(task, config, context):
+    p = task["params"]
+    rec_folder = _one(task, "recording")
+    timeline = load_timeline(rec_folder / "timeline.npz")
+    if p["kind"] == "path":
+        from ..features import load_features
+
+        features = load_features(p["source"])
+        if features.n_events != timeline.n_events:
+            raise BrainalignInputError(
+                f"Saved features {p['source']} have {features.n_events} rows; the stimulus of this study has "
+                f"{timeline.n_events} events.")
+        return {"path": p["source"], "layer_names": features.layer_names, "timeline_hash": timeline.content_hash}
+    from ..features import extract_text_features
+
+    options = dict(p["options"])
+    if options.get("layers") == "all":
+        options.pop("layers")
+    features = extract_text_features(timeline, p["source"], cache_dir=context["cache_dir"], **options)
+    return {"store_key": features.metadata["store_key"], "layer_names": features.layer_names,
+            "timeline_hash": timeline.content_hash,
+            "provenance": {k: features.metadata.get(k) for k in (
+                "model_id", "revision", "pooling", "context_tokens", "strategy", "store_key", "model_fingerprint")}}
+
+
+def _feature_layer(features_folder: Path, layer: str, context: dict):
+    marker = read_marker(features_folder)
+    if "store_key" in marker:
+        from ..features import FeatureStore
+
+        fs = FeatureStore(context["cache_dir"]).get(marker["store_key"], layers=[layer])
+        if fs is None:
+            raise BrainalignInputError(
+                f"Features {marker['store_key']} are no longer in the cache {context['cache_dir']}; "
+                f"delete {features_folder} to extract them again.")
+        return fs
+    from ..features import load_features
+
+    return load_features(marker["path"]).select_layers([layer])
+
+
+# ------------------------------------------------------------------------------- designs
+def _design_task(task, config, context):
+    from ..alignment import make_designs
+    from ..core import FeatureSet
+
+    p = task["params"]
+    rec_folder = _one(task, "recording", "group")
+    features = _feature_layer(_one(task, "features"), p["layer"], context)
+    parts = load_subject_parts(rec_folder)
+    timeline = parts["timeline"]
+    if list(features.timeline.tokens) != list(timeline.tokens):
+        raise BrainalignInputError(
+            f"Recording {parts['info']['subject']!r} was given other words than the stimulus its features were "
+            "extracted from; give it its own stimulus id in the dataset adapter.")
+    features = FeatureSet({p["layer"]: features[p["layer"]]}, timeline, features.metadata)
+    recording = load_recording(rec_folder)
+    kwargs = dict(p["alignment"])
+    if p["method"] == "epochs":
+        if parts["epochs"] is None:
+            raise BrainalignInputError("alignment method 'epochs' needs a dataset with one row per trial (epochs).")
+        kwargs["epochs"] = parts["epochs"]
+    design = make_designs(features, recording, p["method"], **kwargs)[p["layer"]]
+    folder = fresh_folder(Path(task["folder"]))
+    save_design(folder / "design", design)
+    return {"design_hash": hash_array(design.X), "shape": list(design.X.shape)}
+
+
+# ------------------------------------------------------------------------------- baselines
+def _baseline_design(config: StudyConfig, parts: dict, recording: Recording) -> DesignMatrix | None:
+    from ..alignment import event_rate_design
+    from ..encoding._cli_encode import baseline_design
+
+    section = config.baseline
+    pieces = []
+    if section.dataset and parts["baseline"] is not None:
+        pieces.append(parts["baseline"])
+    if section.word_rate:
+        pieces.append(event_rate_design(parts["timeline"], recording))
+    if section.files:
+        pieces.append(baseline_design([resolve_path(config, f) for f in section.files], recording))
+    if not pieces:
+        return None
+    base = DesignMatrix.stack(pieces, name="baseline") if len(pieces) > 1 else pieces[0]
+    return DesignMatrix(base.X, base.runs, base.sampling_period, "baseline", base.feature_names, base.metadata)
+
+
+def _gap(cv: dict, designs: list[DesignMatrix], recording: Recording) -> float:
+    from ..encoding import default_gap_s
+
+    if cv.get("gap_s") is not None:
+        return float(cv["gap_s"])
+    return max(default_gap_s(d, recording) for d in designs)
+
+
+def _baseline_task(task, config, context):
+    from ..encoding import autocorrelation_baseline, cross_validate
+
+    rec_folder = _one(task, "recording", "group")
+    recording = load_recording(rec_folder)
+    parts = load_subject_parts(rec_folder)
+    first_design = load_design(_one(task, "design") / "design")
+    base = _baseline_design(config, parts, recording)
+    cv = _cv_options(config)
+    flags = _study_flags(config)
+    cv["gap_s"] = _gap(cv, [first_design] + ([base] if base is not None else []), recording)
+    single = {**cv, "estimator": "ridge"}
+    folder = fresh_folder(Path(task["folder"]))
+    info: dict[str, Any] = {"gap_s": cv["gap_s"], "has_baseline": base is not None, "baselines": []}
+    if base is not None:
+        base.check_matches(recording)
+        save_design(folder / "design", base)
+        result = cross_validate(base, recording, return_predictions=flags["gain_test"], **single)
+        if flags["gain_test"]:
+            save_npy(folder / "predictions.npy", result.predictions)
+        result.save(folder / "baseline")
+        info["baselines"].append("baseline")
+        info["baseline_hash"] = hash_array(base.X)
+    if flags["autocorrelation"]:
+        auto = cross_validate(autocorrelation_baseline(recording), recording, **single)
+        auto.save(folder / "autocorrelation")
+        info["baselines"].append("autocorrelation")
+    return info
+
+
+# ------------------------------------------------------------------------------- fits
+def _fit_task(task, config, context):
+    from ..encoding import cross_validate, fdr
+    from ..encoding._gain import bootstrap_fold_gains
+
+    p = task["params"]
+    rec_folder = _one(task, "recording", "group")
+    base_folder = _one(task, "baseline")
+    recording = load_recording(rec_folder)
+    design = load_design(_one(task, "design") / "design")
+    design = DesignMatrix(design.X, design.runs, design.sampling_period, p["layer"], design.feature_names,
+                          design.metadata)
+    design.check_matches(recording)
+    base_info = read_marker(base_folder)
+    cv = _cv_options(config)
+    flags = _study_flags(config)
+    cv["gap_s"] = base_info["gap_s"]
+    base = load_design(base_folder / "design") if base_info["has_baseline"] else None
+    if base is not None:
+        stacked = DesignMatrix.stack([base, design], name=p["layer"])
+        stacked.metadata["combined_with"] = "baseline"
+        design = stacked
+    else:
+        cv["estimator"] = "ridge"
+    gain_test = bool(flags["gain_test"] and base is not None)
+    result = cross_validate(design, recording, model=p["model"], return_predictions=gain_test, **cv)
+    result.metadata.update(config_key=task["key"], study_task="fit", layer_index=p["index"],
+                           n_layers=p["n_layers"], depth=p["index"] / max(1, p["n_layers"] - 1))
+    folder = fresh_folder(Path(task["folder"]))
+    info: dict[str, Any] = {"design_hash": hash_array(np.asarray(design.X)), "mean_r": float(result.r.mean())}
+    if gain_test:
+        pred_base = load_npy(base_folder / "predictions.npy", mmap=False)
+        block_s = cv["gap_s"] if cv["gap_s"] > 0 else 20.0
+        block = max(1, int(math.ceil(block_s / recording.sampling_period - 1e-9)))
+        folds = [np.asarray(f) for f in result.folds]
+        if min(f.size for f in folds) >= 2 * block:
+            gains = bootstrap_fold_gains(np.asarray(recording.data), result.predictions, pred_base, folds, block,
+                                         flags["n_bootstraps"], np.random.default_rng(int(cv.get("seed", 0))))
+            base_r = EncodingResult.load(base_folder / "baseline").r.mean(0)
+            p_values = (1.0 + (gains <= 0).sum(0)) / (1.0 + gains.shape[0])
+            table = pd.DataFrame({
+                "target": recording.target_names, "r_model": result.r.mean(0), "r_baseline": base_r,
+                "gain": result.r.mean(0) - base_r, "ci_low": np.quantile(gains, 0.025, axis=0),
+                "ci_high": np.quantile(gains, 0.975, axis=0), "p": p_values, "p_fdr": fdr(p_values)})
+            atomic_write_text(folder / "gain.tsv", table.to_csv(sep="\t", index=False))
+            info["gain_test"] = {"n_bootstraps": flags["n_bootstraps"], "block_samples": block, "ci": 0.95}
+        else:
+            logger.warning("%s: test folds shorter than two %g-s blocks; no gain test.", task["label"], block_s)
+    result.save(folder)
+    return info
+
+
+# ------------------------------------------------------------------------------- sweeps
+def _sweep_task(task, config, context):
+    from ..encoding import LayerSweep
+    from ..encoding._cli_encode import write_maps
+    from ..encoding._sweep import _safe_dirname
+
+    p = task["params"]
+    fits = _inputs(task, "fit")
+    base_folder = _one(task, "baseline")
+    rec_folder = _one(task, "recording", "group")
+    results = {layer: EncodingResult.load(f) for layer, f in zip(p["layers"], fits)}
+    base_info = read_marker(base_folder)
+    folder = Path(task["folder"])
+    baselines = {}
+    for name in base_info["baselines"]:
+        res = EncodingResult.load(base_folder / name)
+        res.save(folder / "baselines" / _safe_dirname(name))
+        baselines[name] = res
+    rec_marker = read_marker(rec_folder)
+    data_hashes = {"recording": rec_marker["recording_hash"], "timeline": rec_marker["timeline_hash"]}
+    if base_info.get("baseline_hash"):
+        data_hashes["baseline"] = base_info["baseline_hash"]
+    for layer, f in zip(p["layers"], fits):
+        data_hashes[f"design:{layer}"] = read_marker(f)["design_hash"]
+    cv = _cv_options(config)
+    cv["gap_s"] = base_info["gap_s"]
+    from ..encoding._crossval import _jsonable
+
+    sweep_config = {"cross_validate": _jsonable(cv, max_array_size=None),
+                    "baseline": "baseline" if base_info["has_baseline"] else None,
+                    "baseline_combination": (("banded" if cv.get("estimator") == "banded" else "stacked")
+                                             if base_info["has_baseline"] else None),
+                    "autocorrelation_baseline": "autocorrelation" in base_info["baselines"],
+                    "layers": p["layers"], "subject": p["recording"], "model": p["model"],
+                    "study": config.name, "gain_test": _study_flags(config)}
+    sweep = LayerSweep(results, baselines, sweep_config, data_hashes)
+    gains = []
+    for layer, f in zip(p["layers"], fits):
+        if (f / "gain.tsv").is_file():
+            g = pd.read_csv(f / "gain.tsv", sep="\t")
+            g.insert(0, "layer", layer)
+            gains.append(g)
+    if gains:
+        atomic_write_text(folder / "gain.tsv", pd.concat(gains).to_csv(sep="\t", index=False))
+    sweep.save(folder, write_results=False)
+    maps = []
+    if p["maps"]:
+        recording = load_recording(rec_folder, space=True)
+        maps = write_maps(sweep, recording, folder)
+        if recording.kind in ("eeg", "meg") and recording.space is not None:
+            evoked = sweep.to_evoked(recording)
+            (folder / "maps").mkdir(parents=True, exist_ok=True)
+            evoked.save(folder / "maps" / "layer_scores-ave.fif", overwrite=True, verbose="error")
+            maps.append(str(folder / "maps" / "layer_scores-ave.fif"))
+    return {"headline": sweep.headline(), "maps": maps}
+
+
+# ------------------------------------------------------------------------------- study
+def study_table(output: Path, models: list[str], recordings: list[str]) -> pd.DataFrame:
+    """Tidy table of a study: one row per model, layer, recording and target."""
+    from ..encoding import LayerSweep
+
+    frames = []
+    for model in models:
+        for rec in recordings:
+            folder = output / model / rec
+            sweep = LayerSweep.load(folder)
+            r, r2 = sweep.score_matrix("r"), sweep.score_matrix("r2")
+            n = len(sweep.layer_names)
+            base = sweep.baseline_scores() if "baseline" in sweep.baselines else np.full(r.shape[1], np.nan)
+            for i, layer in enumerate(sweep.layer_names):
+                frames.append(pd.DataFrame({
+                    "model": model, "layer": layer, "layer_index": i, "depth": i / max(1, n - 1),
+                    "subject": rec, "kind": "group" if rec == "group" else "subject",
+                    "target": sweep.target_names, "r": r[i], "r2": r2[i], "r_baseline": base,
+                    "gain": r[i] - base}))
+            table = frames[-n:]
+            gain_file = folder / "gain.tsv"
+            if gain_file.is_file():
+                g = pd.read_csv(gain_file, sep="\t", dtype={"target": str})
+                merged = pd.concat(table, ignore_index=True).merge(
+                    g[["layer", "target", "ci_low", "ci_high", "p", "p_fdr"]], on=["layer", "target"], how="left")
+                frames[-n:] = [merged]
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("ci_low", "ci_high", "p", "p_fdr"):
+        if col not in out:
+            out[col] = np.nan
+    return out
+
+
+def _study_task(task, config, context):
+    from ..core import package_versions
+
+    p = task["params"]
+    output = Path(task["folder"])
+    table = study_table(output, p["models"], p["recordings"])
+    atomic_write_text(output / "study_scores.tsv", table.to_csv(sep="\t", index=False))
+    parquet = None
+    try:
+        import pyarrow  # noqa: F401
+
+        from ..core import atomic_path
+
+        with atomic_path(output / "study_scores.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+        parquet = "study_scores.parquet"
+    except ImportError:
+        logger.info("pyarrow is not installed: study table written as TSV only")
+    headline = {}
+    # per-subject scores when there are any: a group average's higher r is not comparable to them
+    ranked = table[table.kind == "subject"] if (table.kind == "subject").any() else table
+    for model, frame in ranked.groupby("model", sort=False):
+        profile = frame.groupby("layer", sort=False)["r"].mean()
+        best = str(profile.idxmax())
+        gain = frame[frame.layer == best]["gain"].mean()
+        headline[model] = {"best_layer": best, "best_layer_mean_r": float(profile.max()),
+                           "best_layer_depth": float(frame[frame.layer == best]["depth"].iloc[0]),
+                           "mean_gain_over_baseline": None if np.isnan(gain) else float(gain)}
+    rec_hashes = {}
+    for i in task["inputs"]:
+        if i["kind"] == "sweep":
+            summary = load_json(Path(i["folder"]) / "summary.json")
+            rec_hashes[f"{summary['config']['model']}/{summary['config']['subject']}"] = summary["data_hashes"]
+    summary = {
+        "kind": "study", "name": p["name"], "config": context["config"], "models": p["models"],
+        "recordings": p["recordings"], "headline": headline,
+        "versions": package_versions(("brainalign", "numpy", "scipy", "himalaya", "scikit-learn", "torch",
+                                      "transformers", "nilearn", "mne", "dask", "distributed", "pydantic")),
+        "data_hashes": rec_hashes, "tables": ["study_scores.tsv"] + ([parquet] if parquet else []),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    save_json(output / "summary.json", summary)
+    return {"n_rows": int(len(table))}
+
+
+_RUNNERS = {"recording": _recording_task, "group": _group_task, "features": _features_task,
+            "design": _design_task, "baseline": _baseline_task, "fit": _fit_task, "sweep": _sweep_task,
+            "study": _study_task}
