@@ -450,10 +450,10 @@ class FilesAdapter(DatasetAdapter):
         for section, values, known in (("stimulus", self.stimulus, known_stim), ("recording", self.recording, known_rec)):
             unknown = sorted(set(values) - known)
             if unknown:
-                import difflib
+                from ._config import closest_key
 
-                close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                close = closest_key(unknown[0], sorted(known))
+                hint = f" (did you mean {close!r}?)" if close else ""
                 raise BrainalignInputError(f"config [{section}]: unknown key {unknown[0]!r}{hint}; "
                                            f"valid keys: {', '.join(sorted(known))}")
         s = self.stimulus

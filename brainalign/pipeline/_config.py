@@ -291,6 +291,19 @@ def _flatten(annotation) -> list:
     return out
 
 
+def closest_key(key: str, valid) -> str | None:
+    """The valid key a typo most likely meant: a close spelling, else one that starts with it."""
+    valid = list(valid)
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    if len(key) >= 3:
+        prefixed = [v for v in valid if v.startswith(key) or key.startswith(v)]
+        if prefixed:
+            return min(prefixed, key=len)
+    return None
+
+
 def _section_name(where: str, loc: tuple) -> str:
     parts = [where] if where else []
     parts += [str(p) if not isinstance(p, int) else f"[{p}]" for p in loc[:-1]]
@@ -307,8 +320,8 @@ def _format_errors(err: ValidationError, where: str, schema: type[BaseModel]) ->
         if e["type"] == "extra_forbidden":
             owner = _schema_at(schema, loc)
             valid = _valid_keys(owner) if owner is not None else []
-            close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            close = closest_key(key, valid)
+            hint = f" (did you mean {close!r}?)" if close else ""
             lines.append(f"config {section}: unknown key {key!r}{hint}; valid keys: {', '.join(valid)}")
         elif e["type"] == "missing":
             lines.append(f"config {section}: missing required key {key!r}")

@@ -94,15 +94,8 @@ def dask_client(config: StudyConfig, *, n_workers: int | None = None, threads_pe
                 yield client
             return
         if ex.jobqueue:
-            import dask_jobqueue
-
-            opts = dict(ex.jobqueue)
-            kind = str(opts.pop("kind")).lower()
-            jobs = int(opts.pop("jobs", n_workers))
-            cls = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
-                   "htcondor": "HTCondorCluster"}[kind]
-            with getattr(dask_jobqueue, cls)(**opts) as cluster:
-                cluster.scale(jobs=jobs)
+            with jobqueue_cluster(ex.jobqueue) as cluster:
+                cluster.scale(jobs=int(ex.jobqueue.get("jobs", n_workers)))
                 with Client(cluster) as client:
                     yield client
             return
@@ -110,6 +103,36 @@ def dask_client(config: StudyConfig, *, n_workers: int | None = None, threads_pe
                           memory_limit=ex.memory_limit, dashboard_address=None) as cluster:
             with Client(cluster) as client:
                 yield client
+
+
+def jobqueue_cluster(section: dict):
+    """A dask-jobqueue cluster from ``[execution.jobqueue]`` (``kind`` + that cluster class's options).
+
+    Example (SLURM; every key but ``kind`` and ``jobs`` goes to ``SLURMCluster``)::
+
+        [execution]
+        executor = "dask"
+        [execution.jobqueue]
+        kind = "slurm"
+        jobs = 20                  # batch jobs, one Dask worker each
+        cores = 8
+        memory = "32GB"
+        queue = "normal"
+        walltime = "04:00:00"
+        job_extra_directives = ["--gres=gpu:1"]
+    """
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise BrainalignInputError("config [execution.jobqueue] needs dask-jobqueue: "
+                                   "pip install 'brainalign[cluster]'") from None
+    opts = {k: v for k, v in section.items() if k not in ("kind", "jobs")}
+    cls = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
+           "htcondor": "HTCondorCluster"}[str(section["kind"]).lower()]
+    try:
+        return getattr(dask_jobqueue, cls)(**opts)
+    except TypeError as err:
+        raise BrainalignInputError(f"config [execution.jobqueue]: {cls} rejects the options: {err}") from None
 
 
 def run_dask(plan: StudyPlan, context: dict, client, on_task_done: Callable | None = None) -> list[Task]:

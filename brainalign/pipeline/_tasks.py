@@ -114,13 +114,17 @@ def run_task(task: dict, context: dict, *upstream: Any) -> dict:
     threads = context.get("threads")
     runner = _RUNNERS[task["kind"]]
     if threads:
+        # equal thread counts give bit-identical results on every executor
+        import torch
         from threadpoolctl import threadpool_limits
 
-        import torch
-
+        before = torch.get_num_threads()
         torch.set_num_threads(int(threads))
-        with threadpool_limits(int(threads)):
-            info = runner(task, config, context)
+        try:
+            with threadpool_limits(int(threads)):
+                info = runner(task, config, context)
+        finally:
+            torch.set_num_threads(before)
     else:
         info = runner(task, config, context)
     return mark_done(folder, task["key"], task["kind"], label=task["label"], **(info or {}))
