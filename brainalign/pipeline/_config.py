@@ -145,8 +145,11 @@ class ModelSpec(_Section):
     def label(self) -> str:
         if self.name:
             return self.name
-        source = self.model or self.path
-        return Path(str(source).rstrip("/")).name or str(source)
+        source = Path(str(self.model or self.path).rstrip("/"))
+        # hub ids keep their last part (gpt2, Llama-3.2-1B); generic folder names take their parent's
+        if source.name.lower() in ("model", "models", "weights", "checkpoint", "features") and source.parent.name:
+            return source.parent.name
+        return source.name or str(source)
 
 
 class BaselineSection(_Section):
