@@ -68,6 +68,9 @@ def make_random_text_model(folder: str | os.PathLike, *, architecture: str = "gp
         model = LlamaForCausalLM(cfg)
     else:
         raise BrainalignInputError(f"architecture must be 'gpt2' or 'llama', got {architecture!r}.")
+    from .._logging import quiet_transformers
+
+    quiet_transformers()
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -24,6 +24,9 @@ from ..core import BrainalignInputError
 __all__ = ["StudyConfig", "ModelSpec", "load_config", "parse_config", "ConfigError"]
 
 
+BUNDLED = "bundled:all-MiniLM-L6-v2"
+
+
 class ConfigError(BrainalignInputError):
     """A config file that cannot be read or does not fit the schema (one line per problem)."""
 
@@ -127,24 +130,44 @@ class DatasetSection(_Section):
         return self
 
 
+class RandomModel(_Section):
+    """A random-weight model built here (an untrained-network baseline; offline tests)."""
+
+    architecture: Literal["gpt2", "llama"] = "gpt2"
+    n_layers: int = Field(2, ge=1)
+    hidden_size: int = Field(64, ge=8)
+    n_heads: int = Field(4, ge=1)
+    max_positions: int = Field(512, ge=16)
+    vocab_size: int = Field(500, ge=300)
+    seed: int = 0
+
+
 class ModelSpec(_Section):
-    """One model of the study: a hub id or local folder, with its own feature options."""
+    """One model of the study: a hub id, a local folder, ``bundled:all-MiniLM-L6-v2``, or a random model."""
 
     name: Optional[str] = None
-    model: Optional[str] = None
+    model: Optional[str] = Field(None, description="hub id, local folder, or 'bundled:all-MiniLM-L6-v2'")
     path: Optional[str] = Field(None, description="a saved FeatureSet folder instead of a model")
+    random: Optional[RandomModel] = Field(None, description="build a random-weight model with these settings")
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.model is None) == (self.path is None):
-            raise ValueError("give exactly one of 'model' (hub id or local folder) or 'path' (saved features)")
+        if sum(x is not None for x in (self.model, self.path, self.random)) != 1:
+            raise ValueError("give exactly one of 'model' (hub id or local folder), 'path' (saved features) "
+                             "or 'random' (a random-weight model)")
+        if self.model is not None and self.model.startswith("bundled:") and self.model != BUNDLED:
+            raise ValueError(f"the bundled model is {BUNDLED!r}, got {self.model!r}")
         return self
 
     @property
     def label(self) -> str:
         if self.name:
             return self.name
+        if self.random is not None:
+            return f"random-{self.random.architecture}-{self.random.n_layers}x{self.random.hidden_size}"
+        if self.model == BUNDLED:
+            return "all-MiniLM-L6-v2"
         source = Path(str(self.model or self.path).rstrip("/"))
         # hub ids keep their last part (gpt2, Llama-3.2-1B); generic folder names take their parent's
         if source.name.lower() in ("model", "models", "weights", "checkpoint", "features") and source.parent.name:
@@ -250,7 +273,7 @@ class StudyConfig(_Section):
     def validate_options(self) -> None:
         """Check every option section now (not when the first task runs)."""
         for model in self.models:
-            if model.model is not None:
+            if model.path is None:
                 self.feature_options(model)
         self.alignment_options()
         self.encoding_options()

@@ -132,6 +132,24 @@ def _model_shape(model) -> tuple[int, int] | None:
     return (int(hidden), int(layers) + 1) if hidden and layers else None
 
 
+def model_source(model, config: StudyConfig, cache: Path) -> str:
+    """What ``from_pretrained`` loads for a model spec: a local folder, a hub id, or a folder made here."""
+    from ._config import BUNDLED
+
+    if model.random is not None:
+        from ..features import make_random_text_model
+
+        settings = model.random.model_dump()
+        folder = cache / "random-models" / content_key(settings)
+        return str(make_random_text_model(folder, **settings))
+    if model.model == BUNDLED:
+        from ..features import bundled_model_dir
+
+        return str(bundled_model_dir())
+    local = resolve_path(config, model.model)
+    return str(local) if local.exists() else model.model
+
+
 def _layer_names(model, options: dict, shape) -> list[str]:
     """Layer names as :func:`extract_text_features` names them, from the options and the model config."""
     requested = options.get("layers")
@@ -258,11 +276,10 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
     layers_of: dict[str, list[str]] = {}
     designs_of: dict[str, dict[tuple[str, str], Task]] = {}
     for model in config.models:
-        if model.model is not None:
+        if model.path is None:
             fopts = config.feature_options(model)
-            local = resolve_path(config, model.model)
-            source = str(local) if local.exists() else model.model
-            shape = _model_shape(model.model_copy(update={"model": source}))
+            source = model_source(model, config, cache)
+            shape = _model_shape(model.model_copy(update={"model": source, "random": None}))
             layers = _layer_names(model, fopts, shape)
         else:
             fopts, shape = {}, None
@@ -275,6 +292,7 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
             if shape:
                 mem = 4 * shape[0] * shape[1] * 20_000 + 4 * 12 * shape[0] ** 2 * shape[1]
             t = _task("features", {"model": model.label, "source": source, "kind": "path" if model.path else "model",
+                                   "random": model.random.model_dump() if model.random else None,
                                    "options": fopts_key, "stimulus": stim}, [rec_tasks[s]],
                       work / "features", f"features {model.label} {stim}", mem)
             feat[stim] = t

@@ -10,14 +10,17 @@ from ._localize import plot_deficit, plot_localizer_tvalues, plot_units_per_laye
 from ._profiles import layer_profile_table, plot_layer_profile, plot_prediction, plot_score_vs_baseline
 from ._report import write_report
 from ._sensors import plot_sensor_topomap, sensor_info
+from ._study import model_profiles, plot_model_profiles, write_study_report
 
 __all__ = [
     "best_layer",
     "layer_profile_table",
+    "model_profiles",
     "plot_best_layer_map",
     "plot_deficit",
     "plot_layer_profile",
     "plot_localizer_tvalues",
+    "plot_model_profiles",
     "plot_prediction",
     "plot_score_map",
     "plot_score_vs_baseline",
@@ -26,4 +29,5 @@ __all__ = [
     "plot_units_per_layer",
     "sensor_info",
     "write_report",
+    "write_study_report",
 ]

@@ -365,6 +365,10 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *, titl
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise BrainalignInputError(f"Results folder {results_dir} does not exist or is not a folder.")
+    if (results_dir / "study_scores.tsv").is_file():  # a study folder: the model-comparison page
+        from ._study import write_study_report
+
+        return write_study_report(results_dir, out, title=title, max_table_rows=max_table_rows)
     summary_path, scores_path = results_dir / "summary.json", results_dir / "scores.tsv"
     figure_paths = sorted((results_dir / "figures").glob("*.png")) if (results_dir / "figures").is_dir() else []
     tables = _collect_tables(results_dir)

@@ -34,6 +34,7 @@ SUBPACKAGES = [
     "brainalign.localize",
     "brainalign.datasets",
     "brainalign.plotting",
+    "brainalign.pipeline",
 ]
 
 
