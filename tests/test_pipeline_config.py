@@ -112,3 +112,23 @@ def test_jobqueue_section_builds_a_slurm_job_script():
     assert "#SBATCH -p normal" in script and "--cpus-per-task=8" in script and "#SBATCH -t 04:00:00" in script
     with pytest.raises(ConfigError, match="jobqueue.kind must be one of"):
         parse_config(_with(execution={"jobqueue": {"kind": "mesos"}}))
+
+
+def test_readme_study_is_the_shipped_example_and_plans(shared_data, tmp_path):
+    import re
+
+    from conftest import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    example = REPO_ROOT / "examples" / "alice_study.toml"
+    shipped = "\n".join(line for line in example.read_text().splitlines()
+                        if line.strip() and not line.startswith("#"))
+    shipped = re.sub(r"\s+#.*", "", shipped)
+    assert block.split() == shipped.split()
+    config = load_config(example)
+    plan = plan_study(config, output=tmp_path / "out")
+    counts = plan.counts()
+    assert len(plan.subjects) == 13 and "s33" not in plan.subjects
+    assert counts["features"]["tasks"] == 2 and counts["fit"]["tasks"] == (7 + 7) * 14
+    assert config.execution.executor == "dask"

@@ -25,6 +25,8 @@ same steps.
 
 # %%
 import os
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
@@ -33,12 +35,14 @@ import pandas as pd
 
 from brainalign.alignment import hrf_design
 from brainalign.core import BrainalignInputError, Recording
-from brainalign.encoding import cross_validate, intersubject_ceiling, sweep_layers
+from brainalign.encoding import cross_validate, intersubject_ceiling
 from brainalign.features import bundled_model_dir, extract_text_features
 from brainalign.plotting import plot_layer_profile, plot_prediction, plot_score_vs_baseline
 
 FAST = os.environ.get("BRAINALIGN_FAST") == "1"
 N_SUBJECTS = 4 if FAST else 8
+WORK = Path(tempfile.mkdtemp(prefix="brainalign-tutorial-"))
+CACHE = WORK / "features"  # features are cached by content: the study below reuses them
 
 # %%
 # Data: the Alice ROI time courses
@@ -80,7 +84,7 @@ if participants:
 # all participants share them.
 CONTEXT = 64 if FAST else 256
 if participants:
-    features = extract_text_features(timeline, bundled_model_dir(), context_tokens=CONTEXT)
+    features = extract_text_features(timeline, bundled_model_dir(), context_tokens=CONTEXT, cache_dir=CACHE)
 else:  # a simulated participant with six "ROIs" and a word-rate baseline
     from importlib import resources
 
@@ -90,7 +94,7 @@ else:  # a simulated participant with six "ROIs" and a word-rate baseline
 
     text = resources.files("brainalign").joinpath("data", "story_lighthouse.txt").read_text(encoding="utf-8")
     timeline = synthetic_speech_timeline(text, run="run-1")
-    features = extract_text_features(timeline, bundled_model_dir(), context_tokens=CONTEXT)
+    features = extract_text_features(timeline, bundled_model_dir(), context_tokens=CONTEXT, cache_dir=CACHE)
     # one shared stimulus-driven signal, independent noise per participant
     clean, _ = simulate_fmri(features, n_targets=6, tr=2.0, snr=np.inf, seed=0)
     baseline = event_rate_design(timeline, clean)
@@ -123,15 +127,41 @@ print(pd.DataFrame({"contiguous": contiguous.mean_r, "shuffled": shuffled.mean_r
                    index=first.recording.target_names).round(3))
 
 # %%
-# Every layer, against the baseline
-# ---------------------------------
-# :func:`~brainalign.encoding.sweep_layers` fits the baseline alone (word rate
-# + sound power) and every layer *together with* the baseline regressors, so a
-# layer's gain over the baseline is what it adds to "speech is happening".
-sweeps = {}
-for subject, data in participants.items():
-    sweeps[subject] = sweep_layers(designs, data.recording, baseline=data.baseline_design,
-                                   autocorrelation=False, model="all-MiniLM-L6-v2")
+# Every layer, against the baseline, for every participant
+# ---------------------------------------------------------
+# Fitting every layer for every participant is a *study*:
+# :func:`~brainalign.pipeline.run_study` fits the baseline alone (word rate +
+# sound power) and every layer *together with* the baseline regressors, so a
+# layer's gain over the baseline is what it adds to "speech is happening". It
+# runs each (layer, participant) fit as its own resumable task, here or on
+# Dask, and writes one results folder per participant.
+from brainalign.pipeline import DatasetAdapter, SubjectData, parse_config, register_adapter, run_study  # noqa: E402
+
+if subjects:
+    dataset = {"name": "alice_brennan2016", "subjects": list(participants)}
+else:
+    class SimulatedParticipants(DatasetAdapter):
+        """The simulated participants above, served to the study (a dataset is one adapter)."""
+
+        name = "tutorial_simulated"
+
+        def list_subjects(self, root, options):
+            return list(participants)
+
+        def load(self, subject, root, options):
+            data = participants[subject]
+            return SubjectData(timeline, data.recording, data.baseline_design)
+
+    register_adapter(SimulatedParticipants(), replace=True)
+    dataset = {"name": "tutorial_simulated"}
+study = parse_config({
+    "name": "alice-minilm", "output": str(WORK / "study"), "cache_dir": str(CACHE), "dataset": dataset,
+    "models": [{"name": "all-MiniLM-L6-v2", "model": "bundled:all-MiniLM-L6-v2"}],
+    "features": {"context_tokens": CONTEXT},
+    "encoding": {"autocorrelation": False, "n_bootstraps": 200},
+})
+results = run_study(study).results()
+sweeps = {subject: results.sweep("all-MiniLM-L6-v2", subject) for subject in results.recordings}
 scores = pd.concat([sweep.to_frame() for sweep in sweeps.values()], ignore_index=True)
 print(scores.head())
 
