@@ -176,3 +176,35 @@ def test_group_average_and_bad_subjects(shared_data, minilm_dir, random_gpt2, fe
     raw["dataset"]["subjects"] = ["s18", "s99"]
     with pytest.raises(Exception, match=r"subjects: \['s99'\] not found.*'s18', 's23'"):
         plan_study(parse_config(raw, base_dir=tmp_path))
+
+
+def test_report_compares_the_models(sequential_study):
+    import base64
+    import re
+
+    from brainalign.plotting import write_report
+
+    _, run = sequential_study
+    page = write_report(run.output, run.output / "report.html").read_text()
+    assert "brainalign study: alice-two-models" in page and "Layer profiles" in page
+    assert page.count("<td>minilm</td>") >= 2 and "random-gpt2" in page
+    images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
+    assert images and base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(sequential_study, tmp_path):
+    import json
+
+    config, run = sequential_study
+    from brainalign.pipeline._config import raw_config
+
+    (tmp_path / "study.json").write_text(json.dumps(raw_config(config)))
+    proc = subprocess.run([sys.executable, "-m", "brainalign.cli", "run", str(tmp_path / "study.json"),
+                           "--dry-run", "-o", str(run.output)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line and line[0].isalpha()}
+    assert lines["fit"][:3] == ["20", "20", "0"] and lines["features"][:3] == ["2", "2", "0"]
+    proc = subprocess.run([sys.executable, "-m", "brainalign.cli", "run", str(tmp_path / "study.json"),
+                           "--dry-run", "-o", str(tmp_path / "fresh")], capture_output=True, text=True, timeout=300)
+    lines = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line and line[0].isalpha()}
+    assert lines["fit"][:3] == ["20", "0", "20"] and not (tmp_path / "fresh").exists()
