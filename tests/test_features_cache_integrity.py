@@ -223,3 +223,34 @@ def test_cli_verify_and_clean(tmp_path, capsys):
     assert FeatureStore(tmp_path).all_keys() == [good]
     assert cli_main(["cache", "verify", str(tmp_path)]) == 0
     assert cli_main(["cache", "verify", str(tmp_path / "nowhere")]) == 2
+
+
+def test_failed_extraction_releases_its_lock_and_the_retry_resumes(tiny_gpt2, timeline, tmp_path):
+    import threading
+
+    seen = []
+
+    def fail_after_two(k, n):
+        seen.append(k)
+        if len(seen) == 2 and n > 2:
+            raise KeyboardInterrupt  # the user stops a long extraction
+
+    with pytest.raises(KeyboardInterrupt):
+        extract_text_features(timeline, tiny_gpt2, context_tokens=8, stride=4, chunk_words=4, cache_dir=tmp_path,
+                              device="cpu", on_chunk=fail_after_two)
+    store = FeatureStore(tmp_path)
+    (key,) = store.all_keys()
+    # another thread (like another process) can take the key at once: the lock was released
+    locked = []
+    thread = threading.Thread(target=lambda: locked.append(store._is_locked_elsewhere(key)))
+    thread.start()
+    thread.join()
+    assert locked == [False]
+    assert store.status(key) == ("partial", "2 chunk(s) of an interrupted extraction")
+    resumed = []
+    fs = extract_text_features(timeline, tiny_gpt2, context_tokens=8, stride=4, chunk_words=4, cache_dir=tmp_path,
+                               device="cpu", on_chunk=lambda k, n: resumed.append(k))
+    assert len(seen) == 2 and resumed and not set(resumed) & set(seen)  # the two finished chunks were reused
+    reference = extract_text_features(timeline, tiny_gpt2, context_tokens=8, stride=4, chunk_words=4, device="cpu")
+    for name in reference.layer_names:
+        np.testing.assert_array_equal(np.asarray(fs[name]), reference[name])
