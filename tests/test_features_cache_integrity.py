@@ -223,6 +223,7 @@ def test_cli_verify_and_clean(tmp_path, capsys):
     assert FeatureStore(tmp_path).all_keys() == [good]
     assert cli_main(["cache", "verify", str(tmp_path)]) == 0
     assert cli_main(["cache", "verify", str(tmp_path / "nowhere")]) == 2
+    assert f"Feature cache folder {tmp_path / 'nowhere'} does not exist." in capsys.readouterr().err
 
 
 def test_failed_extraction_releases_its_lock_and_the_retry_resumes(tiny_gpt2, timeline, tmp_path):
