@@ -22,6 +22,9 @@ logger = logging.getLogger("brainalign.features")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("verify DIR [--quick]: one line per entry (ok / damaged: what / partial / writing), exit 1 "
+                     "if any entry is damaged; --quick checks sizes only.  clean DIR [--dry-run] [--quick]: "
+                     "remove damaged entries, interrupted extractions, leftovers and DIR/.damaged/.")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     verify = sub.add_parser("verify", help="check every entry's files against their recorded sizes and checksums; "
                                            "exit 1 if any entry is damaged")

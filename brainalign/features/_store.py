@@ -25,9 +25,11 @@ sidecar recorded and that each layer's safetensors header matches it (a few
 ``stat`` calls and header reads, independent of the data size); the full
 SHA-256 of every file is checked by ``brainalign cache verify`` and, when
 asked for, on open (``FeatureStore(root, verify="checksum")``).  Checksums
-are not the default on open because they read every byte: about 0.5-1.5 s
-per GB on a laptop core (see ``benchmarks/bench_cache.py``), which would undo
-the memory-mapped, read-what-you-use design.  A damaged entry is named in a
+are not the default on open because they read every byte: about 1.3-1.8 s
+per GB on one core of the development machine, over 10x a plain read of the
+same (cached) bytes, against about 0.15 ms per open for the size and header
+checks (``benchmarks/bench_cache.py``); they would undo the memory-mapped,
+read-what-you-use design.  A damaged entry is named in a
 warning, moved to ``<root>/.damaged/`` and reported as absent, so the
 extractors recompute it.
 
