@@ -174,7 +174,7 @@ def test_threads_wait_for_each_other_and_a_held_lock_times_out_clearly(tmp_path)
     np.testing.assert_array_equal(results["features"], [[1, 1, 1]] * 2 + [[0, 0, 0]] * 2)
 
 
-def test_same_thread_retry_does_not_deadlock_on_a_failed_writer(tmp_path):
+def test_same_thread_retry_does_not_deadlock_on_a_failed_writer(tmp_path, monkeypatch):
     tl = Timeline(["a", "b"], [0.0, 1.0])
     store = FeatureStore(tmp_path)
     failed = store.writer("k", tl, n_chunks=2)  # e.g. an extraction that raised; its writer still referenced
@@ -185,3 +185,11 @@ def test_same_thread_retry_does_not_deadlock_on_a_failed_writer(tmp_path):
     np.testing.assert_array_equal(retry.finalize()["layer.0"], [[1, 1], [0, 0]])
     failed.close()
     assert not store._is_locked_elsewhere("k")
+    # the same store spelled as a relative path shares the lock (no self-deadlock)
+    monkeypatch.chdir(tmp_path.parent)
+    relative = FeatureStore(tmp_path.name, lock_timeout=5)
+    with store.writer("k2", tl, n_chunks=1) as held:
+        again = relative.writer("k2", tl, n_chunks=1)
+        again.write_chunk(0, [0, 1], {"layer.0": np.ones((2, 2))})
+        again.finalize()
+        assert held.completed_chunks() == {0}  # it was opened before the entry was finished

@@ -340,7 +340,8 @@ class FeatureStore:
         # One lock object per path and process, re-entrant per thread: a retry in
         # the same thread does not deadlock on an earlier, failed writer's hold,
         # while another thread (a Dask worker thread) waits like another process.
-        return FileLock(str(path), is_singleton=True)
+        # The path is resolved so that stores opened as "cache" and "/abs/cache" share it.
+        return FileLock(str(path.parent.resolve() / path.name), is_singleton=True)
 
     def _acquire(self, key: str):
         from filelock import Timeout
@@ -705,9 +706,16 @@ class ChunkWriter:
     def _chunk_path(self, index: int) -> Path:
         return self.partial / f"chunk-{index:06d}.safetensors"
 
+    def _check_finished(self) -> bool:
+        # Only a writer of this same thread can have finished the entry after this one
+        # was opened (the lock is re-entrant within a thread), e.g. a retry after a failure.
+        if not self.finished and (self.directory / "features.json").is_file():
+            self.finished = self.store._inspect(self.key, checksum=False)[1] is None
+        return self.finished
+
     def completed_chunks(self) -> set[int]:
         """Indices of chunks already safely on disk (all of them once the entry is finished)."""
-        if self.finished:
+        if self._check_finished():
             return set(range(self.n_chunks))
         return {i for i in range(self.n_chunks) if self._chunk_path(i).is_file()}
 
@@ -740,7 +748,7 @@ class ChunkWriter:
         Releases the key's lock, also when it fails.
         """
         try:
-            if self.finished:
+            if self._check_finished():
                 shutil.rmtree(self.partial, ignore_errors=True)  # of a writer killed after its sidecar
                 result = self.store.get(self.key)
                 if result is None:
