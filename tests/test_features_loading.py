@@ -41,9 +41,12 @@ def test_folder_lacking_weights_or_tokenizer(tmp_path, minilm_dir):
 def test_files_and_missing_paths_are_not_hub_ids(tmp_path):
     story = tmp_path / "story.txt"
     story.write_text("a b c")
-    with pytest.raises(BrainalignInputError, match=rf"^{story} is a file, not a Hugging Face model folder"):
+    with pytest.raises(BrainalignInputError, match=rf"^Could not load model '{story}': {story} is a file, "
+                                                   r"not a Hugging Face model folder or hub id\.$"):
         load_text_model(story, device="cpu")
-    with pytest.raises(BrainalignInputError, match=rf"^{tmp_path}/nowhere does not exist: it is neither"):
+    # transformers said "Repo id must be in the form 'repo_name' or 'namespace/repo_name'"
+    with pytest.raises(BrainalignInputError, match=rf"^Could not load model '{tmp_path}/nowhere': {tmp_path}/nowhere "
+                                                   r"does not exist, and a path is not a hub id\.$"):
         load_text_model(tmp_path / "nowhere", device="cpu")
     check_model_folder("openai-community/gpt2")  # a hub id is left to the hub
 

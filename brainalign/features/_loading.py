@@ -105,9 +105,13 @@ def check_model_folder(name: str | os.PathLike, *, kind: str = "model", tokenize
                 f"add them (tokenizer.save_pretrained) or pass the tokenizer."
             )
     elif path.exists():
-        raise BrainalignInputError(f"{path} is a file, not a Hugging Face {kind} folder or hub id.")
+        raise BrainalignInputError(
+            f"Could not load {kind} {text!r}: {path} is a file, not a Hugging Face {kind} folder or hub id."
+        )
     elif _looks_like_path(text):
-        raise BrainalignInputError(f"{text} does not exist: it is neither a local {kind} folder nor a hub id.")
+        raise BrainalignInputError(
+            f"Could not load {kind} {text!r}: {text} does not exist, and a path is not a hub id."
+        )
 
 
 def from_pretrained(name: str, *, processor_class: str, kind: str, processor=None, revision=None, dtype=None,
