@@ -202,13 +202,15 @@ def test_cli_verify_and_clean(tmp_path, capsys):
     with FeatureStore(tmp_path).writer("interrupted", tl, n_chunks=2) as writer:
         writer.write_chunk(0, [0], {"layer.0": np.ones((1, 2))})
     (tmp_path / good / "layers" / ".000-layer.0.safetensors.xyz.tmp").write_bytes(b"x")
+    (tmp_path / "foreign").mkdir()  # someone's FeatureSet.save folder: reported, never removed
+    (tmp_path / "foreign" / "features.json").write_text('{"format": "something-else"}')
 
     assert cli_main(["cache", "verify", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert f"ok       {good}" in out
     assert f"damaged  {bad}: layers/000-layer.0.safetensors does not match its SHA-256 checksum" in out
     assert "partial  interrupted: 1 chunk(s) of an interrupted extraction" in out
-    assert "1 damaged" in out
+    assert "1 damaged" in out and "other    foreign: " in out
     assert cli_main(["cache", "verify", str(tmp_path / good)]) == 0  # one entry folder works too
 
     assert cli_main(["cache", "clean", str(tmp_path), "--dry-run"]) == 0
@@ -220,7 +222,7 @@ def test_cli_verify_and_clean(tmp_path, capsys):
     out = capsys.readouterr().out
     assert not (tmp_path / bad).exists() and not (tmp_path / "interrupted").exists()
     assert not list((tmp_path / good / "layers").glob(".*.tmp"))
-    assert FeatureStore(tmp_path).all_keys() == [good]
+    assert FeatureStore(tmp_path).all_keys() == sorted([good, "foreign"])
     assert cli_main(["cache", "verify", str(tmp_path)]) == 0
     assert cli_main(["cache", "verify", str(tmp_path / "nowhere")]) == 2
     assert f"Feature cache folder {tmp_path / 'nowhere'} does not exist." in capsys.readouterr().err

@@ -553,14 +553,18 @@ class FeatureStore:
 
         ``state`` is ``"ok"``, ``"damaged"`` (detail: what is wrong),
         ``"writing"`` (another process or thread holds the key's lock),
-        ``"partial"`` (an interrupted extraction; detail: chunks on disk) or
-        ``"empty"`` (a directory with neither sidecar nor chunks).
+        ``"partial"`` (an interrupted extraction; detail: chunks on disk),
+        ``"empty"`` (a directory with neither sidecar nor chunks) or
+        ``"other"`` (a sidecar of another format; left alone by :meth:`clean`).
         """
         directory = self.path(key)
         if self._is_locked_elsewhere(key):
             return "writing", "locked by a running writer"
         if (directory / "features.json").is_file():
-            problem = self.verify_entry(key, checksum=checksum)
+            try:
+                problem = self.verify_entry(key, checksum=checksum)
+            except BrainalignInputError as err:  # a readable sidecar of another format: not ours to judge
+                return "other", str(err)
             return ("ok", "") if problem is None else ("damaged", problem)
         partial = directory / "partial"
         if partial.is_dir():
@@ -579,12 +583,12 @@ class FeatureStore:
         Entries whose lock is held (being written) are left alone.  With
         ``dry_run=True`` nothing is removed.
         """
+        from filelock import Timeout
+
         actions: list[tuple[str, Path]] = []
         for key in self.all_keys():
             directory = self.path(key)
             lock = self._file_lock(key)
-            from filelock import Timeout
-
             try:
                 lock.acquire(timeout=0)
             except Timeout:
