@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from brainalign.core import Timeline
 from brainalign.features import FeatureStore
