@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ablate": ("brainalign.localize._cli_ablate", "ablate localized units and measure the deficit"),
     "report": ("brainalign.plotting._report", "write a self-contained HTML report of a results folder"),
     "datasets": ("brainalign.datasets._cli", "list dataset cards, check or fetch local copies"),
+    "cache": ("brainalign.features._cli_cache", "verify a feature cache (exit 1 if damaged) or clean it up"),
 }
 
 

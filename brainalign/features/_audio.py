@@ -504,24 +504,29 @@ def _run_chunks(samples, speech, selected, valid_layers, bounds, owner, local, e
         if done:
             logger.info("Resuming %s: %d of %d audio chunks already stored.", key, len(done), len(bounds))
     todo = [c for c in range(len(bounds)) if c not in done]
-    for c in tqdm(todo, desc="audio chunks", unit="chunk", disable=progress_disabled() or len(todo) < 2):
-        start, stop = bounds[c]
-        hidden_states = speech.hidden_states(samples[start:stop], device, param_dtype)
-        if len(hidden_states) != len(valid_layers):
-            raise RuntimeError(
-                f"{type(net).__name__} returned {len(hidden_states)} hidden states; its config implies "
-                f"{len(valid_layers)}."
-            )
-        mine = np.flatnonzero(owner == c)
-        keep = torch.as_tensor(local[mine])
-        part = {name: hidden_states[index[name]][0, keep].float().cpu().numpy() for name in selected}
+    try:
+        for c in tqdm(todo, desc="audio chunks", unit="chunk", disable=progress_disabled() or len(todo) < 2):
+            start, stop = bounds[c]
+            hidden_states = speech.hidden_states(samples[start:stop], device, param_dtype)
+            if len(hidden_states) != len(valid_layers):
+                raise RuntimeError(
+                    f"{type(net).__name__} returned {len(hidden_states)} hidden states; its config implies "
+                    f"{len(valid_layers)}."
+                )
+            mine = np.flatnonzero(owner == c)
+            keep = torch.as_tensor(local[mine])
+            part = {name: hidden_states[index[name]][0, keep].float().cpu().numpy() for name in selected}
+            if writer is not None:
+                writer.write_chunk(c, mine, part)
+                continue
+            for name, values in part.items():
+                if name not in out:
+                    out[name] = np.empty((events.n_events, values.shape[1]), dtype=np.float32)
+                out[name][mine] = values
+    except BaseException:
         if writer is not None:
-            writer.write_chunk(c, mine, part)
-            continue
-        for name, values in part.items():
-            if name not in out:
-                out[name] = np.empty((events.n_events, values.shape[1]), dtype=np.float32)
-            out[name][mine] = values
+            writer.close()  # release the key's lock now, not when the traceback is dropped
+        raise
     if writer is not None:
         return writer.finalize()
     return FeatureSet(out, events, metadata)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .._logging import quiet_transformers
 from ..core import BrainalignInputError
@@ -60,6 +61,59 @@ def prepare_model(net, device, dtype):
     return net
 
 
+# What a local folder needs for ``from_pretrained``: weights in one of these (or sharded
+# ``*.safetensors``), and for a tokenizer one of the tokenizer files.
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                 "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model",
+                    "spiece.model", "sentencepiece.bpe.model")
+
+
+def _looks_like_path(name: str) -> bool:
+    """A local path rather than a hub id (``org/name`` has one slash and no leading dot or slash)."""
+    return name.startswith(("/", "./", "../", "~", ".\\")) or "\\" in name or name.count("/") > 1
+
+
+def check_model_folder(name: str | os.PathLike, *, kind: str = "model", tokenizer: bool = False) -> None:
+    """Raise a clear error when ``name`` is a local path that ``from_pretrained`` cannot load.
+
+    A folder must hold ``config.json`` and weights (and, with
+    ``tokenizer=True``, tokenizer files); a file, or a path-like name that
+    does not exist, is refused too.  Hub ids pass unchecked.  Without this,
+    transformers fails deep inside, e.g. with a tokenizer-backend error.
+
+    Raises
+    ------
+    BrainalignInputError
+        Naming the folder and what it lacks.
+    """
+    text = os.fspath(name)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        held = sorted(p.name for p in path.iterdir())
+        holds = f"it holds {held[:8] + ['...'] if len(held) > 8 else held}" if held else "it is empty"
+        if not (path / "config.json").is_file():
+            raise BrainalignInputError(f"{path} is not a Hugging Face {kind} folder: no config.json ({holds}).")
+        if not any((path / f).is_file() for f in _WEIGHT_FILES) and not any(path.glob("*.safetensors")):
+            raise BrainalignInputError(
+                f"{path} is not a complete Hugging Face {kind} folder: no weights "
+                f"(model.safetensors or pytorch_model.bin) ({holds})."
+            )
+        if tokenizer and not any((path / f).is_file() for f in _TOKENIZER_FILES):
+            raise BrainalignInputError(
+                f"{path} has no tokenizer files ({', '.join(_TOKENIZER_FILES[:4])}, ...) ({holds}); "
+                f"add them (tokenizer.save_pretrained) or pass the tokenizer."
+            )
+    elif path.exists():
+        raise BrainalignInputError(
+            f"Could not load {kind} {text!r}: {path} is a file, not a Hugging Face {kind} folder or hub id."
+        )
+    elif _looks_like_path(text):
+        raise BrainalignInputError(
+            f"Could not load {kind} {text!r}: {text} does not exist, and a path is not a hub id."
+        )
+
+
 def from_pretrained(name: str, *, processor_class: str, kind: str, processor=None, revision=None, dtype=None,
                     processor_kwargs: dict | None = None, **kwargs):
     """``(AutoModel, processor)`` loaded from a hub id or local folder.
@@ -72,6 +126,7 @@ def from_pretrained(name: str, *, processor_class: str, kind: str, processor=Non
     """
     import transformers
 
+    check_model_folder(name, kind=kind, tokenizer=processor is None and processor_class == "AutoTokenizer")
     try:
         quiet_transformers()
         if processor is None:

@@ -801,17 +801,22 @@ def extract_text_features(
     out: dict[str, np.ndarray] = {}
     todo = [k for k in range(len(chunks)) if k not in done]
 
-    with tqdm(total=sum(len(chunks[k]) for k in todo), unit="window", desc="text features",
-              disable=progress_disabled()) as bar:
-        for k in todo:
-            if writer is not None:
-                rows, arrays = engine.compute(chunks[k], bar, np_storage)
-                writer.write_chunk(k, rows, arrays)
-                del arrays
-            else:
-                _, out = engine.compute(chunks[k], bar, np_storage, sink=out)
-            if on_chunk is not None:
-                on_chunk(k, len(chunks))
+    try:
+        with tqdm(total=sum(len(chunks[k]) for k in todo), unit="window", desc="text features",
+                  disable=progress_disabled()) as bar:
+            for k in todo:
+                if writer is not None:
+                    rows, arrays = engine.compute(chunks[k], bar, np_storage)
+                    writer.write_chunk(k, rows, arrays)
+                    del arrays
+                else:
+                    _, out = engine.compute(chunks[k], bar, np_storage, sink=out)
+                if on_chunk is not None:
+                    on_chunk(k, len(chunks))
+    except BaseException:
+        if writer is not None:
+            writer.close()  # release the key's lock now, not when the traceback is dropped
+        raise
     if writer is not None:
         return writer.finalize()
     return FeatureSet({n: out[n] for n in names}, timeline, metadata)

@@ -421,16 +421,21 @@ def _extract_rows(images, event_image, runner, batch_size, timeline, metadata, s
         if done:
             logger.info("Resuming %s: %d of %d batches already stored.", key, len(done), len(batches))
     todo = [k for k in range(len(batches)) if k not in done]
-    for k in tqdm(todo, desc=desc, unit="batch", disable=progress_disabled() or len(todo) < 2):
-        features = first if k == 0 else runner([images[i] for i in batches[k]])
-        part = spread(features, batches[k], rows_of[k])
+    try:
+        for k in tqdm(todo, desc=desc, unit="batch", disable=progress_disabled() or len(todo) < 2):
+            features = first if k == 0 else runner([images[i] for i in batches[k]])
+            part = spread(features, batches[k], rows_of[k])
+            if writer is not None:
+                writer.write_chunk(k, rows_of[k], part)
+                continue
+            if out is None:
+                out = {n: np.empty((timeline.n_events, a.shape[1]), dtype=np.float32) for n, a in part.items()}
+            for name, arr in part.items():
+                out[name][rows_of[k]] = arr
+    except BaseException:
         if writer is not None:
-            writer.write_chunk(k, rows_of[k], part)
-            continue
-        if out is None:
-            out = {n: np.empty((timeline.n_events, a.shape[1]), dtype=np.float32) for n, a in part.items()}
-        for name, arr in part.items():
-            out[name][rows_of[k]] = arr
+            writer.close()  # release the key's lock now, not when the traceback is dropped
+        raise
     if writer is not None:
         return writer.finalize()
     return FeatureSet(out, timeline, metadata)

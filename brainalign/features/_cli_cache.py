@@ -1,0 +1,81 @@
+"""``brainalign cache``: check and tidy a feature cache (a :class:`~brainalign.features.FeatureStore` folder).
+
+``brainalign cache verify DIR`` reads every entry, compares each file with the
+size and SHA-256 recorded when it was written and prints one line per entry
+(``ok``, ``damaged: <what>``, ``partial`` for an interrupted extraction,
+``writing`` while another process holds its lock); it exits with 1 when an
+entry is damaged.  ``brainalign cache clean DIR`` removes damaged entries,
+interrupted extractions, leftovers of killed writers and the entries moved
+aside to ``DIR/.damaged/``; ``--dry-run`` only lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections import Counter
+from pathlib import Path
+
+from ..core import BrainalignInputError
+
+logger = logging.getLogger("brainalign.features")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("verify DIR [--quick]: one line per entry (ok / damaged: what / partial / writing), exit 1 "
+                     "if any entry is damaged; --quick checks sizes only.  clean DIR [--dry-run] [--quick]: "
+                     "remove damaged entries, interrupted extractions, leftovers and DIR/.damaged/.")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    verify = sub.add_parser("verify", help="check every entry's files against their recorded sizes and checksums; "
+                                           "exit 1 if any entry is damaged")
+    verify.add_argument("directory", help="feature cache folder (or one entry folder in it)")
+    verify.add_argument("--quick", action="store_true",
+                        help="check sizes and headers only, not the checksum of every byte")
+    clean = sub.add_parser("clean", help="remove damaged entries, interrupted extractions and leftovers")
+    clean.add_argument("directory", help="feature cache folder")
+    clean.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    clean.add_argument("--quick", action="store_true",
+                       help="find damaged entries by sizes and headers only, not by checksums")
+
+
+def _store_and_keys(directory: str):
+    from ._store import FeatureStore
+
+    path = Path(directory)
+    if (path / "features.json").is_file():  # one entry folder
+        return FeatureStore(path.parent), [path.name]
+    if not path.is_dir():
+        raise BrainalignInputError(f"Feature cache folder {path} does not exist.")
+    store = FeatureStore(path)
+    return store, store.all_keys()
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        store, keys = _store_and_keys(args.directory)
+        if args.action == "verify":
+            return _verify(store, keys, checksum=not args.quick)
+        return _clean(store, dry_run=args.dry_run, checksum=not args.quick)
+    except BrainalignInputError as exc:
+        logger.error("%s", exc)
+        return 2
+
+
+def _verify(store, keys: list[str], *, checksum: bool) -> int:
+    counts: Counter[str] = Counter()
+    for key in keys:
+        state, detail = store.status(key, checksum=checksum)
+        counts[state] += 1
+        print(f"{state:<8} {key}: {detail}" if detail else f"{state:<8} {key}")
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no entries"
+    print(f"{store.root}: {summary}")
+    return 1 if counts["damaged"] else 0
+
+
+def _clean(store, *, dry_run: bool, checksum: bool) -> int:
+    actions = store.clean(dry_run=dry_run, checksum=checksum)
+    verb = "would remove" if dry_run else "removed"
+    for why, path in actions:
+        print(f"{verb} {path} ({why})")
+    print(f"{store.root}: {verb} {len(actions)} item(s)")
+    return 0
