@@ -93,7 +93,7 @@ def gain_over_baseline_test(
         Passed to :func:`cross_validate` for both fits (alphas, cv, gap_s,
         inner_cv, backend, estimator, ...).  Without ``gap_s`` the larger
         default gap of the two designs is used, so both share the same folds.
-        ``estimator="banded"`` applies to the stacked model only.
+        ``estimator="banded"`` or ``"stacked"`` applies to the stacked model only.
 
     Returns
     -------
@@ -154,7 +154,10 @@ def gain_over_baseline_test(
     logger.info("Gain test: cross-validating %s and %s", model.name, base.name)
     model_result = cross_validate(model, recording, **kwargs)
     # a single design has one band: banded ridge only applies to the stacked model
-    base_kwargs = {**kwargs, "estimator": "ridge"} if kwargs.get("estimator") == "banded" else kwargs
+    base_kwargs = kwargs
+    if kwargs.get("estimator") in ("banded", "stacked"):
+        base_kwargs = {k: v for k, v in kwargs.items() if k != "one_se"}
+        base_kwargs["estimator"] = "ridge"
     base_result = cross_validate(base, recording, **base_kwargs)
     folds = _shared_folds(model_result, base_result)
     for k, test in enumerate(folds):
