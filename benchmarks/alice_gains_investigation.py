@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import re
 import sys
 from collections import defaultdict
 
@@ -43,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 ALPHAS = np.logspace(-1, 7, 17)
-ROUTES = ("banded", "banded100", "grid", "ridge", "stacked", "stacked1se", "stacked2se", "pca10stack", "pcastack", "pca10gate", "pcacvgate", "pca10", "pcacv")
+ROUTES = ("banded", "banded100", "grid", "ridge", "stacked", "stacked1se", "stacked2se", "stackedgate", "pca10stack", "pcastack", "pca10gate", "pcacvgate", "pca10", "pcacv")
 
 
 # ----------------------------------------------------------------- small numpy solvers
@@ -53,7 +54,13 @@ def _standardize(train, *others):
     return [(a - mean) / std for a in (train, *others)]
 
 
-def _select(fold_curves, one_se):
+def _n_se(route):
+    """Standard errors of the one-SE rule in a route name: stacked1se -> 1, stacked1.5se -> 1.5, stacked -> 0."""
+    m = re.fullmatch(r"stacked([0-9.]+)se(_i10)?", route)
+    return float(m.group(1)) if m else (1.0 if route == "stackedgate" else 0.0)
+
+
+def _select(fold_curves, one_se, gate_only=False):
     """Index of the chosen candidate per target; candidates ordered from least to most penalised.
 
     ``one_se``: the most penalised candidate whose mean inner-CV error is within one standard
@@ -68,10 +75,13 @@ def _select(fold_curves, one_se):
     diff = fold_curves - fold_curves[:, best, cols][:, None, :]
     se = diff.std(0, ddof=1) / np.sqrt(fold_curves.shape[0])
     ok = diff.mean(0) <= one_se * se
+    if gate_only:
+        # the rule only decides "off" (the last candidate) against the best; otherwise the best
+        return np.where(ok[-1], n_a - 1, best)
     return n_a - 1 - np.argmax(ok[::-1], axis=0)
 
 
-def ridge_cv(Xtr, Ytr, Xte, splits, alphas=ALPHAS, allow_off=False, one_se=0.0):
+def ridge_cv(Xtr, Ytr, Xte, splits, alphas=ALPHAS, allow_off=False, one_se=0.0, gate_only=False):
     """Per-target ridge with alphas from inner CV (mean squared error), kernel form.
 
     Returns test predictions, training predictions, chosen alphas (inf = off)
@@ -94,7 +104,7 @@ def ridge_cv(Xtr, Ytr, Xte, splits, alphas=ALPHAS, allow_off=False, one_se=0.0):
             curve[-1] += ((Ytr[va] - ym) ** 2).mean(0)
     curve = fold_curves.mean(0)
     # ties go to the larger penalty (himalaya's rule): argmin over the reversed grid
-    best = _select(fold_curves, one_se)
+    best = _select(fold_curves, one_se, gate_only)
     grid = np.concatenate([alphas, [np.inf]]) if allow_off else alphas
     xm, ym = Xtr.mean(0), Ytr.mean(0)
     U, s, Vt = np.linalg.svd(Xtr - xm, full_matrices=False)
@@ -225,6 +235,7 @@ def evaluate(Y, Xb, layers, routes, n_outer=5, gap=10, inner=5, seed=0, log=None
     r = defaultdict(list)
     for k, (train, test) in enumerate(folds):
         splits = inner_splits(train, runs, inner, gap, seed=seed + k)
+        splits10 = inner_splits(train, runs, 10, gap, seed=seed + k)
         Btr, Bte = _standardize(Xb[train], Xb[test])
         p, _, _, _, _ = ridge_cv(Btr, Y[train], Bte, splits)
         pred["baseline"][test] = p
@@ -253,10 +264,12 @@ def evaluate(Y, Xb, layers, routes, n_outer=5, gap=10, inner=5, seed=0, log=None
                 elif route == "ridge":
                     Ztr, Zte = np.hstack([Btr, Ltr]), np.hstack([Bte, Lte])
                     p, _, _, _, _ = ridge_cv(Ztr, Y[train], Zte, splits)
-                elif route in ("stacked", "stacked1se", "stacked2se"):
+                elif route == "stackedgate" or re.fullmatch(r"stacked([0-9.]+se)?(_i10)?", route):
                     pb, pb_tr, _, _, _ = ridge_cv(Btr, Y[train], Bte, splits)
-                    pl, _, al, curve, _ = ridge_cv(Ltr, Y[train] - pb_tr, Lte, splits, allow_off=True,
-                                                   one_se={"stacked1se": 1.0, "stacked2se": 2.0}.get(route, 0.0))
+                    sp = splits10 if route.endswith("_i10") else splits
+                    pl, _, al, curve, _ = ridge_cv(Ltr, Y[train] - pb_tr, Lte, sp, allow_off=True,
+                                                   one_se=_n_se(route),
+                                                   gate_only=route == "stackedgate")
                     p = pb + pl
                     if log is not None:
                         share = (pl - pl.mean(0)).std(0) / np.maximum(1e-12, p.std(0))
@@ -379,7 +392,7 @@ def main() -> int:
     real = [n for n in layers if not n.startswith("noise")]
     noises = [n for n in layers if n.startswith("noise")]
     rois = first.recording.target_names
-    routes = [r for r in args.routes if r in ROUTES]
+    routes = [r for r in args.routes if r in ROUTES or re.fullmatch(r"stacked([0-9.]+se)?(_i10)?", r)]
     print(f"subjects: {' '.join(subjects)} (odd half: {' '.join(halves['odd'])}; even: {' '.join(halves['even'])})")
     summary = []
     for group, subs in halves.items():
@@ -484,7 +497,7 @@ def main() -> int:
         rows = []
         for s in subjects:
             _, Ys, Xb = load([s])
-            sroutes = [r for r in args.subject_routes if r in ROUTES]
+            sroutes = [r for r in args.subject_routes if r in ROUTES or re.fullmatch(r"stacked[0-9.]+se", r)]
             scores, _, _ = evaluate(Ys[0], Xb, {k: v for k, v in layers.items()}, sroutes)
             base = scores["baseline"]
             for route in sroutes:
