@@ -18,6 +18,14 @@ participant) so a reader sees whether a conclusion depends on a choice
 
 Why "stacked" and not banded ridge: benchmarks/alice_gains_investigation.py.
 
+Result on the 13 usable participants (MiniLM, 128 context tokens, HRF
+designs, 5 blocks with 20 s gaps): baseline r 0.29-0.41 per ROI; the best
+layer, layer.1, adds +0.12 r on average (LATL +0.16, LPTL +0.18, LIPL +0.17,
+LPreM +0.09, LIFG +0.12, each with a 95% CI above 0 and p_fdr <= 0.006; RATL
+-0.004 [-0.024, +0.036]); 1 of 42 layer x ROI gains has a CI below 0 (layer.4
+RATL -0.020); the conclusions are the same with 3 folds and with motion
+regressed out; the time-only baseline scores ~0.
+
     python benchmarks/alice_encoding.py                      # all subjects but s33 (all zeros)
     python benchmarks/alice_encoding.py --model gpt2 --subjects s18 s23
     BRAINALIGN_FAST=1 python benchmarks/alice_encoding.py    # 4 subjects, 3 layers, short context
