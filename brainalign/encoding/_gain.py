@@ -238,8 +238,12 @@ def gain_sensitivity(
         grid), ``"design"`` / ``"baseline"`` (replacements) and any
         :func:`gain_over_baseline_test` / :func:`cross_validate` option,
         overriding ``cv_kwargs``.
-    n_bootstraps, seed, **cv_kwargs
-        Shared by all variants.
+    n_bootstraps : int
+        Bootstrap resamples of every variant.
+    seed : int
+        Seeds every variant's bootstrap and folds.
+    **cv_kwargs
+        Options shared by all variants (passed to :func:`gain_over_baseline_test`).
 
     Returns
     -------
