@@ -147,3 +147,13 @@ def test_sensitivity_table_and_report_sections(planted, tmp_path):
     assert "conclusion depends on the choice" in html
     with pytest.raises(BrainalignInputError, match="at least one variant"):
         gain_sensitivity(design, baseline, recording, {})
+
+
+def test_sweep_interval_is_gain_over_baseline_test(planted):
+    from brainalign.encoding import gain_over_baseline_test
+
+    design, baseline, recording, sweep = planted
+    alone = gain_over_baseline_test(design, baseline, recording, n_bootstraps=400, seed=0, backend="numpy")
+    assert alone.attrs["cv"] == sweep.results["layer.3"].config["cv"]
+    np.testing.assert_allclose(sweep.gain_table()[["gain", "ci_low", "ci_high", "p", "p_fdr"]].to_numpy(),
+                               alone[["gain", "ci_low", "ci_high", "p", "p_fdr"]].to_numpy(), atol=1e-9)
