@@ -10,7 +10,7 @@ from ._baselines import autocorrelation_baseline
 from ._ceilings import explainable_variance, intersubject_ceiling, normalize_scores
 from ._crossval import cross_validate, default_gap_s
 from ._cv import ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold
-from ._gain import gain_over_baseline_test
+from ._gain import gain_over_baseline_test, gain_sensitivity
 from ._sklearn_api import RidgeEncoder, default_alphas
 from ._stats import (
     bootstrap_best_layer_ci,
@@ -37,6 +37,7 @@ __all__ = [
     "explainable_variance",
     "fdr",
     "gain_over_baseline_test",
+    "gain_sensitivity",
     "intersubject_ceiling",
     "normalize_scores",
     "permutation_pvalues",

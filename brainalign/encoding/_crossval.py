@@ -97,6 +97,7 @@ def cross_validate(
     solver: str = "auto",
     estimator: str = "ridge",
     n_iter: int = 20,
+    one_se: float = 1.0,
     pca: int | None = None,
     return_predictions: bool = False,
 ) -> EncodingResult:
@@ -135,10 +136,23 @@ def cross_validate(
     backend : {"auto", "numpy", "cpu", "torch", "torch_cuda"}
     model : str
         Model label carried into the result.
-    estimator : {"ridge", "banded"}
-        ``"banded"`` fits :class:`BandedRidgeEncoder` with one band per design
-        stacked by ``DesignMatrix.stack`` (``metadata["n_features"]``), e.g.
-        a layer plus baseline regressors, ``n_iter`` random band weightings.
+    estimator : {"ridge", "stacked", "banded"}
+        For a design stacked by ``DesignMatrix.stack`` from several bands
+        (``metadata["n_features"]``), the first band being the baseline
+        regressors: ``"stacked"`` fits the baseline by ridge, then the other
+        bands by ridge on the baseline's training residual, with "layer off"
+        (infinite penalty) among the candidates and the one-standard-error
+        rule (``one_se``); ``"banded"`` fits :class:`BandedRidgeEncoder` (one
+        penalty per band, ``n_iter`` random band weightings).  ``"stacked"``
+        is what :func:`sweep_layers` uses with a baseline: on the Alice data
+        it keeps a pure-noise layer within noise of the baseline where
+        ``"banded"`` and ``"ridge"`` do not (see the encoding guide).
+        ``result.alphas`` holds the layer's penalty (``inf`` = layer off) and
+        ``metadata["baseline_alphas"]`` the baseline's.
+    one_se : float
+        ``estimator="stacked"``: the layer's penalty is the largest candidate
+        (off included) whose inner-CV error is within ``one_se`` paired
+        standard errors of the best one; 0 takes the lowest error.
     pca : int or None
         Reduce the design to this many principal components, fitted on each
         outer fold's training rows only (``estimator="ridge"``).
@@ -178,16 +192,18 @@ def cross_validate(
         shuffle = True
         warnings_list.append(SHUFFLED_CV_WARNING)
     backend_name = resolve_backend(backend)
-    if estimator not in ("ridge", "banded"):
-        raise BrainalignInputError(f"estimator must be 'ridge' or 'banded', got {estimator!r}.")
+    if estimator not in ("ridge", "stacked", "banded"):
+        raise BrainalignInputError(f"estimator must be 'ridge', 'stacked' or 'banded', got {estimator!r}.")
+    if not (np.isfinite(one_se) and one_se >= 0):
+        raise BrainalignInputError(f"one_se must be a number of standard errors >= 0, got {one_se!r}.")
     band_sizes = None
     if pca is not None and (int(pca) < 1 or estimator != "ridge"):
         raise BrainalignInputError(f"pca must be a positive number of components with estimator='ridge', got {pca!r}.")
-    if estimator == "banded":
+    if estimator in ("banded", "stacked"):
         band_sizes = list(design.metadata.get("n_features") or [])
         if len(band_sizes) < 2 or sum(band_sizes) != design.n_features:
             raise BrainalignInputError(
-                f"estimator='banded' needs a design stacked from several bands with DesignMatrix.stack; "
+                f"estimator={estimator!r} needs a design stacked from several bands with DesignMatrix.stack; "
                 f"design {design.name!r} has no band sizes in metadata['n_features']."
             )
     X = design.X
@@ -206,6 +222,7 @@ def cross_validate(
     keep_predictions = return_predictions or n_permutations > 0
     predictions = np.full((n_samples, n_targets), np.nan, dtype=np.float32) if keep_predictions else None
     forms = []
+    baseline_alphas = []
     with using_backend(backend_name) as bk:
         for k, (train, test) in enumerate(folds):
             logger.debug("%s: fold %d/%d (%d train, %d test rows)", design.name, k + 1, len(folds),
@@ -215,7 +232,16 @@ def cross_validate(
             if pca is not None:
                 Xtr, Xte = _pca_reduce(Xtr, Xte, pca)
             splits = inner_splits(train, runs, inner_cv, gap, shuffle=shuffle, seed=seed + k)
-            if band_sizes is not None:
+            if estimator == "stacked":
+                from ._stacked import stacked_ridge_predict
+
+                nb = band_sizes[0]
+                out = stacked_ridge_predict(Xtr[:, :nb], Xtr[:, nb:], Y[train], Xte[:, :nb], Xte[:, nb:], splits,
+                                            alphas_arr, one_se=one_se, n_targets_batch=n_targets_batch, backend=bk)
+                out["best_alphas"] = out["layer_alphas"]
+                baseline_alphas.append(out["baseline_alphas"].tolist())
+                pred = out["predictions"]
+            elif band_sizes is not None:
                 from ._banded import BandedRidgeEncoder
 
                 edges = np.concatenate([[0], np.cumsum(band_sizes)])
@@ -249,6 +275,10 @@ def cross_validate(
         "data_hashes": {"design": hash_array(X), "recording": hash_array(Y)},
         "design_metadata": _jsonable(design.metadata),
     }
+    if estimator == "stacked":
+        metadata["baseline_alphas"] = baseline_alphas
+        # how often the layer was switched off (fold x target), the first thing to read when gains are ~0
+        metadata["layer_off_fraction"] = float(np.isinf(chosen).mean())
     if n_permutations:
         p_values = _shift_pvalues(Y, predictions, [te for _, te in folds], r.mean(0), n_permutations, gap, rng)
         metadata["p_fdr"] = fdr(p_values).tolist()
@@ -265,7 +295,8 @@ def cross_validate(
         "solver": solver,
         "estimator": estimator,
         "pca": None if pca is None else int(pca),
-        **({"n_iter": int(n_iter), "bands": band_sizes} if band_sizes is not None else {}),
+        **({"n_iter": int(n_iter), "bands": band_sizes} if estimator == "banded" else {}),
+        **({"one_se": float(one_se), "bands": band_sizes} if estimator == "stacked" else {}),
         "scoring": "per-fold pearson r and R2 (test-fold mean), averaged over folds",
     }
     result = EncodingResult(r, r2, chosen, recording.target_names, design.name, recording.subject, model,

@@ -93,7 +93,9 @@ def gain_over_baseline_test(
         Passed to :func:`cross_validate` for both fits (alphas, cv, gap_s,
         inner_cv, backend, estimator, ...).  Without ``gap_s`` the larger
         default gap of the two designs is used, so both share the same folds.
-        ``estimator="banded"`` applies to the stacked model only.
+        With ``stack_baseline=True`` the default estimator is ``"stacked"``,
+        as in :func:`sweep_layers`.
+        ``estimator="banded"`` or ``"stacked"`` applies to the stacked model only.
 
     Returns
     -------
@@ -139,6 +141,8 @@ def gain_over_baseline_test(
     default_gap = max(default_gap_s(model, recording), default_gap_s(base, recording))
     if stack_baseline:
         model = DesignMatrix.stack([base, model], name=f"{base.name}+{model.name}")
+        # as sweep_layers: the baseline first, the layer on its residual only where it helps
+        cv_kwargs.setdefault("estimator", "stacked")
 
     kwargs = dict(cv_kwargs, seed=seed, return_predictions=True)
     if kwargs.get("gap_s") is None:
@@ -154,7 +158,10 @@ def gain_over_baseline_test(
     logger.info("Gain test: cross-validating %s and %s", model.name, base.name)
     model_result = cross_validate(model, recording, **kwargs)
     # a single design has one band: banded ridge only applies to the stacked model
-    base_kwargs = {**kwargs, "estimator": "ridge"} if kwargs.get("estimator") == "banded" else kwargs
+    base_kwargs = kwargs
+    if kwargs.get("estimator") in ("banded", "stacked"):
+        base_kwargs = {k: v for k, v in kwargs.items() if k != "one_se"}
+        base_kwargs["estimator"] = "ridge"
     base_result = cross_validate(base, recording, **base_kwargs)
     folds = _shared_folds(model_result, base_result)
     for k, test in enumerate(folds):
@@ -197,6 +204,82 @@ def gain_over_baseline_test(
                   "percentile CI; one-sided p of gain <= 0; BH-FDR across targets",
     })
     return table
+
+
+def gain_sensitivity(
+    design,
+    baseline,
+    recording: Recording,
+    variants,
+    *,
+    n_bootstraps: int = 1000,
+    seed: int = 0,
+    **cv_kwargs,
+) -> pd.DataFrame:
+    """The gain over the baseline and its interval under several analysis choices, side by side.
+
+    Does a conclusion ("the layer adds to the baseline in this ROI") depend on a
+    choice the analyst made?  Each variant reruns :func:`gain_over_baseline_test`
+    with its own options, e.g. the default cross-validation against leaving more
+    out (``{"cv": 3}``), or the recording with motion confounds regressed out
+    (``{"recording": cleaned}``).  The report
+    (:func:`brainalign.plotting.write_report`) shows a results folder's
+    ``tables/sensitivity.tsv`` (this table) with a column saying where the
+    verdict changes.
+
+    Parameters
+    ----------
+    design, baseline : DesignMatrix or ndarray
+        As for :func:`gain_over_baseline_test`.
+    recording : Recording
+        Used by every variant that does not bring its own ``"recording"``.
+    variants : mapping of str to dict
+        Variant name to options: ``"recording"`` (a Recording on the same
+        grid), ``"design"`` / ``"baseline"`` (replacements) and any
+        :func:`gain_over_baseline_test` / :func:`cross_validate` option,
+        overriding ``cv_kwargs``.
+    n_bootstraps : int
+        Bootstrap resamples of every variant.
+    seed : int
+        Seeds every variant's bootstrap and folds.
+    **cv_kwargs
+        Options shared by all variants (passed to :func:`gain_over_baseline_test`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The variants' tables stacked, with a leading ``variant`` column.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainalign.core import Recording
+    >>> rng = np.random.default_rng(0)
+    >>> base, layer = rng.normal(size=(400, 2)), rng.normal(size=(400, 3))
+    >>> rec = Recording(base.sum(1, keepdims=True) + layer @ np.ones((3, 1)) + rng.normal(size=(400, 1)),
+    ...                 sampling_period=2.0)
+    >>> table = gain_sensitivity(layer, base, rec, {"5 folds": {}, "3 folds": {"cv": 3}},
+    ...                          n_bootstraps=100, backend="numpy")
+    >>> table["variant"].tolist(), bool((table["ci_low"] > 0).all())
+    (['5 folds', '3 folds'], True)
+    """
+    if not variants:
+        raise BrainalignInputError("gain_sensitivity needs at least one variant, e.g. {'default': {}}.")
+    frames = []
+    for name, options in variants.items():
+        if not isinstance(options, dict):
+            raise BrainalignInputError(f"Variant {name!r} must be a dict of options, got {type(options).__name__}.")
+        options = dict(options)
+        rec = options.pop("recording", recording)
+        d = options.pop("design", design)
+        b = options.pop("baseline", baseline)
+        kwargs = {**cv_kwargs, **options}
+        kwargs.setdefault("n_bootstraps", n_bootstraps)
+        kwargs.setdefault("seed", seed)
+        table = gain_over_baseline_test(d, b, rec, **kwargs)
+        table.insert(0, "variant", str(name))
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _check_designs(design, baseline, recording: Recording) -> tuple[DesignMatrix, DesignMatrix]:

@@ -28,6 +28,8 @@ from ._crossval import _jsonable, as_design, cross_validate, default_gap_s, pack
 logger = logging.getLogger("brainalign.encoding")
 
 _METRICS = ("r", "r2")
+#: per-target columns of a layer's gain test (result.metadata["gain_test"], sweep.gain_table())
+_GAIN_COLUMNS = ("gain", "ci_low", "ci_high", "p", "p_fdr")
 
 
 def _safe_dirname(name: str) -> str:
@@ -88,6 +90,26 @@ class LayerSweep:
     def gain_over_baseline(self, metric: str = "r", baseline: str = "baseline") -> np.ndarray:
         """Layer score minus baseline score, (n_layers, n_targets): the headline of a sweep."""
         return self.score_matrix(metric) - self.baseline_scores(baseline, metric)[None, :]
+
+    def gain_table(self) -> pd.DataFrame:
+        """Gain of every layer over the baseline per target, with its paired bootstrap CI and FDR p.
+
+        One row per (layer, target): ``gain`` (fold-averaged test r of layer +
+        baseline minus that of the baseline alone), ``ci_low``, ``ci_high``,
+        ``p`` (one-sided, gain <= 0) and ``p_fdr`` (Benjamini-Hochberg across
+        targets, per layer), as computed by :func:`sweep_layers` with
+        :func:`gain_over_baseline_test`'s paired circular block bootstrap.
+        Empty when the sweep has no baseline or was run with ``gain_bootstraps=0``.
+        """
+        rows = []
+        for name, res in self.results.items():
+            test = res.metadata.get("gain_test")
+            if not test:
+                continue
+            for i, target in enumerate(res.target_names):
+                rows.append({"layer": name, "target": target,
+                             **{k: float(test[k][i]) for k in _GAIN_COLUMNS}})
+        return pd.DataFrame(rows, columns=["layer", "target", *_GAIN_COLUMNS])
 
     def best_layer_index(self, metric: str = "r") -> np.ndarray:
         """Index (into ``layer_names``) of the best-scoring layer per target."""
@@ -153,14 +175,25 @@ class LayerSweep:
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy table (subject, model, layer, target, fold, r, r2, alpha[, p], kind)."""
+        """Tidy table (subject, model, layer, target, fold, r, r2, alpha[, p], kind[, gain ...]).
+
+        With a baseline, every layer row also carries its target's ``gain``,
+        ``gain_ci_low``, ``gain_ci_high``, ``gain_p`` and ``gain_p_fdr`` (see
+        :meth:`gain_table`; repeated over folds, NaN for baseline rows).
+        """
         frames = []
         for kind, group in (("layer", self.results), ("baseline", self.baselines)):
             for res in group.values():
                 frame = res.to_frame()
                 frame["kind"] = kind
                 frames.append(frame)
-        return pd.concat(frames, ignore_index=True)
+        frame = pd.concat(frames, ignore_index=True)
+        gains = self.gain_table()
+        if len(gains):
+            gains = gains.rename(columns={k: f"gain_{k}" if k != "gain" else k for k in _GAIN_COLUMNS})
+            gains["kind"] = "layer"
+            frame = frame.merge(gains, on=["layer", "target", "kind"], how="left")
+        return frame
 
     # ---------------------------------------------------------------- brain space
     def to_image(self, recording: Recording, metric: str = "r"):
@@ -177,12 +210,18 @@ class LayerSweep:
 
     # -------------------------------------------------------------- results folder
     def summary(self) -> dict[str, Any]:
+        gains = self.gain_table()
+        gain_summary = {
+            layer: {row.target: {k: float(getattr(row, k)) for k in _GAIN_COLUMNS} for row in group.itertuples()}
+            for layer, group in gains.groupby("layer", sort=False)
+        }
         return {
             "kind": "encoding",
             "config": self.config,
             "versions": package_versions(),
             "data_hashes": self.data_hashes,
             "headline": self.headline(),
+            "gain_over_baseline": gain_summary,
             "layers": self.layer_names,
             "baselines": list(self.baselines),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -218,6 +257,33 @@ class LayerSweep:
                 f"n_targets={len(self.target_names)})")
 
 
+def _gain_test(result: EncodingResult, baseline: EncodingResult, recording: Recording, n_bootstraps: int,
+               seed: int) -> dict:
+    """Per-target gain of ``result`` over ``baseline`` with its paired bootstrap CI, p and FDR p (JSON-plain)."""
+    import math
+
+    from ._gain import bootstrap_fold_gains
+    from ._stats import fdr
+
+    folds = [np.asarray(f) for f in result.folds]
+    if len(folds) != len(baseline.folds) or any(not np.array_equal(a, b) for a, b in zip(folds, baseline.folds)):
+        raise BrainalignInputError(f"{result.name!r} and the baseline were tested on different folds.")
+    # blocks as long as the gap: the span of haemodynamic / TRF history neighbouring samples share
+    gap_s = float(result.config.get("gap_s") or 0.0)
+    block = max(1, int(math.ceil(gap_s / recording.sampling_period - 1e-9))) if gap_s > 0 else 1
+    block = min(block, max(1, min(f.size for f in folds) // 2))
+    gains = bootstrap_fold_gains(recording.data, result.predictions, baseline.predictions, folds, block,
+                                 n_bootstraps, np.random.default_rng(seed))
+    p = (1.0 + (gains <= 0).sum(0)) / (1.0 + n_bootstraps)
+    return {"gain": (result.r.mean(0) - baseline.r.mean(0)).tolist(),
+            "ci_low": np.quantile(gains, 0.025, axis=0).tolist(),
+            "ci_high": np.quantile(gains, 0.975, axis=0).tolist(),
+            "p": p.tolist(), "p_fdr": fdr(p).tolist(),
+            "n_bootstraps": n_bootstraps, "block_samples": block, "ci": 0.95,
+            "method": "paired circular block bootstrap of test rows within each outer fold "
+                      "(gain_over_baseline_test)"}
+
+
 def _cached(path: Path, key: str) -> EncodingResult | None:
     if not (path / "result.json").is_file() or not (path / "scores.npz").is_file():
         return None
@@ -236,6 +302,7 @@ def sweep_layers(
     baseline: DesignMatrix | None = None,
     autocorrelation: bool = True,
     results_dir: str | Path | None = None,
+    gain_bootstraps: int = 1000,
     **cv_kwargs,
 ) -> LayerSweep:
     """Cross-validate every layer's design against ``recording``, baselines side by side.
@@ -256,13 +323,24 @@ def sweep_layers(
         Write each layer to ``layers/<layer>/`` as soon as it is done and skip
         layers already there with the same configuration (resume after an
         interruption); the full results folder is written at the end.
+    gain_bootstraps : int
+        With a baseline: resamples of the paired circular block bootstrap of
+        every layer's gain over the baseline (interval, one-sided p, FDR; see
+        :func:`gain_over_baseline_test`), stored in each layer result's
+        ``metadata["gain_test"]`` and shown by :meth:`LayerSweep.gain_table`,
+        the scores table and the summary.  0 skips it.
     **cv_kwargs
         Passed to :func:`cross_validate` (alphas, cv, gap_s, inner_cv, shuffle,
         n_permutations, seed, backend, model, ...).  Without ``gap_s`` the
         largest default gap over all designs is used for every fit, so layers
-        and baselines are scored on the same folds.  ``estimator="banded"``
-        gives layer and baseline their own penalties (banded ridge) instead
-        of one ridge over the stacked columns.
+        and baselines are scored on the same folds.  With a baseline the
+        default ``estimator`` is ``"stacked"``: the baseline is fitted first
+        and the layer on its training residual, switched off unless the inner
+        CV shows it helps (one-standard-error rule), so a layer that carries
+        nothing scores within noise of the baseline.  ``"banded"`` (banded
+        ridge, one penalty per band) and ``"ridge"`` (one penalty over the
+        stacked columns) are the alternatives; see the encoding guide for the
+        comparison on real data.
 
     Returns
     -------
@@ -272,7 +350,11 @@ def sweep_layers(
         raise BrainalignInputError("sweep_layers needs at least one design.")
     if "return_predictions" in cv_kwargs:
         raise BrainalignInputError("return_predictions is not supported by sweep_layers; use cross_validate.")
+    if int(gain_bootstraps) < 0:
+        raise BrainalignInputError(f"gain_bootstraps must be >= 0 (0 skips the gain test), got {gain_bootstraps!r}.")
     base = as_design(baseline, recording) if baseline is not None else None
+    if base is not None and "estimator" not in cv_kwargs:
+        cv_kwargs = {**cv_kwargs, "estimator": "stacked"}
     if base is not None:
         base.check_matches(recording)
     rec_hash = hash_array(recording.data)
@@ -287,25 +369,35 @@ def sweep_layers(
         data_hashes["baseline"] = hash_array(base.X)
     results_path = Path(results_dir) if results_dir is not None else None
 
-    def run(design: DesignMatrix, folder: str, kwargs: dict) -> EncodingResult:
-        key = content_key({"cv": _jsonable(kwargs, max_array_size=None), "design": hash_array(design.X),
-                           "recording": rec_hash, "runs": list(map(str, design.runs)),
-                           "target_names": recording.target_names})
+    def run(design: DesignMatrix, folder: str, kwargs: dict, gain_against: Any = None) -> EncodingResult:
+        parts = {"cv": _jsonable(kwargs, max_array_size=None), "design": hash_array(design.X),
+                 "recording": rec_hash, "runs": list(map(str, design.runs)),
+                 "target_names": recording.target_names}
+        if gain_against is not None:
+            parts["gain_test"] = {"n_bootstraps": int(gain_bootstraps), "seed": int(kwargs.get("seed", 0))}
+        key = content_key(parts)
         path = results_path / folder / _safe_dirname(design.name) if results_path is not None else None
         if path is not None:
             cached = _cached(path, key)
             if cached is not None:
                 logger.info("Reusing %s from %s", design.name, path)
                 return cached
-        result = cross_validate(design, recording, **kwargs)
+        result = cross_validate(design, recording, **kwargs, return_predictions=gain_against is not None)
+        if gain_against is not None:
+            result.metadata["gain_test"] = _gain_test(result, gain_against(), recording, int(gain_bootstraps),
+                                                      int(kwargs.get("seed", 0)))
+            del result.predictions, result.folds
         result.metadata["config_key"] = key
         if path is not None:
             result.save(path)
         return result
 
-    banded = common.get("estimator", "ridge") == "banded"
-    # a single design has one band: banded ridge only applies to layer + baseline
-    single = {**common, "estimator": "ridge"} if banded else common
+    combination = common.get("estimator", "ridge")
+    # a single design has one band: banded / stacked only apply to layer + baseline
+    single = common
+    if combination != "ridge":
+        single = {k: v for k, v in common.items() if k != "one_se"}
+        single["estimator"] = "ridge"
 
     baselines: dict[str, EncodingResult] = {}
     if base is not None:
@@ -315,6 +407,16 @@ def sweep_layers(
     if autocorrelation:
         baselines["autocorrelation"] = run(autocorrelation_baseline(recording), "baselines", single)
 
+    base_predictions: dict[str, EncodingResult] = {}
+
+    def baseline_with_predictions() -> EncodingResult:
+        # the baseline's held-out predictions on the same folds, for the paired gain test (not cached
+        # on disk: a cached baseline is refitted once when a layer needs them)
+        if "baseline" not in base_predictions:
+            base_predictions["baseline"] = cross_validate(base_design, recording, **single, return_predictions=True)
+        return base_predictions["baseline"]
+
+    gain_against = baseline_with_predictions if (base is not None and int(gain_bootstraps) > 0) else None
     results: dict[str, EncodingResult] = {}
     from tqdm.auto import tqdm
 
@@ -330,10 +432,14 @@ def sweep_layers(
         elif design.name != name:
             design = DesignMatrix(design.X, design.runs, design.sampling_period, str(name),
                                   design.feature_names, design.metadata)
-        results[str(name)] = run(design, "layers", common if base is not None else single)
+        results[str(name)] = run(design, "layers", common if base is not None else single,
+                                 gain_against if base is not None else None)
     config = {"cross_validate": _jsonable(common, max_array_size=None),
               "baseline": None if base is None else base.name,
-              "baseline_combination": (("banded" if banded else "stacked") if base is not None else None),
+              "baseline_combination": ({"ridge": "stacked columns", "banded": "banded",
+                                        "stacked": "stacked on residual"}[combination]
+                                       if base is not None else None),
+              "gain_bootstraps": int(gain_bootstraps) if base is not None else 0,
               "autocorrelation_baseline": bool(autocorrelation), "layers": list(results),
               "subject": recording.subject, "recording_kind": recording.kind}
     sweep = LayerSweep(results, baselines, config, data_hashes)

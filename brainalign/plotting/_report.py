@@ -155,6 +155,66 @@ def _scores_section(scores: pd.DataFrame, max_rows: int) -> tuple[str, dict[str,
     return "".join(parts), best_row
 
 
+_GAIN_COLS = ("gain", "gain_ci_low", "gain_ci_high", "gain_p", "gain_p_fdr")
+
+
+def _gain_section(scores: pd.DataFrame | None, max_rows: int) -> str:
+    """Each layer's gain over the baseline with its paired bootstrap CI and FDR p (scores.tsv gain columns)."""
+    if scores is None or not set(_GAIN_COLS) <= set(scores.columns) or not scores["gain"].notna().any():
+        return ""
+    per = (scores.dropna(subset=["gain"]).assign(target=lambda f: f["target"].astype(str))
+           .groupby(["layer", "target"], sort=False)[list(_GAIN_COLS)].first().reset_index())
+    per["verdict"] = np.where(per["gain_ci_low"] > 0, "adds to baseline",
+                              np.where(per["gain_ci_high"] < 0, "below baseline", "within noise"))
+    parts = ["<h2 id='gain'>Gain over the baseline</h2>",
+             "<p class='muted'>Fold-averaged test r of layer + baseline minus that of the baseline alone, "
+             "on the same folds; 95% interval from a paired circular block bootstrap of the test rows, "
+             "one-sided p (gain &le; 0) and its Benjamini-Hochberg FDR across targets, per layer. The "
+             "interval is conditional on the fitted models (test-sample uncertainty only). A layer whose "
+             "interval lies below zero scores worse than the baseline it contains: a sign of unstable "
+             "penalties, not of a layer that hurts the brain.</p>"]
+    counts = per.groupby("layer", sort=False).agg(
+        mean_gain=("gain", "mean"), targets=("gain", "size"),
+        ci_above_0=("gain_ci_low", lambda c: int((c > 0).sum())),
+        ci_below_0=("gain_ci_high", lambda c: int((c < 0).sum())),
+        fdr_below_05=("gain_p_fdr", lambda c: int((c < 0.05).sum()))).reset_index()
+    counts = counts.rename(columns={"mean_gain": "mean gain", "ci_above_0": "CI above 0",
+                                    "ci_below_0": "CI below 0", "fdr_below_05": "p_fdr < 0.05"})
+    best = int(np.nanargmax(counts["mean gain"].to_numpy()))
+    parts.append(_table(counts, max_rows, highlight=best))
+    layer = counts.iloc[best]["layer"]
+    shown = per[per["layer"] == layer].drop(columns="layer").rename(columns={
+        "gain_ci_low": "CI low", "gain_ci_high": "CI high", "gain_p": "p", "gain_p_fdr": "p_fdr"})
+    parts.append(f"<h3>Per target, layer with the largest mean gain ({_esc(layer)})</h3>"
+                 + _table(shown, max_rows))
+    return "".join(parts)
+
+
+def _sensitivity_section(tables: dict[str, pd.DataFrame], max_rows: int) -> str:
+    """Does a conclusion depend on a choice?  ``tables/sensitivity.tsv``: gain and CI per variant."""
+    table = tables.get("sensitivity")
+    needed = {"variant", "target", "gain", "ci_low", "ci_high"}
+    if table is None or not needed <= set(table.columns):
+        return ""
+    table = table.assign(target=table["target"].astype(str), variant=table["variant"].astype(str))
+    cell = [f"{g:+.3f} [{lo:+.3f}, {hi:+.3f}]" for g, lo, hi in zip(table["gain"], table["ci_low"], table["ci_high"])]
+    keys = ["target"] + (["layer"] if "layer" in table.columns else [])
+    wide = table.assign(cell=cell).pivot_table(index=keys, columns="variant", values="cell", aggfunc="first",
+                                               sort=False)
+    # +1: interval above 0, -1: below 0, 0: contains 0
+    verdict = table.assign(v=np.sign(table["ci_low"].clip(lower=0)) + np.sign(table["ci_high"].clip(upper=0)))
+    changes = verdict.groupby(keys, sort=False)["v"].nunique() > 1
+    wide["conclusion depends on the choice"] = changes.reindex(wide.index).map({True: "yes", False: "no"})
+    wide = wide.reset_index()
+    wide.columns = [str(c) for c in wide.columns]
+    n = int((wide["conclusion depends on the choice"] == "yes").sum())
+    return ("<h2 id='sensitivity'>Sensitivity of the gain to analysis choices</h2>"
+            "<p class='muted'>Gain over the baseline [95% CI] under each variant (e.g. the default "
+            "cross-validation vs leaving more out, with and without motion confounds). A conclusion "
+            "(interval above 0, containing 0, below 0) that differs between variants depends on the "
+            f"choice: {n} of {len(wide)} row(s) here.</p>" + _table(wide, max_rows))
+
+
 def _column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
     return next((c for c in names if c in frame.columns), None)
 
@@ -398,7 +458,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *, titl
     body.append(f"<p class='muted'>Kind: {_esc(kind)} &middot; created {_esc(created)} &middot; report written "
                 f"{_esc(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))} &middot; folder "
                 f"<code>{_esc(results_dir.resolve())}</code></p>")
-    body.append("<nav><a href='#scores'>Scores</a><a href='#baselines'>Baselines</a><a href='#figures'>Figures</a>"
+    body.append("<nav><a href='#scores'>Scores</a><a href='#gain'>Gain</a><a href='#baselines'>Baselines</a><a href='#figures'>Figures</a>"
                 "<a href='#tables'>Tables</a><a href='#provenance'>Provenance</a></nav>")
     body.extend(f"<p class='warn'>{_esc(n)}</p>" for n in notes)
 
@@ -416,6 +476,8 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *, titl
         )
         body.append(f"<div class='cards'>{cards}</div>")
     body.append(score_html)
+    body.append(_gain_section(scores, max_table_rows))
+    body.append(_sensitivity_section(tables, max_table_rows))
     body.append(_baseline_section(scores, baseline_scores, tables))
     if figure_paths:
         body.append("<h2 id='figures'>Figures</h2>")

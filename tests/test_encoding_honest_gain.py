@@ -1,0 +1,159 @@
+"""Honest gains over a baseline (issue #11): the default estimator, gain columns, report sections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainalign.core import BrainalignInputError, DesignMatrix, FeatureSet
+from brainalign.encoding import LayerSweep, cross_validate, gain_sensitivity, sweep_layers
+from brainalign.encoding._stacked import select_one_se
+
+from test_encoding_gain import N_HALF, _simulate
+
+GAIN_COLUMNS = ["gain", "gain_ci_low", "gain_ci_high", "gain_p", "gain_p_fdr"]
+
+
+@pytest.fixture(scope="module")
+def planted():
+    design, baseline, recording = _simulate(seed=1)
+    sweep = sweep_layers({"layer.3": design}, recording, baseline=baseline, autocorrelation=False,
+                         backend="numpy", gain_bootstraps=400)
+    return design, baseline, recording, sweep
+
+
+def test_planted_layer_gains_where_it_adds_signal_and_is_switched_off_elsewhere(planted):
+    _, _, _, sweep = planted
+    assert sweep.config["cross_validate"]["estimator"] == "stacked"  # the default with a baseline
+    table = sweep.gain_table()
+    signal, null = table.iloc[:N_HALF], table.iloc[N_HALF:]
+    assert (signal["gain"] > 0).all() and signal["gain"].mean() > 0.1
+    assert (signal["ci_low"] > 0).mean() >= 0.8 and (signal["p_fdr"] < 0.05).mean() >= 0.8
+    # where the layer carries nothing it is mostly switched off (gain exactly 0) and never hurts much;
+    # the interval is conditional on the fitted models, so a fold that switched it on by chance can
+    # put a small loss's interval just below 0 (2 of 20 targets here)
+    assert (null["gain"] == 0).mean() >= 0.6
+    assert (null["ci_high"] >= 0).mean() >= 0.85 and null["gain"].min() > -0.05
+    assert (null["p_fdr"] < 0.05).sum() == 0
+    res = sweep.results["layer.3"]
+    off = np.isinf(res.alphas)
+    assert off[:, N_HALF:].mean() > 0.6 > off[:, :N_HALF].mean()
+    assert res.metadata["layer_off_fraction"] == pytest.approx(off.mean())
+    assert len(res.metadata["baseline_alphas"]) == res.n_folds
+
+
+def test_gain_columns_in_scores_table_and_summary_by_default(planted, tmp_path):
+    _, _, _, sweep = planted
+    frame = sweep.to_frame()
+    assert set(GAIN_COLUMNS) <= set(frame.columns)
+    layer_rows, base_rows = frame[frame["kind"] == "layer"], frame[frame["kind"] == "baseline"]
+    assert layer_rows[GAIN_COLUMNS].notna().all().all() and base_rows[GAIN_COLUMNS].isna().all().all()
+    # the gain is the fold-averaged layer r minus the baseline's, as gain_over_baseline()
+    np.testing.assert_allclose(sweep.gain_table()["gain"], sweep.gain_over_baseline()[0], atol=1e-12)
+    summary = sweep.summary()["gain_over_baseline"]["layer.3"]
+    assert set(summary["0"]) == {"gain", "ci_low", "ci_high", "p", "p_fdr"}
+    sweep.save(tmp_path / "run")
+    written = pd.read_csv(tmp_path / "run" / "scores.tsv", sep="\t")
+    assert set(GAIN_COLUMNS) <= set(written.columns)
+    again = LayerSweep.load(tmp_path / "run")
+    pd.testing.assert_frame_equal(again.gain_table(), sweep.gain_table())
+
+
+def test_gain_test_can_be_skipped_and_is_part_of_the_resume_key(tmp_path):
+    design, baseline, recording = _simulate(seed=2, n=300)
+    kwargs = dict(baseline=baseline, autocorrelation=False, backend="numpy", results_dir=tmp_path)
+    plain = sweep_layers({"layer.3": design}, recording, gain_bootstraps=0, **kwargs)
+    assert plain.gain_table().empty and "gain" not in plain.to_frame().columns
+    tested = sweep_layers({"layer.3": design}, recording, gain_bootstraps=100, **kwargs)
+    assert len(tested.gain_table()) == recording.n_targets  # not the cached result without a test
+    with pytest.raises(BrainalignInputError, match="gain_bootstraps"):
+        sweep_layers({"layer.3": design}, recording, gain_bootstraps=-1, **kwargs)
+
+
+def test_stacked_estimator_needs_bands_and_a_valid_rule():
+    design, baseline, recording = _simulate(seed=3, n=300)
+    with pytest.raises(BrainalignInputError, match="estimator='stacked' needs a design stacked"):
+        cross_validate(design, recording, estimator="stacked", backend="numpy")
+    both = DesignMatrix.stack([baseline, design], name="both")
+    with pytest.raises(BrainalignInputError, match="one_se"):
+        cross_validate(both, recording, estimator="stacked", one_se=-1, backend="numpy")
+    res = cross_validate(both, recording, estimator="stacked", backend="numpy")
+    assert res.config["one_se"] == 1.0 and res.config["bands"] == [2, 6]
+
+
+def test_one_se_rule_prefers_the_most_penalised_candidate_within_one_standard_error():
+    best = np.array([1.00, 1.10, 0.90])  # inner-fold errors of the least penalised candidate
+    consistent = best + np.array([0.02, 0.01, 0.03])  # worse in every fold: mean 0.02 > SE 0.006
+    noisy = best + np.array([-0.05, 0.10, 0.01])  # mean +0.02, SE 0.044: within noise
+    errors = np.stack([np.stack([best, consistent, noisy], axis=1)] * 2, axis=2)  # (3 folds, 3, 2 targets)
+    errors[:, 2, 1] = best + 0.02  # target 1: a constant gap, no spread, is never noise
+    assert select_one_se(errors, 0.0).tolist() == [0, 0]  # plain rule: lowest mean error
+    assert select_one_se(errors, 1.0).tolist() == [2, 0]
+    errors[:, 1, 0] = best - 0.001  # a better, less penalised candidate wins over a noisy tie
+    assert select_one_se(errors, 0.0)[0] == 1
+    assert select_one_se(errors, 1.0)[0] == 2
+
+
+def _noise_layer(timeline, recording, seed: int, width: int = 384) -> DesignMatrix:
+    from brainalign.alignment import hrf_design
+
+    rng = np.random.default_rng(seed)
+    features = FeatureSet({"noise": rng.normal(size=(timeline.n_events, width)).astype(np.float32)}, timeline)
+    return hrf_design(features, recording)["noise"]
+
+
+def test_pure_noise_layer_on_the_real_alice_baseline_stays_within_noise_of_it(shared_data):
+    """A layer of Gaussian word features through the HRF, on top of the authors' word rate + sound power.
+
+    The default (stacked) route must not score it below the baseline: the gain's paired bootstrap CI
+    contains 0 or lies above it in every ROI, on the group of all usable participants.
+    """
+    from brainalign.core import Recording
+    from brainalign.datasets import list_subjects_alice, load_alice
+
+    root = shared_data / "alice_brennan2016"
+    subjects = [s for s in list_subjects_alice(root) if s != "s33"]
+    data = [load_alice(root, subject=s) for s in subjects]
+    first = data[0].recording
+    recording = Recording(np.mean([d.recording.data for d in data], axis=0), first.sampling_period, first.runs,
+                          first.target_names, first.kind, subject="group")
+    b = data[0].baseline_design
+    baseline = DesignMatrix(np.mean([d.baseline_design.X for d in data], axis=0), b.runs, b.sampling_period,
+                            "baseline", b.feature_names)
+    layers = {f"noise{seed}": _noise_layer(data[0].timeline, recording, seed) for seed in (21, 22, 23)}
+    sweep = sweep_layers(layers, recording, baseline=baseline, autocorrelation=False, backend="numpy",
+                         gain_bootstraps=500)
+    table = sweep.gain_table()
+    assert len(table) == 3 * 6
+    assert (table["ci_high"] >= 0).all(), table[table["ci_high"] < 0]
+    assert table["gain"].min() > -0.05
+    assert (table["p_fdr"] < 0.05).sum() == 0
+
+
+def test_sensitivity_table_and_report_sections(planted, tmp_path):
+    from brainalign.plotting import write_report
+
+    design, baseline, recording, sweep = planted
+    folder = sweep.save(tmp_path / "run")
+    table = gain_sensitivity(design, baseline, recording, {"leave one run out": {}, "2 blocks": {"cv": 2}},
+                             n_bootstraps=200, backend="numpy")
+    assert table["variant"].unique().tolist() == ["leave one run out", "2 blocks"]
+    assert {"target", "gain", "ci_low", "ci_high", "p", "p_fdr"} <= set(table.columns)
+    (folder / "tables").mkdir()
+    table.to_csv(folder / "tables" / "sensitivity.tsv", sep="\t", index=False)
+    html = write_report(folder).read_text()
+    assert "Gain over the baseline" in html and "Sensitivity of the gain" in html
+    assert "conclusion depends on the choice" in html
+    with pytest.raises(BrainalignInputError, match="at least one variant"):
+        gain_sensitivity(design, baseline, recording, {})
+
+
+def test_sweep_interval_is_gain_over_baseline_test(planted):
+    from brainalign.encoding import gain_over_baseline_test
+
+    design, baseline, recording, sweep = planted
+    alone = gain_over_baseline_test(design, baseline, recording, n_bootstraps=400, seed=0, backend="numpy")
+    assert alone.attrs["cv"] == sweep.results["layer.3"].config["cv"]
+    np.testing.assert_allclose(sweep.gain_table()[["gain", "ci_low", "ci_high", "p", "p_fdr"]].to_numpy(),
+                               alone[["gain", "ci_low", "ci_high", "p", "p_fdr"]].to_numpy(), atol=1e-9)
