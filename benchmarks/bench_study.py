@@ -75,7 +75,7 @@ def alice_config(work: Path, fast: bool) -> dict:
             "dataset": {"name": "alice_brennan2016", "subjects": subjects},
             "features": {"context_tokens": 32 if fast else 128},
             "models": [minilm, {"name": "random-gpt2", "model": str(gpt2)}],
-            "encoding": {"backend": "numpy", "n_bootstraps": 1000},
+            "encoding": {"backend": "numpy", "gain_bootstraps": 1000},
             "execution": {"threads_per_worker": 1}}
 
 

@@ -31,7 +31,7 @@ def random_gpt2(tmp_path_factory):
 def _study(tmp_path, model, dataset: dict, **sections) -> dict:
     config = {"output": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache"), "dataset": dataset,
               "models": [{"name": "tiny", "model": str(model)}], "features": {"context_tokens": 8},
-              "encoding": {"backend": "numpy", "alphas": [1.0, 1000.0], "n_bootstraps": 50}}
+              "encoding": {"backend": "numpy", "alphas": [1.0, 1000.0], "gain_bootstraps": 50}}
     config.update(sections)
     return config
 
@@ -59,7 +59,7 @@ def test_narratives_layout_through_the_study_path(tmp_path, rng, random_gpt2):
     config = parse_config(_study(tmp_path, random_gpt2, {"name": "narratives", "path": str(root),
                                                          "options": {"task": "slumlord"}, "group_average": True},
                                  encoding={"backend": "numpy", "gap_s": 6.0, "alphas": [1.0, 1000.0],
-                                           "n_bootstraps": 50}))
+                                           "gain_bootstraps": 50}))
     plan = plan_study(config)
     assert plan.subjects == ["sub-001", "sub-002"] and plan.recordings == ["sub-001", "sub-002", "group"]
     run = run_study(config)
@@ -92,7 +92,7 @@ def test_lebel_broderick_and_pereira_layouts(tmp_path, rng, random_gpt2):
     run = run_study(parse_config(_study(tmp_path / "l", random_gpt2, {
         "name": "lebel2023", "path": str(lebel), "options": {"stories": ["storya"], "trim_start": 0,
                                                              "trim_end": 0}},
-        encoding={"backend": "numpy", "gap_s": 4.0, "cv": 3, "alphas": [1.0], "gain_test": False})))
+        encoding={"backend": "numpy", "gap_s": 4.0, "cv": 3, "alphas": [1.0], "gain_bootstraps": 0})))
     assert StudyResults.load(run.output).recordings == ["UTS01"]
 
     broderick, _ = broderick_copy(tmp_path / "broderick", rng, n=512)
@@ -112,7 +112,7 @@ def test_lebel_broderick_and_pereira_layouts(tmp_path, rng, random_gpt2):
         "examples_passagesentences": rng.normal(size=(n, 5)), "keySentences": sentences})
     run = run_study(parse_config(_study(tmp_path / "p", random_gpt2, {
         "name": "pereira2018", "path": str(pereira), "options": {"experiment": 3}},
-        encoding={"backend": "numpy", "gap_s": 2.0, "alphas": [1.0, 1000.0], "n_bootstraps": 50})))
+        encoding={"backend": "numpy", "gap_s": 2.0, "alphas": [1.0, 1000.0], "gain_bootstraps": 50})))
     assert run.plan.tasks[[t.kind for t in run.plan.tasks].index("design")].params["method"] == "epochs"
     assert StudyResults.load(run.output).table.shape[0] == 2 * 5
 
@@ -120,7 +120,7 @@ def test_lebel_broderick_and_pereira_layouts(tmp_path, rng, random_gpt2):
 def test_haxby_test_copy_through_the_study_path(shared_data, tmp_path, random_gpt2):
     run = run_study(parse_config(_study(tmp_path, random_gpt2, {
         "name": "haxby2001_subset", "path": str(shared_data / "haxby2001_subset")},
-        encoding={"backend": "numpy", "alphas": [1.0, 1000.0], "autocorrelation": False, "gain_test": False})))
+        encoding={"backend": "numpy", "alphas": [1.0, 1000.0], "autocorrelation": False, "gain_bootstraps": 0})))
     sweep = StudyResults.load(run.output).sweep("tiny", "sub-001")
     assert sweep.score_matrix().shape == (2, 530) and set(sweep.baselines) == set()
     assert (run.output / "tiny" / "sub-001" / "maps" / "best_layer.nii.gz").is_file()

@@ -51,7 +51,7 @@ def test_valid_keys_are_listed_with_the_error():
     with pytest.raises(ConfigError) as err:
         parse_config(_with(encoding={"folds": 3}))
     text = str(err.value)
-    assert "valid keys:" in text and "inner_cv" in text and "estimator" in text and "gain_test" in text
+    assert "valid keys:" in text and "inner_cv" in text and "estimator" in text and "gain_bootstraps" in text
 
 
 def test_dataset_options_and_names_are_checked_when_planning(tmp_path):

@@ -45,7 +45,7 @@ def alice_study(shared_data, minilm_dir, random_gpt2, cache, **execution) -> dic
              "options": {"future_context": True, "layers": ["embeddings", "layer.3"]}},
             {"name": "random-gpt2", "model": str(random_gpt2)},
         ],
-        "encoding": {"backend": "numpy", "alphas": [1.0, 100.0, 10000.0], "n_bootstraps": 200},
+        "encoding": {"backend": "numpy", "alphas": [1.0, 100.0, 10000.0], "gain_bootstraps": 200},
         "execution": {"threads_per_worker": 1, **execution},
     }
 
@@ -208,3 +208,25 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sequential_study, tmp_path):
                            "--dry-run", "-o", str(tmp_path / "fresh")], capture_output=True, text=True, timeout=300)
     lines = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line and line[0].isalpha()}
     assert lines["fit"][:3] == ["20", "0", "20"] and not (tmp_path / "fresh").exists()
+
+
+def test_a_study_cell_equals_sweep_layers(sequential_study, alice_dir, random_gpt2, feature_cache):
+    """The study's tasks compute exactly what sweep_layers computes for one model and subject."""
+    from threadpoolctl import threadpool_limits
+
+    from brainalign.alignment import hrf_design
+    from brainalign.datasets import load_alice
+    from brainalign.encoding import sweep_layers
+    from brainalign.features import extract_text_features
+
+    _, run = sequential_study
+    data = load_alice(alice_dir / "alice_brennan2016", subject="s26")
+    features = extract_text_features(data.timeline, str(random_gpt2), context_tokens=32, cache_dir=feature_cache)
+    with threadpool_limits(1):
+        direct = sweep_layers(hrf_design(features, data.recording), data.recording, baseline=data.baseline_design,
+                              backend="numpy", alphas=[1.0, 100.0, 10000.0], gain_bootstraps=200)
+    cell = run.results().sweep("random-gpt2", "s26")
+    np.testing.assert_array_equal(cell.score_matrix(), direct.score_matrix())
+    np.testing.assert_array_equal(cell.baseline_scores(), direct.baseline_scores())
+    pd.testing.assert_frame_equal(cell.gain_table(), direct.gain_table())
+    assert cell.config["baseline_combination"] == direct.config["baseline_combination"] == "stacked on residual"

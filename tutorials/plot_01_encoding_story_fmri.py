@@ -158,7 +158,7 @@ study = parse_config({
     "name": "alice-minilm", "output": str(WORK / "study"), "cache_dir": str(CACHE), "dataset": dataset,
     "models": [{"name": "all-MiniLM-L6-v2", "model": "bundled:all-MiniLM-L6-v2"}],
     "features": {"context_tokens": CONTEXT},
-    "encoding": {"autocorrelation": False, "n_bootstraps": 200},
+    "encoding": {"autocorrelation": False, "gain_bootstraps": 200},
 })
 results = run_study(study).results()
 sweeps = {subject: results.sweep("all-MiniLM-L6-v2", subject) for subject in results.recordings}

@@ -85,7 +85,7 @@ config = {
         {"name": "untrained", "random": {"architecture": "gpt2", "n_layers": 6, "hidden_size": 384, "n_heads": 6,
                                          "max_positions": 256}},
     ],
-    "encoding": {"n_bootstraps": 200 if FAST else 1000},
+    "encoding": {"gain_bootstraps": 200 if FAST else 1000},
     "execution": {"threads_per_worker": 1},
 }
 study = parse_config(config)

@@ -37,7 +37,8 @@ class _Section(BaseModel):
 
 # ----------------------------------------------------------------- option sections from signatures
 _SKIP_PARAMS = {"self", "timeline", "model", "features", "recording", "features_or_design", "design",
-                "cache_dir", "on_chunk", "layers", "return_predictions", "epochs", "name_prefix", "units"}
+                "cache_dir", "on_chunk", "layers", "return_predictions", "epochs", "name_prefix", "units",
+                "baseline", "results_dir"}
 
 
 def _signature_model(name: str, functions, *, skip=(), extra_fields: dict | None = None) -> type[BaseModel]:
@@ -81,14 +82,11 @@ def _alignment_model():
 
 
 def _encoding_model():
-    from ..encoding import cross_validate
+    from ..encoding import cross_validate, sweep_layers
 
-    return _signature_model("EncodingOptions", [cross_validate], skip={"model"}, extra_fields={
-        "alphas": (Optional[Union[str, list[float]]], None),
-        "autocorrelation": (bool, True),
-        "gain_test": (bool, True),
-        "n_bootstraps": (int, 1000),
-    })
+    # sweep_layers' own options (autocorrelation, gain_bootstraps) and every cross_validate option
+    return _signature_model("EncodingOptions", [sweep_layers, cross_validate], skip={"model", "designs"},
+                            extra_fields={"alphas": (Optional[Union[str, list[float]]], None)})
 
 
 _LAZY_MODELS: dict[str, type[BaseModel]] = {}

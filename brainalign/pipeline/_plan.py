@@ -198,7 +198,7 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
     StudyPlan
         ``plan.describe()`` is what ``brainalign run --dry-run`` prints.
     """
-    from ._adapters import FilesAdapter, get_adapter
+    from ._adapters import FilesAdapter
     from ._tasks import adapter_for
 
     out = Path(output) if output is not None else resolve_path(config, config.output)

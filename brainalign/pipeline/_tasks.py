@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,9 @@ from ..core import (
     atomic_write_text,
     canonical_json,
     hash_array,
+    load_arrays,
     load_json,
+    save_arrays,
     save_json,
 )
 from ._config import StudyConfig, parse_config, resolve_path
@@ -85,7 +86,7 @@ def adapter_for(config: StudyConfig):
 
 def _cv_options(config: StudyConfig) -> dict[str, Any]:
     enc = config.encoding_options()
-    for key in ("autocorrelation", "gain_test", "n_bootstraps"):
+    for key in ("autocorrelation", "gain_bootstraps"):
         enc.pop(key, None)
     if isinstance(enc.get("alphas"), str):
         from ..encoding._cli_encode import parse_alphas
@@ -95,9 +96,23 @@ def _cv_options(config: StudyConfig) -> dict[str, Any]:
 
 
 def _study_flags(config: StudyConfig) -> dict[str, Any]:
+    """sweep_layers' options, with its defaults (so a study cell equals a sweep_layers call)."""
+    import inspect
+
+    from ..encoding import sweep_layers
+
+    defaults = inspect.signature(sweep_layers).parameters
     enc = config.encoding_options()
-    return {"autocorrelation": enc.get("autocorrelation", True), "gain_test": enc.get("gain_test", True),
-            "n_bootstraps": int(enc.get("n_bootstraps", 1000))}
+    n_boot = int(enc.get("gain_bootstraps", defaults["gain_bootstraps"].default))
+    return {"autocorrelation": bool(enc.get("autocorrelation", defaults["autocorrelation"].default)),
+            "gain_test": n_boot > 0, "n_bootstraps": n_boot}
+
+
+def _single(cv: dict) -> dict:
+    """Options for a design of one band (baselines): plain ridge, as sweep_layers fits them."""
+    if cv.get("estimator", "ridge") == "ridge":
+        return cv
+    return {**{k: v for k, v in cv.items() if k != "one_se"}, "estimator": "ridge"}
 
 
 # ------------------------------------------------------------------------------- entry point
@@ -286,7 +301,7 @@ def _baseline_task(task, config, context):
     cv = _cv_options(config)
     flags = _study_flags(config)
     cv["gap_s"] = _gap(cv, [first_design] + ([base] if base is not None else []), recording)
-    single = {**cv, "estimator": "ridge"}
+    single = _single(cv)
     folder = fresh_folder(Path(task["folder"]))
     info: dict[str, Any] = {"gap_s": cv["gap_s"], "has_baseline": base is not None, "baselines": []}
     if base is not None:
@@ -295,6 +310,8 @@ def _baseline_task(task, config, context):
         result = cross_validate(base, recording, return_predictions=flags["gain_test"], **single)
         if flags["gain_test"]:
             save_npy(folder / "predictions.npy", result.predictions)
+            save_arrays(folder / "folds.npz", {f"fold{k}": np.asarray(f) for k, f in enumerate(result.folds)})
+            del result.predictions, result.folds
         result.save(folder / "baseline")
         info["baselines"].append("baseline")
         info["baseline_hash"] = hash_array(base.X)
@@ -307,8 +324,8 @@ def _baseline_task(task, config, context):
 
 # ------------------------------------------------------------------------------- fits
 def _fit_task(task, config, context):
-    from ..encoding import cross_validate, fdr
-    from ..encoding._gain import bootstrap_fold_gains
+    from ..encoding import cross_validate
+    from ..encoding._sweep import _gain_test
 
     p = task["params"]
     rec_folder = _one(task, "recording", "group")
@@ -327,34 +344,24 @@ def _fit_task(task, config, context):
         stacked = DesignMatrix.stack([base, design], name=p["layer"])
         stacked.metadata["combined_with"] = "baseline"
         design = stacked
+        cv.setdefault("estimator", "stacked")  # sweep_layers' default with a baseline
     else:
-        cv["estimator"] = "ridge"
+        cv = _single(cv)
     gain_test = bool(flags["gain_test"] and base is not None)
     result = cross_validate(design, recording, model=p["model"], return_predictions=gain_test, **cv)
+    if gain_test:
+        baseline = EncodingResult.load(base_folder / "baseline")
+        baseline.predictions = load_npy(base_folder / "predictions.npy", mmap=False)
+        folds = load_arrays(base_folder / "folds.npz")
+        baseline.folds = [folds[f"fold{k}"] for k in range(len(folds))]
+        result.metadata["gain_test"] = _gain_test(result, baseline, recording, flags["n_bootstraps"],
+                                                  int(cv.get("seed", 0)))
+        del result.predictions, result.folds
     result.metadata.update(config_key=task["key"], study_task="fit", layer_index=p["index"],
                            n_layers=p["n_layers"], depth=p["index"] / max(1, p["n_layers"] - 1))
     folder = fresh_folder(Path(task["folder"]))
-    info: dict[str, Any] = {"design_hash": hash_array(np.asarray(design.X)), "mean_r": float(result.r.mean())}
-    if gain_test:
-        pred_base = load_npy(base_folder / "predictions.npy", mmap=False)
-        block_s = cv["gap_s"] if cv["gap_s"] > 0 else 20.0
-        block = max(1, int(math.ceil(block_s / recording.sampling_period - 1e-9)))
-        folds = [np.asarray(f) for f in result.folds]
-        if min(f.size for f in folds) >= 2 * block:
-            gains = bootstrap_fold_gains(np.asarray(recording.data), result.predictions, pred_base, folds, block,
-                                         flags["n_bootstraps"], np.random.default_rng(int(cv.get("seed", 0))))
-            base_r = EncodingResult.load(base_folder / "baseline").r.mean(0)
-            p_values = (1.0 + (gains <= 0).sum(0)) / (1.0 + gains.shape[0])
-            table = pd.DataFrame({
-                "target": recording.target_names, "r_model": result.r.mean(0), "r_baseline": base_r,
-                "gain": result.r.mean(0) - base_r, "ci_low": np.quantile(gains, 0.025, axis=0),
-                "ci_high": np.quantile(gains, 0.975, axis=0), "p": p_values, "p_fdr": fdr(p_values)})
-            atomic_write_text(folder / "gain.tsv", table.to_csv(sep="\t", index=False))
-            info["gain_test"] = {"n_bootstraps": flags["n_bootstraps"], "block_samples": block, "ci": 0.95}
-        else:
-            logger.warning("%s: test folds shorter than two %g-s blocks; no gain test.", task["label"], block_s)
     result.save(folder)
-    return info
+    return {"design_hash": hash_array(np.asarray(design.X)), "mean_r": float(result.r.mean())}
 
 
 # ------------------------------------------------------------------------------- sweeps
@@ -383,24 +390,20 @@ def _sweep_task(task, config, context):
         data_hashes[f"design:{layer}"] = read_marker(f)["design_hash"]
     cv = _cv_options(config)
     cv["gap_s"] = base_info["gap_s"]
+    if base_info["has_baseline"]:
+        cv.setdefault("estimator", "stacked")
     from ..encoding._crossval import _jsonable
 
+    combination = cv.get("estimator", "ridge")
     sweep_config = {"cross_validate": _jsonable(cv, max_array_size=None),
                     "baseline": "baseline" if base_info["has_baseline"] else None,
-                    "baseline_combination": (("banded" if cv.get("estimator") == "banded" else "stacked")
+                    "baseline_combination": ({"ridge": "stacked columns", "banded": "banded",
+                                              "stacked": "stacked on residual"}[combination]
                                              if base_info["has_baseline"] else None),
                     "autocorrelation_baseline": "autocorrelation" in base_info["baselines"],
                     "layers": p["layers"], "subject": p["recording"], "model": p["model"],
                     "study": config.name, "gain_test": _study_flags(config)}
     sweep = LayerSweep(results, baselines, sweep_config, data_hashes)
-    gains = []
-    for layer, f in zip(p["layers"], fits):
-        if (f / "gain.tsv").is_file():
-            g = pd.read_csv(f / "gain.tsv", sep="\t")
-            g.insert(0, "layer", layer)
-            gains.append(g)
-    if gains:
-        atomic_write_text(folder / "gain.tsv", pd.concat(gains).to_csv(sep="\t", index=False))
     sweep.save(folder, write_results=False)
     maps = []
     if p["maps"]:
@@ -433,12 +436,11 @@ def study_table(output: Path, models: list[str], recordings: list[str]) -> pd.Da
                     "subject": rec, "kind": "group" if rec == "group" else "subject",
                     "target": sweep.target_names, "r": r[i], "r2": r2[i], "r_baseline": base,
                     "gain": r[i] - base}))
-            table = frames[-n:]
-            gain_file = folder / "gain.tsv"
-            if gain_file.is_file():
-                g = pd.read_csv(gain_file, sep="\t", dtype={"target": str})
-                merged = pd.concat(table, ignore_index=True).merge(
-                    g[["layer", "target", "ci_low", "ci_high", "p", "p_fdr"]], on=["layer", "target"], how="left")
+            gains = sweep.gain_table()
+            if len(gains):
+                merged = pd.concat(frames[-n:], ignore_index=True).merge(
+                    gains[["layer", "target", "ci_low", "ci_high", "p", "p_fdr"]], on=["layer", "target"],
+                    how="left")
                 frames[-n:] = [merged]
     out = pd.concat(frames, ignore_index=True)
     for col in ("ci_low", "ci_high", "p", "p_fdr"):
