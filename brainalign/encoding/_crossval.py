@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording
 from ..core import package_versions as _core_package_versions
 from ._backend import resolve_backend, using_backend
 from ._cv import SHUFFLED_CV_WARNING, ShuffledKFold, inner_splits, resolve_outer_cv
-from ._sklearn_api import Standardizer, _alpha_grid
+from ._sklearn_api import Standardizer, _alpha_grid, alpha_edge_message
 from ._solvers import solve_ridge_cv
 from ._stats import circular_shift_null, correlation_score, draw_shifts, fdr, permutation_pvalues, r2_score
 
@@ -218,13 +219,15 @@ def cross_validate(
             if band_sizes is not None:
                 from ._banded import BandedRidgeEncoder
 
-                edges = np.concatenate([[0], np.cumsum(band_sizes)])
-                cut = lambda M: [M[:, a:b] for a, b in zip(edges[:-1], edges[1:])]  # noqa: E731
                 enc = BandedRidgeEncoder(alphas_arr, n_iter=n_iter, cv=splits, standardize=False,
                                          backend=backend_name, solver=solver, random_state=seed,
-                                         n_targets_batch=n_targets_batch).fit(cut(Xtr), Y[train])
+                                         n_targets_batch=n_targets_batch, band_sizes=band_sizes)
+                with warnings.catch_warnings():
+                    # the alpha-edge check runs once over all folds below, into the result's warnings
+                    warnings.simplefilter("ignore", UserWarning)
+                    enc.fit(Xtr, Y[train])
                 out = {"form": f"banded-{enc.form_}", "best_alphas": enc.best_alphas_}
-                pred = enc.predict(cut(Xte))
+                pred = enc.predict(Xte)
             else:
                 out = solve_ridge_cv(Xtr, Y[train], alphas_arr, splits, X_test=Xte, return_weights=False,
                                      n_targets_batch=n_targets_batch, form=solver, backend=bk)
@@ -236,6 +239,10 @@ def cross_validate(
             if predictions is not None:
                 predictions[test] = pred
 
+    edge = alpha_edge_message(chosen, alphas_arr, what="fold-target pairs")
+    if edge is not None:
+        logger.warning("%s: %s", design.name, edge)
+        warnings_list.append(edge)
     p_values = None
     metadata: dict[str, Any] = {
         "folds": [_fold_ranges(te) for _, te in folds],
