@@ -9,13 +9,14 @@ import numpy as np
 from scipy import sparse
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording, content_key
-from ._grid import SampleGrid, events_by_run, provenance, select_layers, shift_within_runs
+from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers, shift_within_runs
 
 logger = logging.getLogger("brainalign.alignment")
 
 
-def _nearest_sample_weights(onsets, offsets, n_samples, sampling_period, events_as) -> sparse.csr_matrix:
-    """(n_samples, n_events) 0/1 matrix putting each event on its sample(s)."""
+def _nearest_sample_weights(onsets, offsets, events_as, run: str, grid: SampleGrid) -> sparse.csr_matrix:
+    """(n_samples, n_events) 0/1 matrix putting each event on its sample(s) of ``run``."""
+    n_samples, sampling_period = grid.run_lengths_[run], grid.sampling_period
     nearest = np.rint(onsets / sampling_period).astype(np.int64)
     if events_as == "impulse":
         first, last = nearest, nearest
@@ -29,11 +30,7 @@ def _nearest_sample_weights(onsets, offsets, n_samples, sampling_period, events_
     else:
         raise BrainalignInputError(f"events_as must be 'impulse' or 'boxcar', got {events_as!r}.")
     outside = (last < 0) | (first > n_samples - 1)
-    if outside.any():
-        logger.warning(
-            "%d event(s) fall outside the run's samples (onsets %s s) and are left out of the "
-            "sample-grid design.", int(outside.sum()), np.round(onsets[outside][:5], 3).tolist(),
-        )
+    check_events_reach(run, onsets, ~outside, grid, "sample-grid")
     first = np.maximum(first, 0)
     last = np.minimum(last, n_samples - 1)
     counts = np.maximum(0, last - first + 1)
@@ -75,8 +72,7 @@ def resample_to_samples(
     tl = features.timeline
     index = events_by_run(tl, grid, tolerance_s=tolerance_s)
     weights = {
-        run: _nearest_sample_weights(tl.onsets[idx], tl.offsets[idx], grid.run_lengths_[run],
-                                     grid.sampling_period, events_as)
+        run: _nearest_sample_weights(tl.onsets[idx], tl.offsets[idx], events_as, run, grid)
         for run, idx in index.items()
     }
     params = {"method": "samples", "events_as": events_as}

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import sparse
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording, Timeline
-from ._grid import SampleGrid, events_by_run, provenance, select_layers, zscore_within_runs
+from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers, zscore_within_runs
 
 _HRF_MODELS = (
     "glover",
@@ -188,6 +188,9 @@ def hrf_design(
         ]
         for run, idx in index.items()
     }
+    for run, idx in index.items():
+        main = abs(weights[run][0])
+        check_events_reach(run, tl.onsets[idx], np.asarray(main.sum(axis=0)).ravel() > 0, grid, "hrf")
     runs = grid.runs
     params = {
         "method": "hrf",

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording
 from ._delays import fir_delays
-from ._grid import SampleGrid, events_by_run, provenance, select_layers
+from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers
 
 
 def lanczos_kernel(t: np.ndarray, cutoff: float, window: int = 3) -> np.ndarray:
@@ -64,6 +64,7 @@ def lanczos_design(
     weights = {}
     for run, idx in index.items():
         W = lanczos_kernel(grid.sample_times(run)[:, None] - tl.onsets[idx][None, :], cutoff, window)
+        check_events_reach(run, tl.onsets[idx], (W != 0).any(axis=0), grid, "lanczos")
         if rate_normalize:
             total = W.sum(axis=1, keepdims=True)
             W = np.divide(W, total, out=np.zeros_like(W), where=np.abs(total) > 1e-12)

@@ -13,6 +13,7 @@ from ._validation import (
     check_finite,
     check_runs_contiguous,
     check_same_length,
+    positive_seconds,
     count_by_run,
     ordered_unique,
     run_labels,
@@ -52,8 +53,7 @@ class DesignMatrix:
         check_finite(X, f"design {self.name!r}", self.feature_names)
         self.runs = run_labels(self.runs, X.shape[0], "design runs")
         check_runs_contiguous(self.runs, f"design {self.name!r}")
-        if not (np.isfinite(self.sampling_period) and self.sampling_period > 0):
-            raise BrainalignInputError(f"sampling_period must be positive, got {self.sampling_period!r}.")
+        self.sampling_period = positive_seconds(self.sampling_period, f"design {self.name!r} sampling_period")
         if self.feature_names is not None:
             self.feature_names = [str(n) for n in self.feature_names]
             check_same_length("feature_names", len(self.feature_names), "design columns", X.shape[1])

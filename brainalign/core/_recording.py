@@ -15,6 +15,7 @@ from ._validation import (
     check_same_length,
     count_by_run,
     ordered_unique,
+    positive_seconds,
     run_labels,
 )
 
@@ -72,11 +73,7 @@ class Recording:
 
     def __post_init__(self) -> None:
         data = as_2d_float(self.data, "Recording data")
-        if not (np.isfinite(self.sampling_period) and self.sampling_period > 0):
-            raise BrainalignInputError(
-                f"sampling_period must be a positive number of seconds, got {self.sampling_period!r}."
-            )
-        self.sampling_period = float(self.sampling_period)
+        self.sampling_period = positive_seconds(self.sampling_period, "Recording sampling_period")
         n_samples, n_targets = data.shape
         if n_samples < 2 or n_targets < 1:
             raise BrainalignInputError(f"Recording data is too small: shape {data.shape}.")

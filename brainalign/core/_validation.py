@@ -37,6 +37,28 @@ def as_2d_float(values, name: str, dtype=np.float32) -> np.ndarray:
     return arr
 
 
+def positive_seconds(value, name: str = "sampling_period", hint: str = "") -> float:
+    """``value`` as a positive finite float of seconds, or a clear error naming ``name``.
+
+    ``None`` (a missing TR or sampling rate) and non-numbers get their own
+    message instead of numpy's ``ufunc 'isfinite' not supported``.
+    """
+    hint = hint or "the seconds between samples (the TR for fMRI, 1 / sfreq for M/EEG)"
+    if value is None:
+        raise BrainalignInputError(f"{name} is missing (None); give {hint}.")
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise BrainalignInputError(f"{name} must be a positive number of seconds, got {value!r}.")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise BrainalignInputError(
+            f"{name} must be a positive number of seconds, got {type(value).__name__} {value!r}."
+        ) from None
+    if not (np.isfinite(seconds) and seconds > 0):
+        raise BrainalignInputError(f"{name} must be a positive number of seconds, got {value!r}.")
+    return seconds
+
+
 def check_same_length(name_a: str, len_a: int, name_b: str, len_b: int) -> None:
     if len_a != len_b:
         raise BrainalignInputError(

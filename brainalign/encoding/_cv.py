@@ -163,9 +163,15 @@ def inner_splits(train_rows: np.ndarray, runs: np.ndarray, n_splits: int, gap: i
     """
     train_rows = np.asarray(train_rows)
     n = train_rows.size
-    n_splits = int(min(n_splits, n))
-    if n_splits < 2:
-        raise BrainalignInputError(f"Only {n} training samples: too few for inner cross-validation.")
+    if isinstance(n_splits, (bool, np.bool_)) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
+        raise BrainalignInputError(f"inner_cv must be an int >= 2 inner folds, got {n_splits!r}.")
+    n_splits = int(n_splits)
+    if n_splits > n:
+        # clipping the fold count silently used to leave one-sample folds and alphas at the grid's edge
+        raise BrainalignInputError(
+            f"inner_cv={n_splits} inner folds need at least {n_splits} training samples, got n={n}; "
+            f"use fewer inner folds or more data."
+        )
     if shuffle:
         return _shuffled_splits(n, n_splits, seed)
     segment = np.concatenate([[0], np.cumsum(np.diff(train_rows) != 1)])

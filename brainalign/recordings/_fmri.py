@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Recording, hash_file
+from ..core._validation import positive_seconds
 from ._space import wrap_dropped
 from ._clean import clean_run, cleaning_metadata, confounds_per_run, read_confounds, run_names
 
@@ -79,8 +80,7 @@ def resolve_tr(header_trs: Sequence[float | None], tr: float | None, sources: Se
             f"Runs have different TRs in their headers: {known}. Load runs with different TRs separately."
         )
     if tr is not None:
-        if not (np.isfinite(tr) and tr > 0):
-            raise BrainalignInputError(f"tr must be a positive number of seconds, got {tr!r}.")
+        tr = positive_seconds(tr, "tr", "the repetition time in seconds")
         for source, t in known.items():
             if abs(t - tr) > 1e-3 * max(t, tr):
                 raise BrainalignInputError(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, Recording, hash_file
+from ..core._validation import positive_seconds
 from ._space import wrap_dropped
 from ._clean import clean_run, cleaning_metadata, confounds_per_run, read_confounds, run_names
 
@@ -139,8 +140,7 @@ def load_surface(
     names = list(hemispheres) if hemispheres is not None else (["left", "right"] if n_surf == 2 else None)
     labels = run_names(runs, len(per_run))
     confound_list = confounds_per_run(confounds, len(per_run))
-    if not (np.isfinite(tr) and tr > 0):
-        raise BrainalignInputError(f"tr must be a positive number of seconds, got {tr!r}.")
+    tr = positive_seconds(tr, "tr", "the repetition time in seconds")
     blocks, run_col, n_vertices = [], [], None
     for label, files, conf in zip(labels, per_run, confound_list):
         parts = []
