@@ -9,7 +9,7 @@ import numpy as np
 
 from ..core import BrainalignInputError, FeatureSet, Recording, Timeline, content_key, hash_array
 from ..core._timeline import check_events_in_runs
-from ..core._validation import positive_seconds
+from ..core._validation import positive_or_zero, positive_seconds
 
 logger = logging.getLogger("brainalign.alignment")
 
@@ -38,7 +38,17 @@ class SampleGrid:
     """
 
     def __init__(self, run_lengths: Mapping[str, int], sampling_period: float) -> None:
-        lengths = {str(k): int(v) for k, v in dict(run_lengths).items()}
+        if not isinstance(run_lengths, Mapping):
+            raise BrainalignInputError(
+                f"run_lengths must map run labels to sample counts, e.g. {{'run-1': 300}}, got "
+                f"{type(run_lengths).__name__}."
+            )
+        lengths = {}
+        for k, v in run_lengths.items():
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)) \
+                    or not float(v).is_integer():
+                raise BrainalignInputError(f"Run {k!r}: the number of samples must be a whole number, got {v!r}.")
+            lengths[str(k)] = int(v)
         if not lengths:
             raise BrainalignInputError("A SampleGrid needs at least one run.")
         bad = {k: v for k, v in lengths.items() if v < 1}
@@ -138,17 +148,6 @@ def events_by_run(
     return index
 
 
-def positive_or_zero(value, name: str) -> float:
-    """A finite number of seconds >= 0, or a clear error naming ``name``."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise BrainalignInputError(f"{name} must be a number of seconds >= 0, got {value!r}.") from None
-    if not np.isfinite(seconds) or seconds < 0:
-        raise BrainalignInputError(f"{name} must be a number of seconds >= 0, got {value!r}.")
-    return seconds
-
-
 def check_events_reach(run: str, onsets: np.ndarray, reached: np.ndarray, grid: SampleGrid, method: str,
                        what: str = "features") -> None:
     """Refuse a run whose events all miss its samples; log the events that do.
@@ -188,6 +187,10 @@ def select_layers(features: FeatureSet, layers) -> list[str]:
         return features.layer_names
     if isinstance(layers, (str, int, np.integer)):
         layers = [layers]
+    if not np.iterable(layers) or isinstance(layers, Mapping):
+        raise BrainalignInputError(
+            f"layers must be a layer name, a position or a list of them, got {type(layers).__name__} {layers!r}."
+        )
     names = []
     for layer in layers:
         if isinstance(layer, (int, np.integer)):
@@ -196,7 +199,7 @@ def select_layers(features: FeatureSet, layers) -> list[str]:
                     f"Layer index {layer} is out of range for {len(features.layer_names)} layers."
                 )
             names.append(features.layer_names[int(layer)])
-        elif layer in features.layers:
+        elif isinstance(layer, str) and layer in features.layers:
             names.append(str(layer))
         else:
             raise BrainalignInputError(

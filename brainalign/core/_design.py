@@ -50,6 +50,10 @@ class DesignMatrix:
 
     def __post_init__(self) -> None:
         X = as_2d_float(self.X, f"design {self.name!r}")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise BrainalignInputError(
+                f"design {self.name!r} is empty: shape {X.shape}; it needs at least one sample and one column."
+            )
         check_finite(X, f"design {self.name!r}", self.feature_names)
         self.runs = run_labels(self.runs, X.shape[0], "design runs")
         check_runs_contiguous(self.runs, f"design {self.name!r}")
@@ -74,6 +78,10 @@ class DesignMatrix:
 
     def check_matches(self, recording) -> None:
         """Raise a specific error unless rows line up with ``recording`` run by run."""
+        if not all(hasattr(recording, a) for a in ("sampling_period", "runs", "run_ids")):
+            raise BrainalignInputError(
+                f"Design {self.name!r} can only be matched with a brainalign Recording, got {type(recording).__name__}."
+            )
         if abs(recording.sampling_period - self.sampling_period) > 1e-9 * max(1.0, self.sampling_period):
             raise BrainalignInputError(
                 f"Design {self.name!r} has sampling period {self.sampling_period} s but the recording "

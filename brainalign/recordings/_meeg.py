@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Recording, Timeline, hash_file
+from ..core._validation import as_path
 
 logger = logging.getLogger("brainalign.recordings")
 
@@ -19,7 +20,7 @@ def read_raw(path: str | os.PathLike, **kwargs):
     """``mne.io.read_raw`` (FIF, EDF, BrainVision, EEGLAB, ...) with an error naming a bad file."""
     import mne
 
-    path = Path(path)
+    path = as_path(path, "M/EEG")
     if not path.exists():
         raise FileNotFoundError(f"M/EEG file {path} does not exist.")
     try:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, Recording, hash_file
+from ..core._validation import as_path
 from ..core._validation import positive_seconds
 from ._space import wrap_dropped
 from ._clean import clean_run, cleaning_metadata, confounds_per_run, read_confounds, run_names
@@ -68,7 +69,7 @@ def _read_gifti(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
     """(n_times, n_vertices) data of a functional GIfTI and its TimeStep (s) if stored."""
     import nibabel as nib
 
-    path = Path(path)
+    path = as_path(path, "GIfTI")
     if not path.is_file():
         raise FileNotFoundError(f"GIfTI file {path} does not exist.")
     try:

@@ -66,6 +66,8 @@ def synthetic_speech_timeline(
     >>> tl.n_events, round(float(tl.onsets[0]), 1)
     (8, 2.0)
     """
+    if not isinstance(text, str):
+        raise BrainalignInputError(f"text must be a str of running text, got {type(text).__name__}.")
     paragraphs = [p.split() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
     if not paragraphs:
         raise BrainalignInputError("Cannot build a speech timeline from empty text.")
