@@ -38,6 +38,11 @@ def _numeric_array(values, name: str, dtype) -> np.ndarray:
         raise BrainalignInputError(f"{name} must hold numbers, got {kind} ({err}).") from None
 
 
+def as_float_array(values, name: str) -> np.ndarray:
+    """``values`` as a float64 array of any shape, or a clear error (missing, text, complex, sparse)."""
+    return _numeric_array(values, name, np.float64)
+
+
 def as_1d_float(values, name: str) -> np.ndarray:
     """Return ``values`` as a 1-D float64 array or raise a clear error."""
     arr = _numeric_array(values, name, np.float64)

@@ -295,6 +295,8 @@ def variance_partitioning(
     """
     from ._crossval import as_design, cross_validate
 
+    if not isinstance(bands, Mapping):
+        raise BrainalignInputError(f"variance_partitioning takes a dict of band name to design, got {type(bands).__name__}.")
     if len(bands) < 2:
         raise BrainalignInputError("variance_partitioning needs at least two bands.")
     designs = {name: as_design(d, recording) for name, d in bands.items()}

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording, hash_array
 from ..core import package_versions as _core_package_versions
+from ..core._validation import as_float_array, positive_or_zero
 from ._backend import resolve_backend, using_backend
 from ._cv import SHUFFLED_CV_WARNING, ShuffledKFold, inner_splits, resolve_outer_cv
 from ._sklearn_api import Standardizer, _alpha_grid, alpha_edge_message
@@ -33,6 +34,11 @@ def default_gap_s(design: DesignMatrix, recording: Recording) -> float:
     ``["delays_samples"]`` / ``["lags_samples"]``), otherwise ~20 s (HRF length) for fMRI/ROI data and 1 s (TRF
     length) for M/EEG.
     """
+    if not isinstance(design, DesignMatrix) or not isinstance(recording, Recording):
+        raise BrainalignInputError(
+            f"default_gap_s needs a DesignMatrix and a Recording, got {type(design).__name__} and "
+            f"{type(recording).__name__}."
+        )
     meta = design.metadata or {}
     spans = []
     for key in ("delays_s", "lags_s", "delays", "lags"):  # seconds
@@ -52,7 +58,9 @@ def as_design(design, recording: Recording) -> DesignMatrix:
     """Accept a DesignMatrix or a plain (n_samples, n_features) array on the recording's grid."""
     if isinstance(design, DesignMatrix):
         return design
-    X = np.asarray(design)
+    if design is None:
+        raise BrainalignInputError("design is missing (None); pass a DesignMatrix or an (n_samples, n_features) array.")
+    X = as_float_array(design, "design")
     if X.ndim != 2 or X.shape[0] != recording.n_samples:
         raise BrainalignInputError(
             f"design has shape {X.shape} but the recording has {recording.n_samples} samples; "
@@ -169,8 +177,9 @@ def cross_validate(
     alphas_arr = _alpha_grid(alphas)
     if gap_s is None:
         gap_s = default_gap_s(design, recording)
-    if gap_s < 0:
-        raise BrainalignInputError(f"gap_s must be >= 0 seconds, got {gap_s}.")
+    gap_s = positive_or_zero(gap_s, "gap_s")
+    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)):
+        raise BrainalignInputError(f"n_permutations must be an int >= 0, got {n_permutations!r}.")
     gap = int(math.ceil(gap_s / recording.sampling_period - 1e-9))
     runs = np.asarray(recording.runs)
     splitter = resolve_outer_cv(cv, runs, gap, shuffle, seed)

@@ -30,6 +30,7 @@ import numpy as np
 
 from .._logging import progress_disabled
 from ..core import BrainalignInputError
+from ..core._validation import positive_int
 
 logger = logging.getLogger("brainalign.encoding")
 
@@ -210,7 +211,8 @@ def solve_ridge_cv(
     device = _device_of(Xb)
     n_features = Xb.shape[1]
     form = choose_form(n_samples, n_features, form)
-    batch_size = n_targets_batch or default_targets_batch(n_samples, n_targets)
+    batch_size = (positive_int(n_targets_batch, "n_targets_batch") if n_targets_batch is not None
+                  else default_targets_batch(n_samples, n_targets))
 
     # --- one decomposition per inner fold and one for the refit, shared by all alphas and targets
     gram_all64 = None

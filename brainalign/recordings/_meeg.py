@@ -182,7 +182,9 @@ def events_timeline(
     >>> events_timeline(raw).onsets.tolist()
     [1.0, 4.0]
     """
-    annotations = raw.annotations
+    annotations = getattr(raw, "annotations", None)
+    if annotations is None:
+        raise BrainalignInputError(f"events_timeline needs an mne Raw with annotations, got {type(raw).__name__}.")
     descriptions = np.array([str(d) for d in annotations.description], dtype=object)
     present = sorted(set(descriptions))
     if description is not None and regexp is not None:
