@@ -14,7 +14,7 @@ from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, se
 
 def lanczos_kernel(t: np.ndarray, cutoff: float, window: int = 3) -> np.ndarray:
     """Lanczos-windowed sinc with cutoff frequency ``cutoff`` (Hz); 1 at t=0, 0 beyond ``window`` lobes."""
-    cutoff = positive_seconds(cutoff, "cutoff", "the cutoff frequency in Hz (> 0)")
+    cutoff = positive_seconds(cutoff, "cutoff", "the cutoff frequency in Hz", unit="Hz")
     window = positive_int(window, "window")
     try:
         x = np.asarray(t, dtype=float) * cutoff
@@ -63,7 +63,7 @@ def lanczos_design(
     grid = SampleGrid.of(recording)
     names = select_layers(features, layers)
     window = positive_int(window, "window")
-    cutoff_mult = positive_seconds(cutoff_mult, "cutoff_mult", "a positive multiple of the Nyquist-safe cutoff")
+    cutoff_mult = positive_seconds(cutoff_mult, "cutoff_mult", "a multiple of the Nyquist-safe cutoff", unit="")
     cutoff = cutoff_mult / grid.sampling_period
     tl = features.timeline
     index = events_by_run(tl, grid, tolerance_s=tolerance_s)

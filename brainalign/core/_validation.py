@@ -68,26 +68,39 @@ def as_2d_float(values, name: str, dtype=np.float32) -> np.ndarray:
     return arr
 
 
-def positive_seconds(value, name: str = "sampling_period", hint: str = "") -> float:
-    """``value`` as a positive finite float of seconds, or a clear error naming ``name``.
+def positive_seconds(value, name: str = "sampling_period", hint: str = "", unit: str = "seconds") -> float:
+    """``value`` as a positive finite float (of ``unit``), or a clear error naming ``name``.
 
     ``None`` (a missing TR or sampling rate) and non-numbers get their own
     message instead of numpy's ``ufunc 'isfinite' not supported``.
     """
     hint = hint or "the seconds between samples (the TR for fMRI, 1 / sfreq for M/EEG)"
+    what = f"a positive number of {unit}" if unit else "a positive number"
     if value is None:
         raise BrainalignInputError(f"{name} is missing (None); give {hint}.")
     if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise BrainalignInputError(f"{name} must be a positive number of seconds, got {value!r}.")
+        raise BrainalignInputError(f"{name} must be {what}, got {value!r}.")
     try:
-        seconds = float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise BrainalignInputError(
-            f"{name} must be a positive number of seconds, got {type(value).__name__} {value!r}."
-        ) from None
-    if not (np.isfinite(seconds) and seconds > 0):
-        raise BrainalignInputError(f"{name} must be a positive number of seconds, got {value!r}.")
-    return seconds
+        raise BrainalignInputError(f"{name} must be {what}, got {type(value).__name__} {value!r}.") from None
+    if not (np.isfinite(number) and number > 0):
+        raise BrainalignInputError(f"{name} must be {what}, got {value!r}.")
+    return number
+
+
+def positive_or_zero(value, name: str, unit: str = "seconds") -> float:
+    """A finite number (of ``unit``) >= 0, or a clear error naming ``name``."""
+    what = f"a number of {unit} >= 0" if unit else "a number >= 0"
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise BrainalignInputError(f"{name} must be {what}, got {value!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BrainalignInputError(f"{name} must be {what}, got {value!r}.") from None
+    if not np.isfinite(number) or number < 0:
+        raise BrainalignInputError(f"{name} must be {what}, got {value!r}.")
+    return number
 
 
 def as_path(path, what: str = "file"):
@@ -97,19 +110,6 @@ def as_path(path, what: str = "file"):
     if isinstance(path, (str, os.PathLike)):
         return Path(path)
     raise BrainalignInputError(f"The {what} path must be a str or path-like object, got {type(path).__name__} {path!r}.")
-
-
-def positive_or_zero(value, name: str) -> float:
-    """A finite number (of seconds) >= 0, or a clear error naming ``name``."""
-    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
-        raise BrainalignInputError(f"{name} must be a number of seconds >= 0, got {value!r}.")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise BrainalignInputError(f"{name} must be a number of seconds >= 0, got {value!r}.") from None
-    if not np.isfinite(number) or number < 0:
-        raise BrainalignInputError(f"{name} must be a number of seconds >= 0, got {value!r}.")
-    return number
 
 
 def positive_int(value, name: str) -> int:

@@ -119,7 +119,7 @@ class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> A, B = rng.normal(size=(200, 4)), rng.normal(size=(200, 3))
-    >>> Y = A @ rng.normal(size=(4, 2)) + 0.1 * rng.normal(size=(200, 2))
+    >>> Y = A @ rng.normal(size=(4, 2)) + rng.normal(size=(200, 2))
     >>> enc = BandedRidgeEncoder(n_iter=5, backend="numpy").fit([A, B], Y)
     >>> enc.predict_bands([A, B]).shape
     (2, 200, 2)

@@ -351,9 +351,9 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(200, 5)); Y = X @ rng.normal(size=(5, 3)) + 0.1 * rng.normal(size=(200, 3))
+    >>> X = rng.normal(size=(200, 5)); Y = X @ rng.normal(size=(5, 3)) + rng.normal(size=(200, 3))
     >>> enc = RidgeEncoder(backend="numpy").fit(X, Y)
-    >>> bool(enc.score(X, Y) > 0.9), bool(enc.score_targets(X, Y, metric="r").min() > 0.9)
+    >>> bool(enc.score(X, Y) > 0.6), bool(enc.score_targets(X, Y, metric="r").min() > 0.8)
     (True, True)
     """
 

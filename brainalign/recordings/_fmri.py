@@ -105,7 +105,7 @@ def _build_masker(mask_img, labels_img, spheres, sphere_radius, smoothing_fwhm):
     from nilearn import maskers
 
     if smoothing_fwhm is not None:
-        smoothing_fwhm = positive_or_zero(smoothing_fwhm, "smoothing_fwhm (mm)")
+        smoothing_fwhm = positive_or_zero(smoothing_fwhm, "smoothing_fwhm", unit="mm")
     chosen = [n for n, v in (("mask_img", mask_img), ("labels_img", labels_img), ("spheres", spheres)) if v is not None]
     if len(chosen) > 1:
         raise BrainalignInputError(f"Pass only one of mask_img, labels_img, spheres (got {chosen}).")
@@ -119,7 +119,7 @@ def _build_masker(mask_img, labels_img, spheres, sphere_radius, smoothing_fwhm):
             seeds = []
         if not seeds or any(len(s) != 3 or not np.all(np.isfinite(s)) for s in seeds):
             raise BrainalignInputError(f"spheres must be a list of (x, y, z) MNI coordinates, got {spheres!r}.")
-        sphere_radius = positive_seconds(sphere_radius, "sphere_radius", "the sphere radius in mm (> 0)")
+        sphere_radius = positive_seconds(sphere_radius, "sphere_radius", "the sphere radius in mm", unit="mm")
         return (
             maskers.NiftiSpheresMasker(seeds, radius=sphere_radius, smoothing_fwhm=smoothing_fwhm, standardize=None),
             "roi",

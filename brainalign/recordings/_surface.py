@@ -251,6 +251,8 @@ def load_roi_timecourses(
     >>> rec.target_names, rec.kind
     (['A', 'B'], 'roi')
     """
+    if isinstance(skip_rows, (bool, np.bool_)) or not isinstance(skip_rows, (int, np.integer)) or skip_rows < 0:
+        raise BrainalignInputError(f"skip_rows must be an int >= 0, got {skip_rows!r}.")
     items = list(path_or_array) if isinstance(path_or_array, (list, tuple)) else [path_or_array]
     labels = run_names(runs, len(items))
     confound_list = confounds_per_run(confounds, len(items))

@@ -170,6 +170,17 @@ def concatenate(
         if len(set(runs)) != len(runs):
             raise BrainalignInputError(f"Run labels repeat: {runs}.")
         timelines = [with_run(t, r) for t, r in zip(timelines, runs)]
+    wrong = [type(t).__name__ for t in timelines if not isinstance(t, Timeline)]
+    if wrong:
+        raise BrainalignInputError(f"Can only concatenate Timelines, got {wrong[:3]}.")
+    seen: dict[str, int] = {}
+    for i, t in enumerate(timelines):
+        for r in t.run_ids:
+            if r in seen:
+                raise BrainalignInputError(
+                    f"Timelines {seen[r]} and {i} both hold run {r!r}; give each its own label with runs=."
+                )
+            seen[r] = i
     joined = Timeline.concatenate(timelines)
     if offsets is None:
         return joined
