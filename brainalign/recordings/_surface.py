@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, Recording, hash_file
-from ..core._validation import as_path
+from ..core._validation import as_float_array, as_path
 from ..core._validation import positive_seconds
 from ._space import wrap_dropped
 from ._clean import clean_run, cleaning_metadata, confounds_per_run, read_confounds, run_names
@@ -179,8 +180,17 @@ def _read_table(path: Path, skip_rows: int) -> tuple[np.ndarray, list[str] | Non
     if path.suffix.lower() == ".npy":
         return np.load(path, allow_pickle=False), None
     try:
-        return np.loadtxt(path, ndmin=2, skiprows=skip_rows, delimiter="," if path.suffix.lower() == ".csv" else None), None
+        with warnings.catch_warnings():
+            # an empty file only warns in numpy; it is refused below with the file's name
+            warnings.simplefilter("ignore", UserWarning)
+            values = np.loadtxt(path, ndmin=2, skiprows=skip_rows,
+                                delimiter="," if path.suffix.lower() == ".csv" else None)
+        if values.size == 0:
+            raise BrainalignInputError(f"Time-course file {path} has no data rows (after skipping {skip_rows}).")
+        return values, None
     except ValueError as first_error:
+        if isinstance(first_error, BrainalignInputError):
+            raise
         problem = f"Cannot read time courses from {path}: {first_error} (ragged, truncated or non-numeric rows?)."
         with open(path, encoding="utf-8", errors="replace") as fh:
             for _ in range(skip_rows):
@@ -262,7 +272,7 @@ def load_roi_timecourses(
             data, header_names = _read_table(Path(item), skip_rows)
             sources.append(str(item))
         else:
-            data = np.asarray(item, dtype=float)
+            data = as_float_array(item, f"time courses of run {label!r}")
             if data.ndim == 1:
                 data = data[:, None]
             data = data[skip_rows:]
