@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
@@ -93,7 +94,9 @@ class Recording:
         bad_const = np.zeros(self.n_targets, dtype=bool)
         for run in self.run_ids:
             block = self.data[self.runs == run]
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                # all-NaN columns are reported below by name; numpy's "All-NaN slice" warning adds nothing
+                warnings.simplefilter("ignore", RuntimeWarning)
                 bad_const |= np.nanmax(block, axis=0) == np.nanmin(block, axis=0)
         bad_const &= ~bad_nan
         if not (bad_nan.any() or bad_const.any()):
