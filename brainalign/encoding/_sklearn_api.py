@@ -283,7 +283,10 @@ class _EncoderScores:
         if y.shape != pred.shape:
             _target_scores(y, pred, "r2", type(self).__name__)  # raises naming the target counts
             pred = pred.reshape(y.shape)
-        return float(_sklearn_r2_score(y, pred, sample_weight=sample_weight, multioutput="uniform_average"))
+        try:
+            return float(_sklearn_r2_score(y, pred, sample_weight=sample_weight, multioutput="uniform_average"))
+        except (TypeError, ValueError) as err:  # e.g. sample_weight of the wrong length
+            raise BrainalignInputError(f"{type(self).__name__}.score: {err}") from None
 
     def score_targets(self, X, y, metric: str = "r") -> np.ndarray:
         """One score per target between the predictions for ``X`` and ``y``.
