@@ -15,8 +15,8 @@ class BrainalignInputError(ValueError):
     """
 
 
-def _numeric_array(values, name: str, dtype) -> np.ndarray:
-    """``values`` as a real numeric array of ``dtype`` (floating input keeps its dtype when ``dtype`` is None)."""
+def _array(values, name: str) -> np.ndarray:
+    """``values`` as an array, refusing None, sparse matrices and complex numbers by name."""
     if values is None:
         raise BrainalignInputError(f"{name} is missing (None).")
     if hasattr(values, "toarray") and hasattr(values, "nnz"):
@@ -29,10 +29,14 @@ def _numeric_array(values, name: str, dtype) -> np.ndarray:
         raise BrainalignInputError(f"{name} must be an array of numbers: {err}") from None
     if np.iscomplexobj(arr):
         raise BrainalignInputError(f"{name} holds complex numbers; pass real values (e.g. their magnitude).")
-    if dtype is None and np.issubdtype(arr.dtype, np.floating):
-        return arr
+    return arr
+
+
+def _numeric_array(values, name: str, dtype) -> np.ndarray:
+    """``values`` as a real array of ``dtype``; text or objects get an error naming ``name``."""
+    arr = _array(values, name)
     try:
-        return arr.astype(dtype if dtype is not None else np.float32, copy=False)
+        return arr.astype(dtype, copy=False)
     except (TypeError, ValueError) as err:
         kind = "text" if arr.dtype.kind in "US" else arr.dtype
         raise BrainalignInputError(f"{name} must hold numbers, got {kind} ({err}).") from None
@@ -53,9 +57,9 @@ def as_1d_float(values, name: str) -> np.ndarray:
 
 def as_2d_float(values, name: str, dtype=np.float32) -> np.ndarray:
     """Return ``values`` as a 2-D floating array (no copy when already right)."""
-    if values is None:
-        raise BrainalignInputError(f"{name} is missing (None).")
-    arr = np.asarray(values) if isinstance(values, np.ndarray) else _numeric_array(values, name, None)
+    arr = values if isinstance(values, np.ndarray) else _array(values, name)
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = _numeric_array(arr, name, dtype)
     if arr.ndim == 1:
         raise BrainalignInputError(
             f"{name} must be 2-D (n_samples, n_columns), got a 1-D array of length "
@@ -63,8 +67,6 @@ def as_2d_float(values, name: str, dtype=np.float32) -> np.ndarray:
         )
     if arr.ndim != 2:
         raise BrainalignInputError(f"{name} must be 2-D, got shape {arr.shape}.")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = _numeric_array(arr, name, dtype)
     return arr
 
 
