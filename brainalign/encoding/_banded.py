@@ -53,13 +53,14 @@ def _check_band_sizes(band_sizes, n_features: int, owner: str) -> list[int]:
     """Band sizes as positive ints summing to ``n_features``; ``None`` = one band of all columns."""
     if band_sizes is None:
         return [int(n_features)]
+    message = f"{owner}: band_sizes must be a sequence of positive ints, got {band_sizes!r}."
     try:
-        sizes = [int(s) for s in np.atleast_1d(np.asarray(band_sizes)).ravel()]
-        exact = all(float(s) == float(t) for s, t in zip(sizes, np.atleast_1d(np.asarray(band_sizes)).ravel()))
-    except (TypeError, ValueError) as err:
-        raise BrainalignInputError(f"{owner}: band_sizes must be a sequence of positive ints, got {band_sizes!r}.") from err
-    if not sizes or not exact or min(sizes) < 1:
-        raise BrainalignInputError(f"{owner}: band_sizes must be a sequence of positive ints, got {band_sizes!r}.")
+        given = np.atleast_1d(np.asarray(band_sizes, dtype=float)).ravel()
+    except (TypeError, ValueError):
+        raise BrainalignInputError(message) from None
+    if given.size == 0 or not np.all(np.isfinite(given)) or np.any(given != np.rint(given)) or np.any(given < 1):
+        raise BrainalignInputError(message)
+    sizes = [int(v) for v in given]
     if sum(sizes) != n_features:
         raise BrainalignInputError(
             f"{owner}: band_sizes {sizes} add up to {sum(sizes)} columns but X has {n_features} features."
