@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from brainalign.core import BrainalignInputError
-from brainalign.encoding import BandedRidgeEncoder, RidgeEncoder, correlation_score
+from brainalign.encoding import BandedRidgeEncoder, RidgeEncoder, correlation_score, cross_validate
 
 ESTIMATORS = [
     RidgeEncoder(alphas=[0.1, 1.0, 10.0], cv=3, backend="numpy"),
@@ -135,3 +135,16 @@ def test_alpha_at_the_edge_of_the_grid_warns(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         RidgeEncoder(backend="numpy").fit(X[:, :3], Y[:, :1] + 2 * rng.normal(size=(200, 1)))
+
+
+def test_cross_validate_records_alphas_at_the_low_edge(rng, caplog):
+    import logging
+
+    from brainalign.core import Recording
+
+    X = rng.normal(size=(300, 4))
+    rec = Recording(X @ rng.normal(size=(4, 3)) + 0.01 * rng.normal(size=(300, 3)), 2.0)
+    with caplog.at_level(logging.WARNING, logger="brainalign"):
+        result = cross_validate(X, rec, alphas=[1e3, 1e4], backend="numpy")
+    assert "lowest value of the grid (1000) for 100% of fold-target pairs" in caplog.text
+    assert any("lowest value of the grid" in w for w in result.metadata["warnings"])

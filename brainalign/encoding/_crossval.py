@@ -248,10 +248,13 @@ def cross_validate(
             if predictions is not None:
                 predictions[test] = pred
 
-    edge = alpha_edge_message(chosen, alphas_arr, what="fold-target pairs")
-    if edge is not None:
-        logger.warning("%s: %s", design.name, edge)
-        warnings_list.append(edge)
+    # a grid that stops above the best penalty is always worth a warning; the top edge is also where
+    # targets the design cannot predict end up (most voxels of a whole-brain map), so it is only logged
+    for edges, level in ((("lowest",), logging.WARNING), (("highest",), logging.INFO)):
+        edge = alpha_edge_message(chosen, alphas_arr, what="fold-target pairs", edges=edges)
+        if edge is not None:
+            logger.log(level, "%s: %s", design.name, edge)
+            warnings_list.append(edge)
     p_values = None
     metadata: dict[str, Any] = {
         "folds": [_fold_ranges(te) for _, te in folds],

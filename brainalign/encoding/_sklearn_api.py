@@ -44,7 +44,7 @@ def _alpha_grid(alphas) -> np.ndarray:
     return grid
 
 
-def alpha_edge_message(best_alphas, grid, what: str = "targets") -> str | None:
+def alpha_edge_message(best_alphas, grid, what: str = "targets", edges=("lowest", "highest")) -> str | None:
     """A warning text when the chosen alphas sit at one end of ``grid`` for most targets, else ``None``.
 
     An alpha at the edge of the grid means the best penalty may lie beyond
@@ -60,6 +60,8 @@ def alpha_edge_message(best_alphas, grid, what: str = "targets") -> str | None:
     for edge, name, advice in ((lo, "lowest", "extend the grid to smaller alphas"),
                                (hi, "highest", "extend the grid to larger alphas, or check that the design "
                                                "predicts these targets at all")):
+        if name not in edges:
+            continue
         share = float(np.mean(np.isclose(best, edge, rtol=1e-4, atol=0.0)))  # float32 round trips
         if share >= ALPHA_EDGE_SHARE:
             return (f"The chosen alpha is the {name} value of the grid ({edge:g}) for {share:.0%} of {what} "
