@@ -148,3 +148,17 @@ def test_cross_validate_records_alphas_at_the_low_edge(rng, caplog):
         result = cross_validate(X, rec, alphas=[1e3, 1e4], backend="numpy")
     assert "lowest value of the grid (1000) for 100% of fold-target pairs" in caplog.text
     assert any("lowest value of the grid" in w for w in result.metadata["warnings"])
+
+
+def test_inner_folds_from_splitters(rng):
+    from brainalign.encoding import ContiguousBlockCV
+
+    X = rng.normal(size=(120, 3))
+    y = X @ np.array([1.0, -1.0, 0.5]) + 0.5 * rng.normal(size=120)
+    by_int = RidgeEncoder(cv=4, backend="numpy").fit(X, y)
+    by_ours = RidgeEncoder(cv=ContiguousBlockCV(4), backend="numpy").fit(X, y)
+    by_sklearn = RidgeEncoder(cv=KFold(4), backend="numpy").fit(X, y)  # KFold without shuffling: the same blocks
+    np.testing.assert_allclose(by_ours.best_alphas_, by_int.best_alphas_)
+    np.testing.assert_allclose(by_sklearn.best_alphas_, by_int.best_alphas_)
+    with pytest.raises(BrainalignInputError, match=r"gap must be >= 0 samples, got 'a'"):
+        RidgeEncoder(backend="numpy").fit(X, y, gap="a")

@@ -88,8 +88,9 @@ class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         Candidate global penalties (default ``np.logspace(-1, 7, 17)``).
     n_iter : int
         Random band weightings tried (Dirichlet samples on the simplex).
-    cv : int or sequence of (train, validation) index arrays
-        Inner folds (an int gives contiguous blocks; at most n_samples).
+    cv : int, splitter or sequence of (train, validation) index arrays
+        Inner folds (an int gives contiguous blocks, at most n_samples; see
+        :class:`RidgeEncoder`).
     fit_intercept, standardize : bool
     backend : {"auto", "numpy", "cpu", "torch", "torch_cuda"}
     solver : {"auto", "primal", "kernel"}

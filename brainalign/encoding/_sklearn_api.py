@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core import BrainalignInputError
 from ._backend import using_backend
+from ._cv import ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold
 from ._cv import inner_splits as make_inner_splits
 from ._solvers import solve_ridge_cv
 from ._stats import correlation_score, r2_score
@@ -130,9 +131,14 @@ def _estimator_splits(cv, n_samples: int, runs, gap: int, owner: str = "encoder"
             raise BrainalignInputError(
                 f"{owner}: runs must give one label per sample ({n_samples}), got shape {runs_arr.shape}."
             )
-        if int(gap) < 0:
-            raise BrainalignInputError(f"{owner}: gap must be >= 0 samples, got {gap}.")
+        if isinstance(gap, (bool, np.bool_)) or not isinstance(gap, (int, np.integer)) or gap < 0:
+            raise BrainalignInputError(f"{owner}: gap must be >= 0 samples, got {gap!r}.")
         return make_inner_splits(np.arange(n_samples), runs_arr, k, int(gap))
+    if hasattr(cv, "split"):
+        if isinstance(cv, (ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold)):
+            cv = list(cv.split(n_samples, runs))
+        else:  # a scikit-learn splitter (KFold, TimeSeriesSplit, ...)
+            cv = list(cv.split(np.zeros((n_samples, 1))))
     try:
         folds = [(np.asarray(tr, dtype=np.intp), np.asarray(va, dtype=np.intp)) for tr, va in cv]
     except (TypeError, ValueError) as err:
@@ -324,10 +330,11 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
     ----------
     alphas : array-like or None
         Candidate penalties; ``None`` = ``np.logspace(-1, 7, 17)``.
-    cv : int or sequence of (train, validation) index arrays
+    cv : int, splitter or sequence of (train, validation) index arrays
         Inner folds for choosing alphas: an int gives contiguous blocks
         (time-aware; ``fit(..., runs=, gap=)`` shapes them) and must not
-        exceed the number of samples.
+        exceed the number of samples; a splitter is a brainalign one
+        (:class:`ContiguousBlockCV`, ...) or a scikit-learn one (``KFold``, ...).
     fit_intercept : bool
     standardize : bool
         Z-score the columns of X with statistics of the training data.
