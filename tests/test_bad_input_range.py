@@ -160,3 +160,18 @@ def test_fmri_loader_ranges():
         load_fmri(img, smoothing_fwhm=-1)
     with pytest.raises(BrainalignInputError, match=r"standardize must be 'zscore_sample'.*got 'minmax'"):
         load_fmri(img, standardize="minmax")
+
+
+def test_meg_eeg_loader_ranges():
+    import mne
+
+    from brainalign.recordings import load_meg_eeg
+
+    info = mne.create_info(3, 100.0, "eeg")
+    raw = mne.io.RawArray(rng.normal(size=(3, 1000)), info, verbose="error")
+    with pytest.raises(BrainalignInputError, match=r"h_freq=60 Hz is outside \(0, 50\) Hz"):
+        load_meg_eeg(raw, h_freq=60)
+    with pytest.raises(BrainalignInputError, match=r"l_freq=20 Hz must be below h_freq=10 Hz"):
+        load_meg_eeg(raw, l_freq=20, h_freq=10)
+    with pytest.raises(BrainalignInputError, match=r"sfreq must be a positive number of Hz, got -1"):
+        load_meg_eeg(raw, sfreq=-1)

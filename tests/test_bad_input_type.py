@@ -158,3 +158,19 @@ def test_non_image_file_is_named(tmp_path):
     (tmp_path / "words.csv").write_text("word,onset\na,1\n")
     with pytest.raises(BrainalignInputError, match=r"Cannot read fMRI image .*words\.csv"):
         load_fmri(tmp_path / "words.csv")
+
+
+def test_meg_eeg_arguments_of_the_wrong_type():
+    import mne
+
+    from brainalign.recordings import epochs_recording
+
+    info = mne.create_info(3, 100.0, "eeg")
+    epochs = mne.EpochsArray(rng.normal(size=(5, 3, 50)), info, verbose="error")
+    with pytest.raises(BrainalignInputError, match=r"window must be \(start, stop\) in seconds, got \('a', 1\)"):
+        epochs_recording(epochs, window=("a", 1))
+    with pytest.raises(BrainalignInputError, match=r"picks='meg' selects no channel of the epochs"):
+        epochs_recording(epochs, picks="meg")
+    raw = mne.io.RawArray(rng.normal(size=(3, 1000)), info, verbose="error")
+    with pytest.raises(BrainalignInputError, match=r"regexp '\[' is not a valid regular expression"):
+        events_timeline(raw, regexp="[")
