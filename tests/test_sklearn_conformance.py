@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from brainalign.core import BrainalignInputError
-from brainalign.encoding import BandedRidgeEncoder, RidgeEncoder, correlation_score, cross_validate
+from brainalign.encoding import BandedRidgeEncoder, RidgeEncoder, correlation_score, cross_validate, default_alphas
 
 ESTIMATORS = [
     RidgeEncoder(alphas=[0.1, 1.0, 10.0], cv=3, backend="numpy"),
@@ -162,3 +162,14 @@ def test_inner_folds_from_splitters(rng):
     np.testing.assert_allclose(by_sklearn.best_alphas_, by_int.best_alphas_)
     with pytest.raises(BrainalignInputError, match=r"gap must be >= 0 samples, got 'a'"):
         RidgeEncoder(backend="numpy").fit(X, y, gap="a")
+
+
+def test_alpha_choice_does_not_depend_on_the_units_of_y(rng):
+    # EEG in volts has errors of ~1e-10 V^2; an absolute tie-break between alphas used to outweigh
+    # them and pick the largest alpha for every target
+    X = rng.normal(size=(300, 20))
+    Y = X @ rng.normal(size=(20, 6)) + 3.0 * rng.normal(size=(300, 6))
+    in_units = RidgeEncoder(backend="numpy").fit(X, Y)
+    in_micro_units = RidgeEncoder(backend="numpy").fit(X, Y * 1e-6)
+    np.testing.assert_array_equal(in_micro_units.best_alphas_, in_units.best_alphas_)
+    assert in_units.best_alphas_.max() < default_alphas().max()
