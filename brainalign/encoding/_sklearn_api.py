@@ -114,7 +114,7 @@ def _linear_predict(X: np.ndarray, scaler: Standardizer | None, coef: np.ndarray
 
 def _estimator_splits(cv, n_samples: int, runs, gap: int, owner: str = "encoder") -> list[tuple[np.ndarray, np.ndarray]]:
     """Inner folds of an encoder's ``cv``: an int gives contiguous run-aware blocks; else the given folds."""
-    if isinstance(cv, (bool, np.bool_)):
+    if isinstance(cv, (bool, np.bool_, str, bytes)) or cv is None:
         raise BrainalignInputError(f"{owner}: cv must be an int >= 2 or a sequence of (train, validation) folds, got {cv!r}.")
     if isinstance(cv, (int, np.integer)):
         k = int(cv)
