@@ -282,7 +282,7 @@ def test_sample_grid_designs_warn_about_events_outside_the_run(caplog):
     with caplog.at_level(logging.WARNING, logger="brainalign"):
         X = resample_to_samples(fs, SampleGrid({"run-1": 100}, 0.01))["layer.0"].X[:, 0]
     # -0.5 s is before the run; 1.0 s is within the tolerance but its nearest sample (100) is not
-    assert "2 event(s) fall outside" in caplog.text
+    assert "2 of 3 features events (onsets [-0.5, 1.0] s) lie too far" in caplog.text
     assert np.flatnonzero(X).tolist() == [30]
 
 

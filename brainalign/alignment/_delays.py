@@ -9,13 +9,15 @@ import numpy as np
 from scipy import sparse
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording, content_key
-from ._grid import SampleGrid, events_by_run, provenance, select_layers, shift_within_runs
+from ..core._validation import count_by_run
+from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers, shift_within_runs
 
 logger = logging.getLogger("brainalign.alignment")
 
 
-def _nearest_sample_weights(onsets, offsets, n_samples, sampling_period, events_as) -> sparse.csr_matrix:
-    """(n_samples, n_events) 0/1 matrix putting each event on its sample(s)."""
+def _nearest_sample_weights(onsets, offsets, events_as, run: str, grid: SampleGrid) -> sparse.csr_matrix:
+    """(n_samples, n_events) 0/1 matrix putting each event on its sample(s) of ``run``."""
+    n_samples, sampling_period = grid.run_lengths_[run], grid.sampling_period
     nearest = np.rint(onsets / sampling_period).astype(np.int64)
     if events_as == "impulse":
         first, last = nearest, nearest
@@ -29,11 +31,7 @@ def _nearest_sample_weights(onsets, offsets, n_samples, sampling_period, events_
     else:
         raise BrainalignInputError(f"events_as must be 'impulse' or 'boxcar', got {events_as!r}.")
     outside = (last < 0) | (first > n_samples - 1)
-    if outside.any():
-        logger.warning(
-            "%d event(s) fall outside the run's samples (onsets %s s) and are left out of the "
-            "sample-grid design.", int(outside.sum()), np.round(onsets[outside][:5], 3).tolist(),
-        )
+    check_events_reach(run, onsets, ~outside, grid, "sample-grid")
     first = np.maximum(first, 0)
     last = np.minimum(last, n_samples - 1)
     counts = np.maximum(0, last - first + 1)
@@ -75,8 +73,7 @@ def resample_to_samples(
     tl = features.timeline
     index = events_by_run(tl, grid, tolerance_s=tolerance_s)
     weights = {
-        run: _nearest_sample_weights(tl.onsets[idx], tl.offsets[idx], grid.run_lengths_[run],
-                                     grid.sampling_period, events_as)
+        run: _nearest_sample_weights(tl.onsets[idx], tl.offsets[idx], events_as, run, grid)
         for run, idx in index.items()
     }
     params = {"method": "samples", "events_as": events_as}
@@ -92,7 +89,10 @@ def resample_to_samples(
 
 
 def _delays_in_samples(delays_s, sampling_period: float, what: str = "delays_s") -> list[int]:
-    values = np.atleast_1d(np.asarray(delays_s, dtype=float))
+    try:
+        values = np.atleast_1d(np.asarray(delays_s, dtype=float))
+    except (TypeError, ValueError):
+        raise BrainalignInputError(f"{what} must be a list of delays in seconds, got {delays_s!r}.") from None
     if values.ndim != 1 or values.size == 0:
         raise BrainalignInputError(f"{what} must be a non-empty 1-D list of seconds, got {delays_s!r}.")
     samples = values / sampling_period
@@ -142,15 +142,28 @@ def fir_delays(
     if not isinstance(design, DesignMatrix):
         raise BrainalignInputError(f"Expected a DesignMatrix, got {type(design).__name__}.")
     if delays is not None:
-        steps = [int(d) for d in np.atleast_1d(delays)]
-        if not np.allclose(np.atleast_1d(delays), steps):
-            raise BrainalignInputError(f"delays (in samples) must be integers, got {delays!r}.")
+        try:
+            given = np.atleast_1d(np.asarray(delays, dtype=float))
+        except (TypeError, ValueError):
+            raise BrainalignInputError(f"delays (in samples) must be integers, got {delays!r}.") from None
+        if given.ndim != 1 or given.size == 0 or not np.all(np.isfinite(given)) \
+                or not np.allclose(given, np.rint(given)):
+            raise BrainalignInputError(f"delays (in samples) must be a non-empty list of integers, got {delays!r}.")
+        steps = [int(d) for d in np.rint(given)]
     elif delays_s is not None:
         steps = _delays_in_samples(delays_s, design.sampling_period)
     else:
         raise BrainalignInputError("Give delays_s (seconds) or delays (samples).")
     if len(set(steps)) != len(steps):
         raise BrainalignInputError(f"Delays repeat: {steps}.")
+    longest = max(count_by_run(design.runs).values())
+    too_long = [d for d in steps if abs(d) >= longest]
+    if too_long:
+        # such a copy would be all zeros: every row would come from before the start of its run
+        raise BrainalignInputError(
+            f"Delays of {too_long} samples are as long as or longer than the longest run ({longest} samples x "
+            f"{design.sampling_period:g} s); the delayed copies would be all zeros."
+        )
     X = np.hstack([shift_within_runs(design.X, design.runs, d) for d in steps])
     base = design.feature_names or [f"dim{j}" for j in range(design.n_features)]
     names = [f"{n}@{d * design.sampling_period:g}s" for d in steps for n in base]
@@ -254,8 +267,14 @@ def lagged_design(
             "lagged_design expects a FeatureSet, a DesignMatrix or a dict of DesignMatrix, got "
             f"{type(features_or_design).__name__}."
         )
+    for label, value in (("tmin", tmin), ("tmax", tmax)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value):
+            raise BrainalignInputError(f"{label} must be a finite number of seconds, got {value!r}.")
     if not tmin <= tmax:
         raise BrainalignInputError(f"tmin ({tmin}) must not exceed tmax ({tmax}).")
+    if not designs:
+        raise BrainalignInputError("lagged_design got an empty dict of designs.")
     out = {}
     for key, design in designs.items():
         if recording is not None:
@@ -316,10 +335,16 @@ def trim_edges(
     >>> d2.n_samples, rec2.run_lengths()
     (6, {'a': 3, 'b': 3})
     """
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise BrainalignInputError(f"n must be a number of samples >= 0, got {n!r}.")
     n = int(n)
-    if n < 0:
-        raise BrainalignInputError(f"n must be >= 0, got {n}.")
+    if not isinstance(recording, Recording):
+        raise BrainalignInputError(f"recording must be a brainalign Recording, got {type(recording).__name__}.")
     single = isinstance(designs, DesignMatrix)
+    if not single and not (isinstance(designs, Mapping) and all(isinstance(d, DesignMatrix) for d in designs.values())):
+        raise BrainalignInputError(
+            f"designs must be a DesignMatrix or a dict of DesignMatrix, got {type(designs).__name__}."
+        )
     items = {designs.name: designs} if single else dict(designs)
     lengths = recording.run_lengths()
     short = {r: k for r, k in lengths.items() if k <= n}

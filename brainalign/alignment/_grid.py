@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core import BrainalignInputError, FeatureSet, Recording, Timeline, content_key, hash_array
 from ..core._timeline import check_events_in_runs
+from ..core._validation import positive_or_zero, positive_seconds
 
 logger = logging.getLogger("brainalign.alignment")
 
@@ -37,16 +38,24 @@ class SampleGrid:
     """
 
     def __init__(self, run_lengths: Mapping[str, int], sampling_period: float) -> None:
-        lengths = {str(k): int(v) for k, v in dict(run_lengths).items()}
+        if not isinstance(run_lengths, Mapping):
+            raise BrainalignInputError(
+                f"run_lengths must map run labels to sample counts, e.g. {{'run-1': 300}}, got "
+                f"{type(run_lengths).__name__}."
+            )
+        lengths = {}
+        for k, v in run_lengths.items():
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)) \
+                    or not float(v).is_integer():
+                raise BrainalignInputError(f"Run {k!r}: the number of samples must be a whole number, got {v!r}.")
+            lengths[str(k)] = int(v)
         if not lengths:
             raise BrainalignInputError("A SampleGrid needs at least one run.")
         bad = {k: v for k, v in lengths.items() if v < 1}
         if bad:
             raise BrainalignInputError(f"Runs must have at least one sample; got {bad}.")
-        if not (np.isfinite(sampling_period) and sampling_period > 0):
-            raise BrainalignInputError(f"sampling_period must be positive, got {sampling_period!r}.")
         self.run_lengths_ = lengths
-        self.sampling_period = float(sampling_period)
+        self.sampling_period = positive_seconds(sampling_period, "SampleGrid sampling_period")
 
     def __repr__(self) -> str:
         return f"SampleGrid(run_lengths={self.run_lengths_}, sampling_period={self.sampling_period})"
@@ -118,7 +127,13 @@ def events_by_run(
     later than the run's duration plus ``tolerance_s`` (default: one sampling
     period).  A grid run without events gets an empty index and a warning.
     """
-    tolerance = grid.sampling_period if tolerance_s is None else float(tolerance_s)
+    if not isinstance(timeline, Timeline):
+        raise BrainalignInputError(f"Expected a brainalign Timeline, got {type(timeline).__name__}.")
+    if timeline.n_events == 0:
+        raise BrainalignInputError(
+            f"The {what} timeline has no events, so there is nothing to place on the recording's samples."
+        )
+    tolerance = grid.sampling_period if tolerance_s is None else positive_or_zero(tolerance_s, "tolerance_s")
     if tolerance < 0:
         raise BrainalignInputError(f"tolerance_s must be >= 0, got {tolerance_s}.")
     index = check_events_in_runs(
@@ -133,6 +148,37 @@ def events_by_run(
     return index
 
 
+def check_events_reach(run: str, onsets: np.ndarray, reached: np.ndarray, grid: SampleGrid, method: str,
+                       what: str = "features") -> None:
+    """Refuse a run whose events all miss its samples; log the events that do.
+
+    Events far before a run's first sample (beyond the reach of the
+    response: the HRF's ~30 s, the Lanczos window) or after its last one
+    contribute nothing.  When that is true of *every* event of a run, its
+    design rows would be all zeros without a word, which almost always means
+    the timeline is not on the recording's clock.
+    """
+    onsets = np.asarray(onsets, dtype=float)
+    reached = np.asarray(reached, dtype=bool)
+    if onsets.size == 0:
+        return
+    missed = ~reached
+    duration = grid.duration(run)
+    if missed.all():
+        raise BrainalignInputError(
+            f"Run {run!r}: none of its {onsets.size} {what} events reaches a sample of the run in the {method} "
+            f"design (onsets {onsets.min():.3f} to {onsets.max():.3f} s; the run's samples cover 0 to "
+            f"{duration:.3f} s), so its design rows would be all zeros. Put the timeline on the recording's "
+            "clock (seconds from the run's first sample)."
+        )
+    if missed.any():
+        logger.warning(
+            "Run %r: %d of %d %s events (onsets %s s) lie too far before the first sample or after the last "
+            "to reach any sample of the %s design; they are left out.", run, int(missed.sum()), onsets.size,
+            what, np.round(onsets[missed][:5], 3).tolist(), method,
+        )
+
+
 def select_layers(features: FeatureSet, layers) -> list[str]:
     """Validated list of layer names (``None`` = all, a str = one, ints = positions)."""
     if not isinstance(features, FeatureSet):
@@ -141,6 +187,10 @@ def select_layers(features: FeatureSet, layers) -> list[str]:
         return features.layer_names
     if isinstance(layers, (str, int, np.integer)):
         layers = [layers]
+    if not np.iterable(layers) or isinstance(layers, Mapping):
+        raise BrainalignInputError(
+            f"layers must be a layer name, a position or a list of them, got {type(layers).__name__} {layers!r}."
+        )
     names = []
     for layer in layers:
         if isinstance(layer, (int, np.integer)):
@@ -149,7 +199,7 @@ def select_layers(features: FeatureSet, layers) -> list[str]:
                     f"Layer index {layer} is out of range for {len(features.layer_names)} layers."
                 )
             names.append(features.layer_names[int(layer)])
-        elif layer in features.layers:
+        elif isinstance(layer, str) and layer in features.layers:
             names.append(str(layer))
         else:
             raise BrainalignInputError(

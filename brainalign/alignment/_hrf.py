@@ -8,7 +8,8 @@ import numpy as np
 from scipy import sparse
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording, Timeline
-from ._grid import SampleGrid, events_by_run, provenance, select_layers, zscore_within_runs
+from ..core._validation import positive_int, positive_seconds
+from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers, zscore_within_runs
 
 _HRF_MODELS = (
     "glover",
@@ -28,6 +29,8 @@ def hrf_kernels(hrf_model, sampling_period: float, oversampling: int) -> tuple[l
     """
     from nilearn.glm.first_level import hemodynamic_models as hm
 
+    sampling_period = positive_seconds(sampling_period, "sampling_period")
+    oversampling = positive_int(oversampling, "oversampling")
     if hrf_model is None:
         raise BrainalignInputError(
             "hrf_model=None (no convolution) is not supported here: use "
@@ -174,9 +177,7 @@ def hrf_design(
     """
     grid = SampleGrid.of(recording)
     names = select_layers(features, layers)
-    oversampling = int(oversampling)
-    if oversampling < 1:
-        raise BrainalignInputError(f"oversampling must be a positive integer, got {oversampling}.")
+    oversampling = positive_int(oversampling, "oversampling")
     kernels, suffixes = hrf_kernels(hrf_model, grid.sampling_period, oversampling)
     tl = features.timeline
     index = events_by_run(tl, grid, tolerance_s=tolerance_s)
@@ -188,6 +189,9 @@ def hrf_design(
         ]
         for run, idx in index.items()
     }
+    for run, idx in index.items():
+        main = abs(weights[run][0])
+        check_events_reach(run, tl.onsets[idx], np.asarray(main.sum(axis=0)).ravel() > 0, grid, "hrf")
     runs = grid.runs
     params = {
         "method": "hrf",

@@ -7,13 +7,19 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording
+from ..core._validation import positive_int, positive_seconds
 from ._delays import fir_delays
-from ._grid import SampleGrid, events_by_run, provenance, select_layers
+from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers
 
 
 def lanczos_kernel(t: np.ndarray, cutoff: float, window: int = 3) -> np.ndarray:
     """Lanczos-windowed sinc with cutoff frequency ``cutoff`` (Hz); 1 at t=0, 0 beyond ``window`` lobes."""
-    x = np.asarray(t, dtype=float) * cutoff
+    cutoff = positive_seconds(cutoff, "cutoff", "the cutoff frequency in Hz", unit="Hz")
+    window = positive_int(window, "window")
+    try:
+        x = np.asarray(t, dtype=float) * cutoff
+    except (TypeError, ValueError):
+        raise BrainalignInputError(f"t must be an array of times in seconds, got {type(t).__name__}.") from None
     safe = np.where(np.abs(x) < 1e-12, 1.0, x)
     values = window * np.sin(np.pi * safe) * np.sin(np.pi * safe / window) / (np.pi ** 2 * safe ** 2)
     values = np.where(np.abs(x) < 1e-12, 1.0, values)
@@ -56,14 +62,15 @@ def lanczos_design(
     """
     grid = SampleGrid.of(recording)
     names = select_layers(features, layers)
-    if window < 1 or cutoff_mult <= 0:
-        raise BrainalignInputError(f"window must be >= 1 and cutoff_mult > 0, got {window}, {cutoff_mult}.")
+    window = positive_int(window, "window")
+    cutoff_mult = positive_seconds(cutoff_mult, "cutoff_mult", "a multiple of the Nyquist-safe cutoff", unit="")
     cutoff = cutoff_mult / grid.sampling_period
     tl = features.timeline
     index = events_by_run(tl, grid, tolerance_s=tolerance_s)
     weights = {}
     for run, idx in index.items():
         W = lanczos_kernel(grid.sample_times(run)[:, None] - tl.onsets[idx][None, :], cutoff, window)
+        check_events_reach(run, tl.onsets[idx], (W != 0).any(axis=0), grid, "lanczos")
         if rate_normalize:
             total = W.sum(axis=1, keepdims=True)
             W = np.divide(W, total, out=np.zeros_like(W), where=np.abs(total) > 1e-12)

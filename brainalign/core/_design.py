@@ -13,6 +13,7 @@ from ._validation import (
     check_finite,
     check_runs_contiguous,
     check_same_length,
+    positive_seconds,
     count_by_run,
     ordered_unique,
     run_labels,
@@ -49,11 +50,14 @@ class DesignMatrix:
 
     def __post_init__(self) -> None:
         X = as_2d_float(self.X, f"design {self.name!r}")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise BrainalignInputError(
+                f"design {self.name!r} is empty: shape {X.shape}; it needs at least one sample and one column."
+            )
         check_finite(X, f"design {self.name!r}", self.feature_names)
         self.runs = run_labels(self.runs, X.shape[0], "design runs")
         check_runs_contiguous(self.runs, f"design {self.name!r}")
-        if not (np.isfinite(self.sampling_period) and self.sampling_period > 0):
-            raise BrainalignInputError(f"sampling_period must be positive, got {self.sampling_period!r}.")
+        self.sampling_period = positive_seconds(self.sampling_period, f"design {self.name!r} sampling_period")
         if self.feature_names is not None:
             self.feature_names = [str(n) for n in self.feature_names]
             check_same_length("feature_names", len(self.feature_names), "design columns", X.shape[1])
@@ -74,6 +78,10 @@ class DesignMatrix:
 
     def check_matches(self, recording) -> None:
         """Raise a specific error unless rows line up with ``recording`` run by run."""
+        if not all(hasattr(recording, a) for a in ("sampling_period", "runs", "run_ids")):
+            raise BrainalignInputError(
+                f"Design {self.name!r} can only be matched with a brainalign Recording, got {type(recording).__name__}."
+            )
         if abs(recording.sampling_period - self.sampling_period) > 1e-9 * max(1.0, self.sampling_period):
             raise BrainalignInputError(
                 f"Design {self.name!r} has sampling period {self.sampling_period} s but the recording "

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._io import load_arrays, load_json, save_arrays, save_json
 from ._timeline import Timeline
-from ._validation import BrainalignInputError, as_2d_float, check_same_length
+from ._validation import BrainalignInputError, as_2d_float, check_finite, check_same_length
 
 
 @dataclass(eq=False)
@@ -46,12 +46,20 @@ class FeatureSet:
             raise BrainalignInputError(
                 f"timeline must be a brainalign Timeline, got {type(self.timeline).__name__}."
             )
+        if not isinstance(self.layers, Mapping):
+            raise BrainalignInputError(
+                f"FeatureSet layers must be a mapping of layer name to (n_events, n_dims) array, got "
+                f"{type(self.layers).__name__}."
+            )
         if len(self.layers) == 0:
             raise BrainalignInputError("A FeatureSet needs at least one layer.")
         clean: dict[str, np.ndarray] = {}
         for name, arr in self.layers.items():
             arr = as_2d_float(arr, f"layer {name!r}")
             check_same_length(f"layer {name!r}", arr.shape[0], "timeline events", self.timeline.n_events)
+            if arr.shape[1] == 0:
+                raise BrainalignInputError(f"layer {name!r} has 0 feature dimensions.")
+            check_finite(arr, f"layer {name!r}")
             clean[str(name)] = arr
         self.layers = clean
         self.metadata = dict(self.metadata)

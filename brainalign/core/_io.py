@@ -17,6 +17,8 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from ._validation import BrainalignInputError
+
 
 def _canonical(obj: Any) -> Any:
     """Turn ``obj`` into something ``json.dumps(sort_keys=True)`` encodes stably."""
@@ -131,6 +133,8 @@ def _json_default(obj: Any) -> Any:
 
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
     """Atomically save named arrays to an ``.npz`` file (string arrays stored as unicode)."""
+    if not isinstance(arrays, Mapping):
+        raise BrainalignInputError(f"save_arrays takes a mapping of name to array, got {type(arrays).__name__}.")
     clean = {}
     for key, value in arrays.items():
         value = np.asarray(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
@@ -15,6 +16,7 @@ from ._validation import (
     check_same_length,
     count_by_run,
     ordered_unique,
+    positive_seconds,
     run_labels,
 )
 
@@ -72,11 +74,7 @@ class Recording:
 
     def __post_init__(self) -> None:
         data = as_2d_float(self.data, "Recording data")
-        if not (np.isfinite(self.sampling_period) and self.sampling_period > 0):
-            raise BrainalignInputError(
-                f"sampling_period must be a positive number of seconds, got {self.sampling_period!r}."
-            )
-        self.sampling_period = float(self.sampling_period)
+        self.sampling_period = positive_seconds(self.sampling_period, "Recording sampling_period")
         n_samples, n_targets = data.shape
         if n_samples < 2 or n_targets < 1:
             raise BrainalignInputError(f"Recording data is too small: shape {data.shape}.")
@@ -96,7 +94,9 @@ class Recording:
         bad_const = np.zeros(self.n_targets, dtype=bool)
         for run in self.run_ids:
             block = self.data[self.runs == run]
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                # all-NaN columns are reported below by name; numpy's "All-NaN slice" warning adds nothing
+                warnings.simplefilter("ignore", RuntimeWarning)
                 bad_const |= np.nanmax(block, axis=0) == np.nanmin(block, axis=0)
         bad_const &= ~bad_nan
         if not (bad_nan.any() or bad_const.any()):

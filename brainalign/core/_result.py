@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import load_arrays, load_json, save_arrays, save_json
-from ._validation import BrainalignInputError
+from ._validation import BrainalignInputError, as_float_array
 
 
 @dataclass(eq=False)
@@ -51,9 +51,11 @@ class EncodingResult:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.r = np.atleast_2d(np.asarray(self.r, dtype=np.float64))
-        self.r2 = np.atleast_2d(np.asarray(self.r2, dtype=np.float64))
-        self.alphas = np.atleast_2d(np.asarray(self.alphas, dtype=np.float64))
+        self.r = np.atleast_2d(as_float_array(self.r, "r"))
+        self.r2 = np.atleast_2d(as_float_array(self.r2, "r2"))
+        self.alphas = np.atleast_2d(as_float_array(self.alphas, "alphas"))
+        if self.target_names is None or isinstance(self.target_names, str) or not np.iterable(self.target_names):
+            raise BrainalignInputError("target_names must be a list with one name per target.")
         self.target_names = [str(t) for t in self.target_names]
         shapes = {self.r.shape, self.r2.shape, self.alphas.shape}
         if len(shapes) != 1:

@@ -52,6 +52,12 @@ class Timeline:
     _key: str = field(default="", init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.tokens is None:
+            raise BrainalignInputError("Timeline tokens are missing (None); give one label per event.")
+        if isinstance(self.tokens, (str, bytes)) or not np.iterable(self.tokens):
+            raise BrainalignInputError(
+                f"Timeline tokens must be a sequence with one label per event, got {type(self.tokens).__name__}."
+            )
         tokens = np.array([str(t) for t in self.tokens], dtype=object)
         onsets = as_1d_float(self.onsets, "onsets")
         check_same_length("tokens", tokens.size, "onsets", onsets.size)
@@ -183,9 +189,14 @@ class Timeline:
     @classmethod
     def concatenate(cls, timelines: Iterable["Timeline"]) -> "Timeline":
         """Join timelines of different runs into one (run labels must not repeat)."""
+        if timelines is None or not np.iterable(timelines):
+            raise BrainalignInputError(f"Expected a list of Timelines, got {type(timelines).__name__}.")
         timelines = list(timelines)
         if not timelines:
             raise BrainalignInputError("Cannot concatenate an empty list of timelines.")
+        wrong = [type(t).__name__ for t in timelines if not isinstance(t, Timeline)]
+        if wrong:
+            raise BrainalignInputError(f"Can only concatenate Timelines, got {wrong[:3]}.")
         return cls(
             np.concatenate([t.tokens for t in timelines]),
             np.concatenate([t.onsets for t in timelines]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import numpy as np
@@ -14,9 +15,41 @@ class BrainalignInputError(ValueError):
     """
 
 
+def _array(values, name: str) -> np.ndarray:
+    """``values`` as an array, refusing None, sparse matrices and complex numbers by name."""
+    if values is None:
+        raise BrainalignInputError(f"{name} is missing (None).")
+    if hasattr(values, "toarray") and hasattr(values, "nnz"):
+        raise BrainalignInputError(
+            f"{name} is a sparse matrix ({type(values).__name__}); pass a dense array (values.toarray())."
+        )
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError) as err:
+        raise BrainalignInputError(f"{name} must be an array of numbers: {err}") from None
+    if np.iscomplexobj(arr):
+        raise BrainalignInputError(f"{name} holds complex numbers; pass real values (e.g. their magnitude).")
+    return arr
+
+
+def _numeric_array(values, name: str, dtype) -> np.ndarray:
+    """``values`` as a real array of ``dtype``; text or objects get an error naming ``name``."""
+    arr = _array(values, name)
+    try:
+        return arr.astype(dtype, copy=False)
+    except (TypeError, ValueError) as err:
+        kind = "text" if arr.dtype.kind in "US" else arr.dtype
+        raise BrainalignInputError(f"{name} must hold numbers, got {kind} ({err}).") from None
+
+
+def as_float_array(values, name: str) -> np.ndarray:
+    """``values`` as a float64 array of any shape, or a clear error (missing, text, complex, sparse)."""
+    return _numeric_array(values, name, np.float64)
+
+
 def as_1d_float(values, name: str) -> np.ndarray:
     """Return ``values`` as a 1-D float64 array or raise a clear error."""
-    arr = np.asarray(values, dtype=np.float64)
+    arr = _numeric_array(values, name, np.float64)
     if arr.ndim != 1:
         raise BrainalignInputError(f"{name} must be 1-D, got shape {arr.shape}.")
     return arr
@@ -24,7 +57,9 @@ def as_1d_float(values, name: str) -> np.ndarray:
 
 def as_2d_float(values, name: str, dtype=np.float32) -> np.ndarray:
     """Return ``values`` as a 2-D floating array (no copy when already right)."""
-    arr = np.asarray(values)
+    arr = values if isinstance(values, np.ndarray) else _array(values, name)
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = _numeric_array(arr, name, dtype)
     if arr.ndim == 1:
         raise BrainalignInputError(
             f"{name} must be 2-D (n_samples, n_columns), got a 1-D array of length "
@@ -32,9 +67,59 @@ def as_2d_float(values, name: str, dtype=np.float32) -> np.ndarray:
         )
     if arr.ndim != 2:
         raise BrainalignInputError(f"{name} must be 2-D, got shape {arr.shape}.")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(dtype)
     return arr
+
+
+def positive_seconds(value, name: str = "sampling_period", hint: str = "", unit: str = "seconds") -> float:
+    """``value`` as a positive finite float (of ``unit``), or a clear error naming ``name``.
+
+    ``None`` (a missing TR or sampling rate) and non-numbers get their own
+    message instead of numpy's ``ufunc 'isfinite' not supported``.
+    """
+    hint = hint or "the seconds between samples (the TR for fMRI, 1 / sfreq for M/EEG)"
+    what = f"a positive number of {unit}" if unit else "a positive number"
+    if value is None:
+        raise BrainalignInputError(f"{name} is missing (None); give {hint}.")
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise BrainalignInputError(f"{name} must be {what}, got {value!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BrainalignInputError(f"{name} must be {what}, got {type(value).__name__} {value!r}.") from None
+    if not (np.isfinite(number) and number > 0):
+        raise BrainalignInputError(f"{name} must be {what}, got {value!r}.")
+    return number
+
+
+def positive_or_zero(value, name: str, unit: str = "seconds") -> float:
+    """A finite number (of ``unit``) >= 0, or a clear error naming ``name``."""
+    what = f"a number of {unit} >= 0" if unit else "a number >= 0"
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise BrainalignInputError(f"{name} must be {what}, got {value!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BrainalignInputError(f"{name} must be {what}, got {value!r}.") from None
+    if not np.isfinite(number) or number < 0:
+        raise BrainalignInputError(f"{name} must be {what}, got {value!r}.")
+    return number
+
+
+def as_path(path, what: str = "file"):
+    """``path`` as a :class:`pathlib.Path`; anything but a str or path-like gets a clear error."""
+    from pathlib import Path
+
+    if isinstance(path, (str, os.PathLike)):
+        return Path(path)
+    raise BrainalignInputError(f"The {what} path must be a str or path-like object, got {type(path).__name__} {path!r}.")
+
+
+def positive_int(value, name: str) -> int:
+    """``value`` as an int >= 1 (whole floats accepted), or a clear error naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)) \
+            or not np.isfinite(value) or not float(value).is_integer() or value < 1:
+        raise BrainalignInputError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
 
 
 def check_same_length(name_a: str, len_a: int, name_b: str, len_b: int) -> None:

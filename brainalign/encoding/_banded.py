@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -11,26 +11,64 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from ..core import BrainalignInputError, DesignMatrix, Recording
 from ._backend import using_backend
-from ._sklearn_api import Standardizer, _alpha_grid, _check_xy, _estimator_splits, _scaled
-from ._stats import correlation_score, r2_score
+from ._sklearn_api import (
+    Standardizer,
+    _alpha_grid,
+    _check_y_for_score,
+    _EncoderScores,
+    _estimator_splits,
+    _linear_predict,
+    _require_fitted,
+    _scaled,
+    _validated,
+    _warn_alpha_edge,
+)
+from ._stats import r2_score
 
 logger = logging.getLogger("brainalign.encoding")
 
 
-def _as_bands(Xs) -> list[np.ndarray]:
-    if isinstance(Xs, np.ndarray) or not isinstance(Xs, Sequence) or len(Xs) == 0:
-        raise BrainalignInputError("Banded ridge takes a list of 2-D arrays, one per band (feature space).")
-    bands = []
-    for i, X in enumerate(Xs):
-        X, _ = _check_xy(X, None, what=f"band {i}")
-        bands.append(X)
-    n = {X.shape[0] for X in bands}
-    if len(n) != 1:
-        raise BrainalignInputError(f"All bands must have the same number of samples, got {sorted(n)}.")
-    return bands
+def _is_band_list(Xs) -> bool:
+    """A list/tuple of 2-D blocks (the band form), as opposed to one 2-D array or nested lists of numbers."""
+    return isinstance(Xs, (list, tuple)) and len(Xs) > 0 and all(np.ndim(b) == 2 for b in Xs)
 
 
-class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
+def _stack_bands(Xs, owner: str) -> tuple[object, list[int] | None]:
+    """``(X, sizes)``: a band list is stacked column-wise (sizes from the blocks); one 2-D array passes through."""
+    if isinstance(Xs, (list, tuple)) and len(Xs) == 0:
+        raise BrainalignInputError(f"{owner}: got an empty list of bands; pass a 2-D array or a list of 2-D arrays.")
+    if not _is_band_list(Xs):
+        return Xs, None
+    blocks = [np.asarray(b) for b in Xs]
+    rows = [b.shape[0] for b in blocks]
+    if len(set(rows)) != 1:
+        raise BrainalignInputError(f"{owner}: all bands must have the same number of samples, got {rows}.")
+    for i, b in enumerate(blocks):
+        if b.shape[1] == 0:
+            raise BrainalignInputError(f"{owner}: band {i} has 0 columns; every band needs at least one feature.")
+    return np.hstack(blocks), [int(b.shape[1]) for b in blocks]
+
+
+def _check_band_sizes(band_sizes, n_features: int, owner: str) -> list[int]:
+    """Band sizes as positive ints summing to ``n_features``; ``None`` = one band of all columns."""
+    if band_sizes is None:
+        return [int(n_features)]
+    message = f"{owner}: band_sizes must be a sequence of positive ints, got {band_sizes!r}."
+    try:
+        given = np.atleast_1d(np.asarray(band_sizes, dtype=float)).ravel()
+    except (TypeError, ValueError):
+        raise BrainalignInputError(message) from None
+    if given.size == 0 or not np.all(np.isfinite(given)) or np.any(given != np.rint(given)) or np.any(given < 1):
+        raise BrainalignInputError(message)
+    sizes = [int(v) for v in given]
+    if sum(sizes) != n_features:
+        raise BrainalignInputError(
+            f"{owner}: band_sizes {sizes} add up to {sum(sizes)} columns but X has {n_features} features."
+        )
+    return sizes
+
+
+class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
     """Ridge with one regularisation per band, tuned per target by random search (himalaya).
 
     Wraps ``himalaya.ridge.GroupRidgeCV`` when samples >= features and
@@ -38,39 +76,62 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
     kernels) otherwise.  Combining e.g. a model layer with baseline regressors
     this way lets the baseline keep its own penalty.
 
+    ``X`` is either a list of 2-D arrays, one per band, or one 2-D array
+    whose columns are cut into bands by ``band_sizes`` (the form that
+    composes with scikit-learn's ``Pipeline``, ``GridSearchCV`` and
+    ``cross_val_score``).  :meth:`score` is the R^2 averaged over targets,
+    :meth:`score_targets` gives Pearson r (or R^2) per target.
+
     Parameters
     ----------
     alphas : array-like or None
         Candidate global penalties (default ``np.logspace(-1, 7, 17)``).
     n_iter : int
         Random band weightings tried (Dirichlet samples on the simplex).
-    cv : int or sequence of (train, validation) index arrays
-        Inner folds (an int gives contiguous blocks).
+    cv : int, splitter or sequence of (train, validation) index arrays
+        Inner folds (an int gives contiguous blocks, at most n_samples; see
+        :class:`RidgeEncoder`).
     fit_intercept, standardize : bool
     backend : {"auto", "numpy", "cpu", "torch", "torch_cuda"}
     solver : {"auto", "primal", "kernel"}
     random_state : int
+    n_targets_batch : int or None
+    band_sizes : sequence of int or None
+        Columns of each band, in order, when ``X`` is one 2-D array;
+        ``None`` = one band of all columns (plain ridge).  With a list of
+        arrays the sizes come from the arrays (and must agree when given).
 
     Attributes
     ----------
     coef_ : ndarray (n_features_total, n_targets), on standardised columns
+    band_sizes_ : list of int
     band_slices_ : list of slice
     deltas_ : ndarray (n_bands, n_targets)  log band scalings (himalaya)
     best_alphas_ : ndarray (n_targets,)
+    n_features_in_ : int
+
+    Warns
+    -----
+    UserWarning
+        When the chosen alpha is the lowest or highest of the grid for at
+        least half of the targets.
 
     Examples
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> A, B = rng.normal(size=(200, 4)), rng.normal(size=(200, 3))
-    >>> Y = A @ rng.normal(size=(4, 2)) + 0.1 * rng.normal(size=(200, 2))
+    >>> Y = A @ rng.normal(size=(4, 2)) + rng.normal(size=(200, 2))
     >>> enc = BandedRidgeEncoder(n_iter=5, backend="numpy").fit([A, B], Y)
     >>> enc.predict_bands([A, B]).shape
     (2, 200, 2)
+    >>> enc2 = BandedRidgeEncoder(n_iter=5, backend="numpy", band_sizes=[4, 3]).fit(np.hstack([A, B]), Y)
+    >>> enc2.band_sizes_
+    [4, 3]
     """
 
     def __init__(self, alphas=None, *, n_iter=20, cv=5, fit_intercept=True, standardize=True,
-                 backend="auto", solver="auto", random_state=0, n_targets_batch=None):
+                 backend="auto", solver="auto", random_state=0, n_targets_batch=None, band_sizes=None):
         self.alphas = alphas
         self.n_iter = n_iter
         self.cv = cv
@@ -80,19 +141,51 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
         self.solver = solver
         self.random_state = random_state
         self.n_targets_batch = n_targets_batch
+        self.band_sizes = band_sizes
 
-    def fit(self, Xs, Y, runs=None, gap: int = 0) -> "BandedRidgeEncoder":
-        bands = _as_bands(Xs)
-        X = np.hstack(bands)
-        X, Y = _check_xy(X, Y)
-        sizes = [b.shape[1] for b in bands]
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def fit(self, X, y, runs=None, gap: int = 0) -> "BandedRidgeEncoder":
+        """Fit on the bands of ``X`` and on ``y`` (n_samples,) or (n_samples, n_targets).
+
+        Parameters
+        ----------
+        X : list of array-like (n_samples, n_features_band), or array-like (n_samples, n_features)
+            One block per band, or all bands side by side (cut by ``band_sizes``).
+        y : array-like (n_samples,) or (n_samples, n_targets)
+        runs : sequence of str or None
+            Run label per sample; an int ``cv`` keeps inner blocks within runs.
+        gap : int
+            Samples dropped from training on each side of an inner validation block.
+
+        Returns
+        -------
+        BandedRidgeEncoder
+        """
+        owner = type(self).__name__
+        X, list_sizes = _stack_bands(X, owner)
+        X, y = _validated(self, X, y, fit=True)
+        if list_sizes is not None and self.band_sizes is not None and _check_band_sizes(
+                self.band_sizes, X.shape[1], owner) != list_sizes:
+            raise BrainalignInputError(f"{owner}: band_sizes={list(self.band_sizes)} but the band list has "
+                                       f"blocks of {list_sizes} columns.")
+        sizes = list_sizes if list_sizes is not None else _check_band_sizes(self.band_sizes, X.shape[1], owner)
+        if isinstance(self.n_iter, (bool, np.bool_)) or not isinstance(self.n_iter, (int, np.integer)) or self.n_iter < 1:
+            raise BrainalignInputError(f"{owner}: n_iter must be a positive int, got {self.n_iter!r}.")
+        self._y_1d = y.ndim == 1
+        Y = y[:, None] if self._y_1d else y
         edges = np.concatenate([[0], np.cumsum(sizes)])
+        self.band_sizes_ = list(sizes)
         self.band_slices_ = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+        alphas = _alpha_grid(self.alphas)
         self.scaler_ = Standardizer().fit(X) if self.standardize else None
         Xs_ = _scaled(X, self.scaler_)
         n, p = Xs_.shape
-        splits = _estimator_splits(self.cv, n, runs, gap)
-        alphas = _alpha_grid(self.alphas)
+        splits = _estimator_splits(self.cv, n, runs, gap, owner=owner)
         form = self.solver if self.solver != "auto" else ("primal" if n >= p else "kernel")
         if form not in ("primal", "kernel"):
             raise BrainalignInputError(f"solver must be 'auto', 'primal' or 'kernel', got {self.solver!r}.")
@@ -131,35 +224,44 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
         self.coef_ = np.asarray(coef, dtype=np.float32)
         self._x_mean = x_mean
         self.intercept_ = (y_mean - x_mean @ self.coef_).astype(np.float32)
-        self.n_features_in_ = p
+        _warn_alpha_edge(self.best_alphas_, alphas, owner)
         return self
 
-    def _standardised(self, Xs) -> np.ndarray:
-        if not hasattr(self, "coef_"):
-            raise BrainalignInputError("This BandedRidgeEncoder is not fitted yet; call fit(Xs, Y) first.")
-        X = np.hstack(_as_bands(Xs))
-        if X.shape[1] != self.n_features_in_:
-            raise BrainalignInputError(f"Bands have {X.shape[1]} features in all; fitted on {self.n_features_in_}.")
-        return _scaled(X, self.scaler_)
+    def _checked(self, X) -> np.ndarray:
+        _require_fitted(self)
+        owner = type(self).__name__
+        X, list_sizes = _stack_bands(X, owner)
+        if list_sizes is not None and list_sizes != self.band_sizes_:
+            raise BrainalignInputError(f"{owner}: bands have {list_sizes} columns; fitted on {self.band_sizes_}.")
+        return _validated(self, X, fit=False)
 
-    def predict(self, Xs) -> np.ndarray:
-        return self._standardised(Xs) @ self.coef_ + self.intercept_
+    def _standardised(self, X) -> np.ndarray:
+        return _scaled(self._checked(X), self.scaler_)
 
-    def predict_bands(self, Xs) -> np.ndarray:
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets, (n_samples, n_targets); (n_samples,) when fitted on a 1-D ``y``.
+
+        The predictions have ``X``'s floating dtype (float32 input keeps memory low).
+        """
+        X = self._checked(X)
+        pred = _linear_predict(X, self.scaler_, self.coef_, self.intercept_)
+        return pred[:, 0] if getattr(self, "_y_1d", False) else pred
+
+    def predict_bands(self, X) -> np.ndarray:
         """Each band's share of the prediction, (n_bands, n_samples, n_targets); they sum to
-        ``predict(Xs) - intercept`` after centring on the training means."""
-        X = self._standardised(Xs) - self._x_mean
-        return np.stack([X[:, s] @ self.coef_[s] for s in self.band_slices_])
+        ``predict(X) - intercept`` after centring on the training means."""
+        Xc = self._standardised(X) - self._x_mean
+        return np.stack([Xc[:, s] @ self.coef_[s] for s in self.band_slices_])
 
-    def score(self, Xs, Y, sample_weight=None) -> np.ndarray:
-        """Pearson r per target."""
-        _, Y = _check_xy(np.hstack(_as_bands(Xs)), Y)
-        return correlation_score(Y, self.predict(Xs))
-
-    def score_bands(self, Xs, Y) -> np.ndarray:
+    def score_bands(self, X, y) -> np.ndarray:
         """Split R^2 per band (n_bands, n_targets): sums to the joint R^2 (himalaya's r2_score_split)."""
-        _, Y = _check_xy(np.hstack(_as_bands(Xs)), Y)
-        parts = self.predict_bands(Xs)
+        parts = self.predict_bands(X)
+        Y = _check_y_for_score(self, parts[0], y)
+        Y = Y[:, None] if Y.ndim == 1 else Y
+        if Y.shape[1] != parts.shape[2]:
+            raise BrainalignInputError(
+                f"{type(self).__name__}: y has {Y.shape[1]} target(s) but the encoder predicts {parts.shape[2]}."
+            )
         Yc = Y - Y.mean(0)
         total = (Yc ** 2).sum(0)
         full = parts.sum(0)
@@ -195,6 +297,8 @@ def variance_partitioning(
     """
     from ._crossval import as_design, cross_validate
 
+    if not isinstance(bands, Mapping):
+        raise BrainalignInputError(f"variance_partitioning takes a dict of band name to design, got {type(bands).__name__}.")
     if len(bands) < 2:
         raise BrainalignInputError("variance_partitioning needs at least two bands.")
     designs = {name: as_design(d, recording) for name, d in bands.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import BrainalignInputError, DesignMatrix, Recording
+from ..core._validation import positive_int, positive_seconds
 
 
 def autocorrelation_baseline(recording: Recording, *, min_period_s: float | None = None,
@@ -36,10 +37,12 @@ def autocorrelation_baseline(recording: Recording, *, min_period_s: float | None
     >>> autocorrelation_baseline(rec).X.shape
     (200, 40)
     """
+    if not isinstance(recording, Recording):
+        raise BrainalignInputError(f"recording must be a brainalign Recording, got {type(recording).__name__}.")
     if min_period_s is None:
         min_period_s = max(20.0, 10 * recording.sampling_period)
-    if min_period_s <= 0:
-        raise BrainalignInputError(f"min_period_s must be positive, got {min_period_s}.")
+    min_period_s = positive_seconds(min_period_s, "min_period_s", "the shortest period of the basis in seconds")
+    max_components = positive_int(max_components, "max_components")
     runs = np.asarray(recording.runs)
     lengths = recording.run_lengths()
     longest = max(lengths.values())

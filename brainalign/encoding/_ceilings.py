@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Recording
+from ..core._validation import as_float_array
 from ._stats import correlation_score
 
 
@@ -91,8 +92,15 @@ def normalize_scores(scores: np.ndarray, ceiling: np.ndarray, *, metric: str = "
     """
     if metric not in ("r", "r2"):
         raise BrainalignInputError(f"metric must be 'r' or 'r2', got {metric!r}.")
-    scores = np.asarray(scores, dtype=np.float64)
-    ceiling = np.asarray(ceiling, dtype=np.float64)
+    scores = as_float_array(scores, "scores")
+    ceiling = as_float_array(ceiling, "ceiling")
+    if isinstance(min_ceiling, bool) or not isinstance(min_ceiling, (int, float, np.number)) or not min_ceiling > 0:
+        raise BrainalignInputError(f"min_ceiling must be a positive number, got {min_ceiling!r}.")
+    if scores.ndim == 0 or ceiling.ndim == 0:
+        raise BrainalignInputError(
+            f"scores and ceiling must be arrays with one value per target, got shapes {scores.shape} and "
+            f"{ceiling.shape}."
+        )
     if scores.shape[-1] != ceiling.shape[-1]:
         raise BrainalignInputError(f"{scores.shape[-1]} scores per row but {ceiling.shape[-1]} ceilings.")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -103,13 +111,18 @@ def _stack(items, what: str) -> np.ndarray:
     if isinstance(items, np.ndarray):
         data = items
     else:
+        if items is None or isinstance(items, (str, bytes)) or not np.iterable(items):
+            raise BrainalignInputError(
+                f"{what} must be a list of recordings or (n_samples, n_targets) arrays, got {type(items).__name__}."
+            )
         items = list(items)
         if items and isinstance(items[0], Recording):
             names = items[0].target_names
             for rec in items[1:]:
                 if rec.target_names != names:
                     raise BrainalignInputError(f"{what}: recordings have different targets.")
-        arrays = [np.asarray(it.data if isinstance(it, Recording) else it, dtype=np.float64) for it in items]
+        arrays = [as_float_array(it.data if isinstance(it, Recording) else it, f"{what} item {i}")
+                  for i, it in enumerate(items)]
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1:
             raise BrainalignInputError(f"{what} must all have the same shape, got {sorted(shapes)}.")

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
 from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording, hash_array
 from ..core import package_versions as _core_package_versions
+from ..core._validation import as_float_array, positive_or_zero
 from ._backend import resolve_backend, using_backend
 from ._cv import SHUFFLED_CV_WARNING, ShuffledKFold, inner_splits, resolve_outer_cv
-from ._sklearn_api import Standardizer, _alpha_grid
+from ._sklearn_api import Standardizer, _alpha_grid, alpha_edge_message
 from ._solvers import solve_ridge_cv
 from ._stats import circular_shift_null, correlation_score, draw_shifts, fdr, permutation_pvalues, r2_score
 
@@ -32,6 +34,11 @@ def default_gap_s(design: DesignMatrix, recording: Recording) -> float:
     ``["delays_samples"]`` / ``["lags_samples"]``), otherwise ~20 s (HRF length) for fMRI/ROI data and 1 s (TRF
     length) for M/EEG.
     """
+    if not isinstance(design, DesignMatrix) or not isinstance(recording, Recording):
+        raise BrainalignInputError(
+            f"default_gap_s needs a DesignMatrix and a Recording, got {type(design).__name__} and "
+            f"{type(recording).__name__}."
+        )
     meta = design.metadata or {}
     spans = []
     for key in ("delays_s", "lags_s", "delays", "lags"):  # seconds
@@ -51,7 +58,9 @@ def as_design(design, recording: Recording) -> DesignMatrix:
     """Accept a DesignMatrix or a plain (n_samples, n_features) array on the recording's grid."""
     if isinstance(design, DesignMatrix):
         return design
-    X = np.asarray(design)
+    if design is None:
+        raise BrainalignInputError("design is missing (None); pass a DesignMatrix or an (n_samples, n_features) array.")
+    X = as_float_array(design, "design")
     if X.ndim != 2 or X.shape[0] != recording.n_samples:
         raise BrainalignInputError(
             f"design has shape {X.shape} but the recording has {recording.n_samples} samples; "
@@ -182,8 +191,9 @@ def cross_validate(
     alphas_arr = _alpha_grid(alphas)
     if gap_s is None:
         gap_s = default_gap_s(design, recording)
-    if gap_s < 0:
-        raise BrainalignInputError(f"gap_s must be >= 0 seconds, got {gap_s}.")
+    gap_s = positive_or_zero(gap_s, "gap_s")
+    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)):
+        raise BrainalignInputError(f"n_permutations must be an int >= 0, got {n_permutations!r}.")
     gap = int(math.ceil(gap_s / recording.sampling_period - 1e-9))
     runs = np.asarray(recording.runs)
     splitter = resolve_outer_cv(cv, runs, gap, shuffle, seed)
@@ -244,13 +254,15 @@ def cross_validate(
             elif band_sizes is not None:
                 from ._banded import BandedRidgeEncoder
 
-                edges = np.concatenate([[0], np.cumsum(band_sizes)])
-                cut = lambda M: [M[:, a:b] for a, b in zip(edges[:-1], edges[1:])]  # noqa: E731
                 enc = BandedRidgeEncoder(alphas_arr, n_iter=n_iter, cv=splits, standardize=False,
                                          backend=backend_name, solver=solver, random_state=seed,
-                                         n_targets_batch=n_targets_batch).fit(cut(Xtr), Y[train])
+                                         n_targets_batch=n_targets_batch, band_sizes=band_sizes)
+                with warnings.catch_warnings():
+                    # the alpha-edge check runs once over all folds below, into the result's warnings
+                    warnings.simplefilter("ignore", UserWarning)
+                    enc.fit(Xtr, Y[train])
                 out = {"form": f"banded-{enc.form_}", "best_alphas": enc.best_alphas_}
-                pred = enc.predict(cut(Xte))
+                pred = enc.predict(Xte)
             else:
                 out = solve_ridge_cv(Xtr, Y[train], alphas_arr, splits, X_test=Xte, return_weights=False,
                                      n_targets_batch=n_targets_batch, form=solver, backend=bk)
@@ -262,6 +274,13 @@ def cross_validate(
             if predictions is not None:
                 predictions[test] = pred
 
+    # a grid that stops above the best penalty is always worth a warning; the top edge is also where
+    # targets the design cannot predict end up (most voxels of a whole-brain map), so it is only logged
+    for edges, level in ((("lowest",), logging.WARNING), (("highest",), logging.INFO)):
+        edge = alpha_edge_message(chosen, alphas_arr, what="fold-target pairs", edges=edges)
+        if edge is not None:
+            logger.log(level, "%s: %s", design.name, edge)
+            warnings_list.append(edge)
     p_values = None
     metadata: dict[str, Any] = {
         "folds": [_fold_ranges(te) for _, te in folds],

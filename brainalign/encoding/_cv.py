@@ -26,6 +26,17 @@ SHUFFLED_CV_WARNING = (
 )
 
 
+def _n_splits(n_splits, n_samples) -> int:
+    """A splitter's fold count as an int in [2, n_samples], or a clear error naming both."""
+    if isinstance(n_splits, (bool, np.bool_)) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
+        raise BrainalignInputError(f"n_splits must be an int >= 2, got {n_splits!r}.")
+    if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
+        raise BrainalignInputError(f"n_samples must be an int >= 0, got {n_samples!r}.")
+    if n_splits > n_samples:
+        raise BrainalignInputError(f"{n_samples} samples are too few for n_splits={n_splits} folds.")
+    return int(n_splits)
+
+
 def _segments(runs: np.ndarray) -> list[np.ndarray]:
     """Row indices of each contiguous run block, in order."""
     runs = np.asarray(runs)
@@ -88,13 +99,12 @@ class ContiguousBlockCV:
         self.gap = gap
 
     def split(self, n_samples: int, runs: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        if int(self.n_splits) < 2:
-            raise BrainalignInputError(f"n_splits must be at least 2, got {self.n_splits}.")
-        if int(self.gap) < 0:
-            raise BrainalignInputError(f"gap must be >= 0 samples, got {self.gap}.")
+        k = _n_splits(self.n_splits, n_samples)
+        if isinstance(self.gap, (bool, np.bool_)) or not isinstance(self.gap, (int, np.integer)) or self.gap < 0:
+            raise BrainalignInputError(f"gap must be an int >= 0 samples, got {self.gap!r}.")
         runs = run_labels(runs, n_samples)
         gap = int(self.gap)
-        bounds = np.linspace(0, n_samples, int(self.n_splits) + 1).round().astype(int)
+        bounds = np.linspace(0, n_samples, k + 1).round().astype(int)
         segment_id = np.empty(n_samples, dtype=int)
         for k, seg in enumerate(_segments(runs)):
             segment_id[seg] = k
@@ -138,7 +148,8 @@ class ShuffledKFold:
         logger.warning(SHUFFLED_CV_WARNING)
 
     def split(self, n_samples: int, runs: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        yield from _shuffled_splits(n_samples, int(self.n_splits), self.seed)
+        k = _n_splits(self.n_splits, n_samples)
+        yield from _shuffled_splits(n_samples, k, self.seed)
 
     def get_n_splits(self, n_samples: int | None = None, runs: Sequence[str] | None = None) -> int:
         return int(self.n_splits)
@@ -163,9 +174,15 @@ def inner_splits(train_rows: np.ndarray, runs: np.ndarray, n_splits: int, gap: i
     """
     train_rows = np.asarray(train_rows)
     n = train_rows.size
-    n_splits = int(min(n_splits, n))
-    if n_splits < 2:
-        raise BrainalignInputError(f"Only {n} training samples: too few for inner cross-validation.")
+    if isinstance(n_splits, (bool, np.bool_)) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
+        raise BrainalignInputError(f"inner_cv must be an int >= 2 inner folds, got {n_splits!r}.")
+    n_splits = int(n_splits)
+    if n_splits > n:
+        # clipping the fold count silently used to leave one-sample folds and alphas at the grid's edge
+        raise BrainalignInputError(
+            f"inner_cv={n_splits} inner folds need at least {n_splits} training samples, got n={n}; "
+            f"use fewer inner folds or more data."
+        )
     if shuffle:
         return _shuffled_splits(n, n_splits, seed)
     segment = np.concatenate([[0], np.cumsum(np.diff(train_rows) != 1)])

@@ -30,6 +30,7 @@ import numpy as np
 
 from .._logging import progress_disabled
 from ..core import BrainalignInputError
+from ..core._validation import positive_int
 
 logger = logging.getLogger("brainalign.encoding")
 
@@ -210,7 +211,8 @@ def solve_ridge_cv(
     device = _device_of(Xb)
     n_features = Xb.shape[1]
     form = choose_form(n_samples, n_features, form)
-    batch_size = n_targets_batch or default_targets_batch(n_samples, n_targets)
+    batch_size = (positive_int(n_targets_batch, "n_targets_batch") if n_targets_batch is not None
+                  else default_targets_batch(n_samples, n_targets))
 
     # --- one decomposition per inner fold and one for the refit, shared by all alphas and targets
     gram_all64 = None
@@ -270,10 +272,14 @@ def solve_ridge_cv(
                 scores_dev[k] -= backend.asarray(P.sum(0), dtype="float64") / n_val
             del B, E
         scores = backend.to_numpy(scores_dev) / len(folds)
-        scores += tie_break[:, None]
-        best = np.argmax(scores, axis=0)
+        # the tie-break is relative to each target's error scale: an absolute one (himalaya's, made
+        # for scale-free R^2 scores) outweighs the MSE differences of data in small units (EEG in
+        # volts, ~1e-10 V^2) and silently picks the largest alpha for every target
+        scale = np.abs(scores).max(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        best = np.argmax(scores + tie_break[:, None] * scale[None, :], axis=0)
         best_alphas[batch] = alphas_np[best]
-        cv_scores[batch] = scores[best, np.arange(best.size)] - tie_break[best]
+        cv_scores[batch] = scores[best, np.arange(best.size)]
 
         B, _ = _fold_targets(full, Xb, Yb, all_rows, None, XtY_all, Ysum_all, fit_intercept, backend)
         del XtY_all

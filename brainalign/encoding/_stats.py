@@ -7,6 +7,21 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError
+from ..core._validation import as_float_array
+
+
+def _paired(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """Observed and predicted values as float64 arrays of one shape with at least two samples."""
+    y_true = as_float_array(y_true, "y_true")
+    y_pred = as_float_array(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise BrainalignInputError(f"Shapes differ: y_true {y_true.shape} vs y_pred {y_pred.shape}.")
+    if y_true.ndim not in (1, 2) or y_true.shape[0] < 2:
+        raise BrainalignInputError(
+            f"Scores need (n_samples,) or (n_samples, n_targets) arrays with at least 2 samples, got shape "
+            f"{y_true.shape}."
+        )
+    return y_true, y_pred
 
 
 def correlation_score(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -19,10 +34,7 @@ def correlation_score(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     >>> correlation_score(y, 2 * y + 1)
     array([1.])
     """
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
-    if y_true.shape != y_pred.shape:
-        raise BrainalignInputError(f"Shapes differ: y_true {y_true.shape} vs y_pred {y_pred.shape}.")
+    y_true, y_pred = _paired(y_true, y_pred)
     a = y_true - y_true.mean(0)
     b = y_pred - y_pred.mean(0)
     denom = np.sqrt((a * a).sum(0) * (b * b).sum(0))
@@ -33,8 +45,7 @@ def correlation_score(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 
 def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """Coefficient of determination per column, relative to the test set's own mean."""
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
+    y_true, y_pred = _paired(y_true, y_pred)
     ss_res = ((y_true - y_pred) ** 2).sum(0)
     ss_tot = ((y_true - y_true.mean(0)) ** 2).sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -76,10 +87,14 @@ def permutation_pvalues(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
     observed : ndarray, shape (n_targets,)
     null : ndarray, shape (n_permutations, n_targets)
     """
-    observed = np.asarray(observed, dtype=np.float64)
-    null = np.asarray(null, dtype=np.float64)
+    observed = as_float_array(observed, "observed")
+    null = as_float_array(null, "null")
+    if observed.ndim != 1:
+        raise BrainalignInputError(f"observed must be 1-D (n_targets,), got shape {observed.shape}.")
     if null.ndim != 2 or null.shape[1] != observed.shape[0]:
         raise BrainalignInputError(f"null must have shape (n_permutations, {observed.shape[0]}), got {null.shape}.")
+    if null.shape[0] == 0:
+        raise BrainalignInputError("null has no permutations; p-values need at least one.")
     return (1.0 + (null >= observed[None, :]).sum(0)) / (1.0 + null.shape[0])
 
 
@@ -93,7 +108,10 @@ def fdr(p_values: np.ndarray, alpha: float | None = None) -> np.ndarray:
     """
     from scipy.stats import false_discovery_control
 
-    p = np.asarray(p_values, dtype=np.float64)
+    p = as_float_array(p_values, "p_values")
+    if alpha is not None and (isinstance(alpha, (bool, str)) or not isinstance(alpha, (int, float, np.number))
+                              or not 0 < alpha < 1):
+        raise BrainalignInputError(f"alpha (the false discovery rate) must be in (0, 1), got {alpha!r}.")
     if p.size == 0:
         return p
     if np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 1)):
@@ -126,9 +144,13 @@ def bootstrap_best_layer_ci(
     dict with ``best`` (index on the full data), ``low``/``high`` (interval of
     the index), ``distribution`` (n_bootstraps,) and ``peak_score_ci``.
     """
-    S = np.asarray(score_matrix, dtype=np.float64)
-    if S.ndim != 2 or S.shape[0] < 1:
+    S = as_float_array(score_matrix, "score_matrix")
+    if S.ndim != 2 or S.shape[0] < 1 or S.shape[1] < 1:
         raise BrainalignInputError(f"score_matrix must be (n_layers, n_targets), got shape {S.shape}.")
+    if isinstance(n_bootstraps, bool) or not isinstance(n_bootstraps, (int, np.integer)) or n_bootstraps < 1:
+        raise BrainalignInputError(f"n_bootstraps must be a positive int, got {n_bootstraps!r}.")
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.number)) or not 0 < confidence < 1:
+        raise BrainalignInputError(f"confidence must be in (0, 1), got {confidence!r}.")
     rng = np.random.default_rng(seed)
     n_layers, n_targets = S.shape
     best_idx = np.empty(n_bootstraps, dtype=int)

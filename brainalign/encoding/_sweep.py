@@ -56,6 +56,8 @@ class LayerSweep:
 
     def __init__(self, results: Mapping[str, EncodingResult], baselines: Mapping[str, EncodingResult] | None = None,
                  config: dict | None = None, data_hashes: dict | None = None):
+        if not isinstance(results, Mapping) or (baselines is not None and not isinstance(baselines, Mapping)):
+            raise BrainalignInputError("LayerSweep takes mappings of name to EncodingResult (results, baselines).")
         if not results:
             raise BrainalignInputError("A LayerSweep needs at least one layer result.")
         self.results = dict(results)
@@ -346,6 +348,8 @@ def sweep_layers(
     -------
     LayerSweep
     """
+    if not isinstance(designs, Mapping):
+        raise BrainalignInputError(f"sweep_layers takes a dict of layer name to design, got {type(designs).__name__}.")
     if not designs:
         raise BrainalignInputError("sweep_layers needs at least one design.")
     if "return_predictions" in cv_kwargs:

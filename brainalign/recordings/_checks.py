@@ -8,6 +8,7 @@ import numpy as np
 
 from ..core import BrainalignInputError, Recording, Timeline
 from ..core._timeline import check_events_in_runs
+from ..core._validation import positive_or_zero
 
 logger = logging.getLogger("brainalign.recordings")
 
@@ -52,7 +53,7 @@ def check_timeline_fits(
             f"check_timeline_fits needs a Timeline and a Recording, got {type(timeline).__name__} and "
             f"{type(recording).__name__}."
         )
-    tol = 0.0 if tolerance is None else float(tolerance)
+    tol = 0.0 if tolerance is None else positive_or_zero(tolerance, "tolerance")
     lengths = recording.run_lengths()
     index = check_events_in_runs(
         timeline, lengths, recording.sampling_period,

@@ -16,6 +16,10 @@ def run_names(runs: Sequence[str] | None, n_runs: int) -> list[str]:
     """Run labels: given ones (checked) or ``run-1``, ``run-2``, ..."""
     if runs is None:
         return [f"run-{i + 1}" for i in range(n_runs)]
+    if isinstance(runs, str) and n_runs == 1:
+        runs = [runs]
+    if isinstance(runs, str) or not np.iterable(runs):
+        raise BrainalignInputError(f"runs must be a list with one label per run, got {type(runs).__name__} {runs!r}.")
     runs = [str(r) for r in runs]
     if len(runs) != n_runs:
         raise BrainalignInputError(f"Got {len(runs)} run labels for {n_runs} run(s) of data.")
@@ -59,7 +63,12 @@ def read_confounds(confounds: Any, n_samples: int, run: str) -> np.ndarray | Non
             except ValueError as exc:
                 raise BrainalignInputError(f"Cannot read {source}: {exc}") from None
     names = list(confounds.columns) if isinstance(confounds, pd.DataFrame) else None
-    arr = np.asarray(confounds, dtype=float)
+    try:
+        arr = np.asarray(confounds, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise BrainalignInputError(f"{source} must be numbers (an array, a DataFrame or a file): {exc}") from None
+    if arr.ndim not in (1, 2):
+        raise BrainalignInputError(f"{source} must be 1-D or 2-D (n_samples, n_confounds), got shape {arr.shape}.")
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.shape[0] != n_samples:
@@ -90,11 +99,20 @@ def clean_run(
 
     nyquist = 0.5 / sampling_period
     for name, freq in (("high_pass", high_pass), ("low_pass", low_pass)):
-        if freq is not None and not 0 < freq < nyquist:
+        if freq is not None and (isinstance(freq, (bool, str)) or not isinstance(freq, (int, float, np.number))
+                                 or not 0 < freq < nyquist):
             raise BrainalignInputError(
-                f"{name}={freq} Hz is outside (0, {nyquist:g}) Hz, the range a sampling period of "
+                f"{name}={freq!r} Hz is outside (0, {nyquist:g}) Hz, the range a sampling period of "
                 f"{sampling_period} s allows."
             )
+    if high_pass is not None and low_pass is not None and high_pass >= low_pass:
+        raise BrainalignInputError(
+            f"high_pass={high_pass} Hz must be below low_pass={low_pass} Hz (the band kept is between them)."
+        )
+    if standardize not in ("zscore_sample", "zscore", "psc", True, False, None):
+        raise BrainalignInputError(
+            f"standardize must be 'zscore_sample', 'zscore', 'psc' or False, got {standardize!r}."
+        )
     # Flat columns divide by zero inside clean; Recording reports them by name afterwards.
     with np.errstate(invalid="ignore", divide="ignore"):
         cleaned = clean(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any, Sequence
@@ -11,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Recording, hash_file
+from ..core._validation import positive_or_zero, positive_seconds
 from ._space import wrap_dropped
 from ._clean import clean_run, cleaning_metadata, confounds_per_run, read_confounds, run_names
 
@@ -79,8 +81,7 @@ def resolve_tr(header_trs: Sequence[float | None], tr: float | None, sources: Se
             f"Runs have different TRs in their headers: {known}. Load runs with different TRs separately."
         )
     if tr is not None:
-        if not (np.isfinite(tr) and tr > 0):
-            raise BrainalignInputError(f"tr must be a positive number of seconds, got {tr!r}.")
+        tr = positive_seconds(tr, "tr", "the repetition time in seconds")
         for source, t in known.items():
             if abs(t - tr) > 1e-3 * max(t, tr):
                 raise BrainalignInputError(
@@ -103,6 +104,8 @@ def resolve_tr(header_trs: Sequence[float | None], tr: float | None, sources: Se
 def _build_masker(mask_img, labels_img, spheres, sphere_radius, smoothing_fwhm):
     from nilearn import maskers
 
+    if smoothing_fwhm is not None:
+        smoothing_fwhm = positive_or_zero(smoothing_fwhm, "smoothing_fwhm", unit="mm")
     chosen = [n for n, v in (("mask_img", mask_img), ("labels_img", labels_img), ("spheres", spheres)) if v is not None]
     if len(chosen) > 1:
         raise BrainalignInputError(f"Pass only one of mask_img, labels_img, spheres (got {chosen}).")
@@ -110,9 +113,13 @@ def _build_masker(mask_img, labels_img, spheres, sphere_radius, smoothing_fwhm):
         labels_img = load_image(labels_img, "labels image")
         return maskers.NiftiLabelsMasker(labels_img, smoothing_fwhm=smoothing_fwhm, standardize=None), "roi"
     if spheres is not None:
-        seeds = [tuple(float(c) for c in s) for s in spheres]
-        if not seeds or any(len(s) != 3 for s in seeds):
+        try:
+            seeds = [tuple(float(c) for c in s) for s in spheres]
+        except (TypeError, ValueError):
+            seeds = []
+        if not seeds or any(len(s) != 3 or not np.all(np.isfinite(s)) for s in seeds):
             raise BrainalignInputError(f"spheres must be a list of (x, y, z) MNI coordinates, got {spheres!r}.")
+        sphere_radius = positive_seconds(sphere_radius, "sphere_radius", "the sphere radius in mm", unit="mm")
         return (
             maskers.NiftiSpheresMasker(seeds, radius=sphere_radius, smoothing_fwhm=smoothing_fwhm, standardize=None),
             "roi",
@@ -124,6 +131,33 @@ def _build_masker(mask_img, labels_img, spheres, sphere_radius, smoothing_fwhm):
     elif mask_img is not None:
         mask_img = load_image(mask_img, "mask image")
     return maskers.NiftiMasker(mask_img, smoothing_fwhm=smoothing_fwhm, standardize=None), "fmri"
+
+
+def _warn_if_resampled(masker, image, source: str) -> None:
+    """Warn when the mask / atlas is on another grid than the images (nilearn resamples it silently)."""
+    for attr, what, direction in (
+        ("mask_img", "mask image", "resamples every run onto the mask's grid (continuous interpolation, slow "
+                                   "for large images)"),
+        ("labels_img", "labels image", "resamples the atlas onto the images' grid (nearest neighbour, which can "
+                                       "move region borders by a voxel)"),
+    ):
+        ref = getattr(masker, attr, None)
+        if ref is None or not hasattr(ref, "affine"):
+            continue
+        same_shape = tuple(ref.shape[:3]) == tuple(image.shape[:3])
+        same_affine = np.allclose(ref.affine, image.affine, atol=1e-3)
+        if same_shape and same_affine:
+            return
+        differs = " and ".join(p for p, same in (("shape", same_shape), ("affine", same_affine)) if not same)
+        message = (
+            f"The {what} (shape {tuple(ref.shape[:3])}) and {source} (shape {tuple(image.shape[:3])}) are on "
+            f"different voxel grids (their {differs} differ{'s' if ' and ' not in differs else ''}); "
+            f"nilearn {direction}. "
+            f"Resample one onto the other yourself (nilearn.image.resample_to_img) to silence this warning."
+        )
+        logger.warning(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+        return
 
 
 def _target_names(masker, kind: str, n_targets: int, roi_names, spheres) -> list[str] | None:
@@ -236,6 +270,7 @@ def load_fmri(
     confound_list = confounds_per_run(confounds, len(images))
 
     masker, kind = _build_masker(mask_img, labels_img, spheres, sphere_radius, smoothing_fwhm)
+    _warn_if_resampled(masker, images[0], sources[0])
     if kind == "fmri" and mask_img is None:
         masker.fit(images)
     else:

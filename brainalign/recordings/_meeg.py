@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Recording, Timeline, hash_file
+from ..core._validation import as_path, positive_or_zero, positive_seconds
 
 logger = logging.getLogger("brainalign.recordings")
 
@@ -19,7 +20,7 @@ def read_raw(path: str | os.PathLike, **kwargs):
     """``mne.io.read_raw`` (FIF, EDF, BrainVision, EEGLAB, ...) with an error naming a bad file."""
     import mne
 
-    path = Path(path)
+    path = as_path(path, "M/EEG")
     if not path.exists():
         raise FileNotFoundError(f"M/EEG file {path} does not exist.")
     try:
@@ -129,6 +130,17 @@ def load_meg_eeg(
         raw.pick(picks, verbose="error")
     except ValueError as exc:
         raise BrainalignInputError(f"picks={picks!r} selects no channel of {source or 'the raw'}: {exc}") from None
+    nyquist = original_sfreq / 2
+    for name, freq in (("l_freq", l_freq), ("h_freq", h_freq)):
+        if freq is not None and not 0 < positive_or_zero(freq, name, unit="Hz") < nyquist:
+            raise BrainalignInputError(
+                f"{name}={freq!r} Hz is outside (0, {nyquist:g}) Hz, the range a recording sampled at "
+                f"{original_sfreq:g} Hz allows."
+            )
+    if l_freq is not None and h_freq is not None and l_freq >= h_freq:
+        raise BrainalignInputError(f"l_freq={l_freq} Hz must be below h_freq={h_freq} Hz (the band kept is between them).")
+    if sfreq is not None:
+        sfreq = positive_seconds(sfreq, "sfreq", "the sampling rate to resample to, in Hz", unit="Hz")
     if l_freq is not None or h_freq is not None:
         raw.filter(l_freq, h_freq, verbose="error")
     if sfreq is not None and abs(sfreq - original_sfreq) > 1e-9:
@@ -181,7 +193,9 @@ def events_timeline(
     >>> events_timeline(raw).onsets.tolist()
     [1.0, 4.0]
     """
-    annotations = raw.annotations
+    annotations = getattr(raw, "annotations", None)
+    if annotations is None:
+        raise BrainalignInputError(f"events_timeline needs an mne Raw with annotations, got {type(raw).__name__}.")
     descriptions = np.array([str(d) for d in annotations.description], dtype=object)
     present = sorted(set(descriptions))
     if description is not None and regexp is not None:
@@ -195,7 +209,10 @@ def events_timeline(
             )
         keep = np.isin(descriptions, wanted)
     elif regexp is not None:
-        pattern = re.compile(regexp)
+        try:
+            pattern = re.compile(regexp)
+        except re.error as exc:
+            raise BrainalignInputError(f"regexp {regexp!r} is not a valid regular expression: {exc}.") from None
         keep = np.array([bool(pattern.search(d)) for d in descriptions], dtype=bool)
         if not keep.any():
             raise BrainalignInputError(f"No annotation matches {regexp!r}; descriptions present are {present}.")
@@ -308,7 +325,10 @@ def epochs_recording(
 
     if not isinstance(epochs, mne.BaseEpochs):
         raise BrainalignInputError(f"Expected mne Epochs, got {type(epochs).__name__}.")
-    epochs = epochs.copy().pick(picks, verbose="error")
+    try:
+        epochs = epochs.copy().pick(picks, verbose="error")
+    except ValueError as exc:
+        raise BrainalignInputError(f"picks={picks!r} selects no channel of the epochs: {exc}") from None
     data = epochs.get_data(copy=True)  # (n_epochs, n_channels, n_times)
     n_epochs, _, n_times = data.shape
     if n_epochs == 0:
@@ -319,7 +339,10 @@ def epochs_recording(
     metadata = {"epochs": {"tmin": float(epochs.tmin), "tmax": float(epochs.tmax), "n_epochs": n_epochs,
                            "event_id": dict(epochs.event_id), "window": window}}
     if window is not None:
-        t0, t1 = (float(w) for w in window)
+        try:
+            t0, t1 = (float(w) for w in window)
+        except (TypeError, ValueError):
+            raise BrainalignInputError(f"window must be (start, stop) in seconds, got {window!r}.") from None
         in_window = (epochs.times >= t0 - 1e-9) & (epochs.times <= t1 + 1e-9)
         if not in_window.any():
             raise BrainalignInputError(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import BrainalignInputError
+
 
 class KeptTargetsSpace:
     """Wrap a space (masker, SurfaceSpace) whose targets were partly dropped by ``on_bad_targets="drop"``.
@@ -26,6 +28,12 @@ class KeptTargetsSpace:
 
     def inverse_transform(self, values):
         values = np.asarray(values, dtype=np.float32)
+        n_kept = int(self.kept_mask.sum())
+        if values.ndim == 0 or values.shape[-1] != n_kept:
+            raise BrainalignInputError(
+                f"Got {values.shape[-1] if values.ndim else 'a scalar'} value(s) per map but the recording kept "
+                f"{n_kept} of {self.kept_mask.size} targets; pass one value per kept target."
+            )
         full = np.full(values.shape[:-1] + (self.kept_mask.size,), self.fill_value, dtype=np.float32)
         full[..., self.kept_mask] = values
         return self.space.inverse_transform(full)

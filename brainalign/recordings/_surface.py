@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -11,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, Recording, hash_file
+from ..core._validation import as_float_array, as_path
+from ..core._validation import positive_seconds
 from ._space import wrap_dropped
 from ._clean import clean_run, cleaning_metadata, confounds_per_run, read_confounds, run_names
 
@@ -67,7 +70,7 @@ def _read_gifti(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
     """(n_times, n_vertices) data of a functional GIfTI and its TimeStep (s) if stored."""
     import nibabel as nib
 
-    path = Path(path)
+    path = as_path(path, "GIfTI")
     if not path.is_file():
         raise FileNotFoundError(f"GIfTI file {path} does not exist.")
     try:
@@ -139,8 +142,7 @@ def load_surface(
     names = list(hemispheres) if hemispheres is not None else (["left", "right"] if n_surf == 2 else None)
     labels = run_names(runs, len(per_run))
     confound_list = confounds_per_run(confounds, len(per_run))
-    if not (np.isfinite(tr) and tr > 0):
-        raise BrainalignInputError(f"tr must be a positive number of seconds, got {tr!r}.")
+    tr = positive_seconds(tr, "tr", "the repetition time in seconds")
     blocks, run_col, n_vertices = [], [], None
     for label, files, conf in zip(labels, per_run, confound_list):
         parts = []
@@ -178,8 +180,17 @@ def _read_table(path: Path, skip_rows: int) -> tuple[np.ndarray, list[str] | Non
     if path.suffix.lower() == ".npy":
         return np.load(path, allow_pickle=False), None
     try:
-        return np.loadtxt(path, ndmin=2, skiprows=skip_rows, delimiter="," if path.suffix.lower() == ".csv" else None), None
+        with warnings.catch_warnings():
+            # an empty file only warns in numpy; it is refused below with the file's name
+            warnings.simplefilter("ignore", UserWarning)
+            values = np.loadtxt(path, ndmin=2, skiprows=skip_rows,
+                                delimiter="," if path.suffix.lower() == ".csv" else None)
+        if values.size == 0:
+            raise BrainalignInputError(f"Time-course file {path} has no data rows (after skipping {skip_rows}).")
+        return values, None
     except ValueError as first_error:
+        if isinstance(first_error, BrainalignInputError):
+            raise
         problem = f"Cannot read time courses from {path}: {first_error} (ragged, truncated or non-numeric rows?)."
         with open(path, encoding="utf-8", errors="replace") as fh:
             for _ in range(skip_rows):
@@ -250,6 +261,8 @@ def load_roi_timecourses(
     >>> rec.target_names, rec.kind
     (['A', 'B'], 'roi')
     """
+    if isinstance(skip_rows, (bool, np.bool_)) or not isinstance(skip_rows, (int, np.integer)) or skip_rows < 0:
+        raise BrainalignInputError(f"skip_rows must be an int >= 0, got {skip_rows!r}.")
     items = list(path_or_array) if isinstance(path_or_array, (list, tuple)) else [path_or_array]
     labels = run_names(runs, len(items))
     confound_list = confounds_per_run(confounds, len(items))
@@ -259,7 +272,7 @@ def load_roi_timecourses(
             data, header_names = _read_table(Path(item), skip_rows)
             sources.append(str(item))
         else:
-            data = np.asarray(item, dtype=float)
+            data = as_float_array(item, f"time courses of run {label!r}")
             if data.ndim == 1:
                 data = data[:, None]
             data = data[skip_rows:]

@@ -10,16 +10,34 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Timeline
+from ..core._validation import as_1d_float
 from ._common import build_timeline
 
 
+def _paths_and_onsets(paths, onsets, what: str, kind: str) -> tuple[list[str], np.ndarray]:
+    """Stimulus paths as strings and one float onset per path, or a clear error."""
+    if paths is None or isinstance(paths, (str, bytes, os.PathLike)) or not np.iterable(paths):
+        raise BrainalignInputError(f"{what}: paths must be a list of {kind} files, got {type(paths).__name__}.")
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise BrainalignInputError(f"{what}: got an empty list of {kind} files.")
+    onsets_arr = as_1d_float(onsets, f"{what}: onsets")
+    if onsets_arr.shape != (len(paths),):
+        raise BrainalignInputError(f"{what}: got {onsets_arr.size} onsets for {len(paths)} {kind} files.")
+    return paths, onsets_arr
+
+
 def _durations(durations, n: int, what: str) -> np.ndarray:
-    arr = np.broadcast_to(np.asarray(durations, dtype=float), (n,)) if np.ndim(durations) == 0 else np.asarray(
-        durations, dtype=float
-    )
+    try:
+        arr = np.broadcast_to(np.asarray(durations, dtype=float), (n,)) if np.ndim(durations) == 0 else np.asarray(
+            durations, dtype=float
+        )
+    except (TypeError, ValueError):
+        raise BrainalignInputError(f"{what}: durations must be seconds (a number or one per stimulus), "
+                                   f"got {durations!r}.") from None
     if arr.shape != (n,):
         raise BrainalignInputError(f"{what}: got {arr.size} durations for {n} stimuli.")
-    if np.any(arr < 0):
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise BrainalignInputError(f"{what}: durations must be >= 0, got {arr[arr < 0][:3].tolist()}.")
     return arr
 
@@ -52,14 +70,11 @@ def image_stimulus_list(
     >>> tl.offsets.tolist()
     [1.0, 3.0]
     """
-    paths = [str(p) for p in paths]
+    paths, onsets_arr = _paths_and_onsets(paths, onsets, "image_stimulus_list", "image")
     if check_exists:
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
             raise FileNotFoundError(f"{len(missing)} image file(s) do not exist, e.g. {missing[:3]}.")
-    onsets_arr = np.asarray(onsets, dtype=float)
-    if onsets_arr.shape != (len(paths),):
-        raise BrainalignInputError(f"Got {onsets_arr.size} onsets for {len(paths)} images.")
     dur = _durations(durations, len(paths), "image_stimulus_list")
     return build_timeline(paths, onsets_arr, onsets_arr + dur, run, source="image_stimulus_list")
 
@@ -92,10 +107,7 @@ def audio_stimulus_list(
     >>> tl.offsets.tolist()
     [4.0, 9.5]
     """
-    paths = [str(p) for p in paths]
-    onsets_arr = np.asarray(onsets, dtype=float)
-    if onsets_arr.shape != (len(paths),):
-        raise BrainalignInputError(f"Got {onsets_arr.size} onsets for {len(paths)} sound files.")
+    paths, onsets_arr = _paths_and_onsets(paths, onsets, "audio_stimulus_list", "sound")
     if durations is None:
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
@@ -108,6 +120,8 @@ def audio_stimulus_list(
 
 def with_run(timeline: Timeline, run: str) -> Timeline:
     """The same events, all labelled ``run``."""
+    if not isinstance(timeline, Timeline):
+        raise BrainalignInputError(f"with_run expects a brainalign Timeline, got {type(timeline).__name__}.")
     return Timeline(timeline.tokens, timeline.onsets, timeline.offsets, np.full(timeline.n_events, str(run)))
 
 
@@ -142,6 +156,10 @@ def concatenate(
             raise BrainalignInputError("Pass run labels either as mapping keys or as runs=, not both.")
         runs = list(timelines)
         timelines = list(timelines.values())
+    if timelines is None or isinstance(timelines, (str, Timeline)) or not np.iterable(timelines):
+        raise BrainalignInputError(
+            f"concatenate expects a list (or dict) of Timelines, got {type(timelines).__name__}."
+        )
     timelines = list(timelines)
     if not timelines:
         raise BrainalignInputError("Cannot concatenate an empty list of timelines.")
@@ -152,6 +170,17 @@ def concatenate(
         if len(set(runs)) != len(runs):
             raise BrainalignInputError(f"Run labels repeat: {runs}.")
         timelines = [with_run(t, r) for t, r in zip(timelines, runs)]
+    wrong = [type(t).__name__ for t in timelines if not isinstance(t, Timeline)]
+    if wrong:
+        raise BrainalignInputError(f"Can only concatenate Timelines, got {wrong[:3]}.")
+    seen: dict[str, int] = {}
+    for i, t in enumerate(timelines):
+        for r in t.run_ids:
+            if r in seen:
+                raise BrainalignInputError(
+                    f"Timelines {seen[r]} and {i} both hold run {r!r}; give each its own label with runs=."
+                )
+            seen[r] = i
     joined = Timeline.concatenate(timelines)
     if offsets is None:
         return joined

@@ -7,6 +7,7 @@ import re
 import numpy as np
 
 from ..core import BrainalignInputError, Timeline
+from ..core._validation import positive_or_zero, positive_seconds
 
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+", re.IGNORECASE)
 
@@ -66,6 +67,12 @@ def synthetic_speech_timeline(
     >>> tl.n_events, round(float(tl.onsets[0]), 1)
     (8, 2.0)
     """
+    if not isinstance(text, str):
+        raise BrainalignInputError(f"text must be a str of running text, got {type(text).__name__}.")
+    seconds_per_syllable = positive_seconds(seconds_per_syllable, "seconds_per_syllable", "the time per syllable")
+    for label, value in (("start", start), ("comma_pause", comma_pause), ("sentence_pause", sentence_pause),
+                         ("paragraph_pause", paragraph_pause), ("jitter", jitter)):
+        positive_or_zero(value, label, unit="" if label == "jitter" else "seconds")
     paragraphs = [p.split() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
     if not paragraphs:
         raise BrainalignInputError("Cannot build a speech timeline from empty text.")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, Timeline
+from ..core._validation import as_path
 from ._common import build_timeline
 
 logger = logging.getLogger("brainalign.stimuli")
@@ -102,7 +103,7 @@ def read_events_tsv(
     >>> list(tl.tokens), tl.durations.tolist()
     (['face', 'house'], [1.0, 0.0])
     """
-    path = Path(path)
+    path = as_path(path, "table")
     frame = _read_table(path, sep)
     if "onset" not in frame.columns:
         raise BrainalignInputError(f"{path} has no 'onset' column (BIDS events); columns are {list(frame.columns)}.")
@@ -165,7 +166,7 @@ def read_word_table(
     >>> tl.run_ids, tl.n_events
     (['a', 'b'], 3)
     """
-    path = Path(path)
+    path = as_path(path, "table")
     frame = _read_table(path, sep)
     if token_col is None:
         token_col = _first_present(frame, WORD_TOKEN_COLUMNS, "token", path)

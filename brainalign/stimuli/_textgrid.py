@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Timeline
+from ..core._validation import as_path
 from ._common import build_timeline
 
 logger = logging.getLogger("brainalign.stimuli")
@@ -124,7 +125,7 @@ def parse_textgrid(path: str | os.PathLike, encoding: str | None = None) -> list
     -------
     list of TextGridTier
     """
-    path = Path(path)
+    path = as_path(path, "TextGrid")
     if not path.is_file():
         raise FileNotFoundError(f"TextGrid file {path} does not exist.")
     raw = path.read_bytes()
@@ -232,7 +233,7 @@ def read_textgrid(
     >>> list(tl.tokens), tl.onsets.tolist()
     (['hello', 'world'], [0.2, 0.6])
     """
-    path = Path(path)
+    path = as_path(path, "TextGrid")
     tiers = parse_textgrid(path, encoding=encoding)
     chosen = _pick_tier(tiers, tier, path)
     skip = {s.strip().lower() for s in (skip_labels or ())}
