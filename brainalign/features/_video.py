@@ -139,6 +139,8 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self._packet_times: np.ndarray | None = None
+        self.stream_end = float("nan")
         self._container = _open(self.path)
         try:
             self._info = self._read_info()
@@ -193,20 +195,38 @@ class VideoReader:
         )
 
     def frame_times(self) -> np.ndarray:
-        """Timestamps (s, from the first frame) of every frame, read from packets without decoding."""
+        """Timestamps (s, from the first frame) of every frame, read from packets without decoding.
+
+        Read once per reader (demuxing only, no decoding); also sets
+        :attr:`stream_end`, the end of the last frame.
+        """
+        if self._packet_times is not None:
+            return self._packet_times
         av = _av()
-        times = []
+        times, end = [], 0.0
         try:
             self._container.seek(0, stream=self._stream, backward=True)
             for packet in self._container.demux(self._stream):
                 if packet.pts is not None and packet.size:
-                    times.append(float(packet.pts * packet.time_base) - self._start)
+                    t = float(packet.pts * packet.time_base) - self._start
+                    times.append(t)
+                    end = max(end, t + float((packet.duration or 0) * packet.time_base))
         except av.error.FFmpegError as err:
             last = times[-1] if times else None
             raise self._fail(err, last, len(times)) from err
         if not times:
             raise BrainalignInputError(f"{self.path}: its video stream holds no frames.")
-        return np.unique(np.asarray(times))
+        self._packet_times = np.unique(np.asarray(times))
+        period = float(np.median(np.diff(self._packet_times))) if self._packet_times.size > 1 else 0.0
+        self.stream_end = max(end, float(self._packet_times[-1]) + period)
+        return self._packet_times
+
+    @property
+    def duration(self) -> float:
+        """Seconds of video: the longer of what the header says and where the last frame ends."""
+        self.frame_times()
+        header = self._info.duration
+        return max(header, self.stream_end) if np.isfinite(header) else self.stream_end
 
     def frames_at(self, times) -> Iterator[tuple[float, np.ndarray]]:
         """``(frame timestamp, RGB uint8 array (H, W, 3))`` of the frame on screen at each time.
@@ -254,17 +274,20 @@ class VideoReader:
                 f"Decoding {self.path} gave no frame at or after t={times[0]:.3f} s: the file is truncated or "
                 f"corrupt (the header says it lasts {self._info.duration:.3f} s)."
             )
-        # Past the last frame: it stays on screen until the end of the stream, but a requested time
-        # well beyond it means frames the header promised never came.
-        end = prev_time + max(frame_period, 0.0)
-        late = times[idx:] >= max(end, self._info.duration if np.isfinite(self._info.duration) else end) + frame_period
-        stalled = times[idx:] > end + 2 * frame_period + _TIME_EPS
-        if late.any() or stalled.any():
-            bad = float(times[idx:][late | stalled][0])
+        # Past the last decoded frame, which stays on screen until the stream ends.  A requested time
+        # beyond that means frames the file promised never came: the decoder stopped before the last
+        # packet (corrupt data), or the stream ends before the duration its header gives (truncated).
+        last_packet = float(self.frame_times()[-1])
+        if prev_time < last_packet - _TIME_EPS:
+            limit = prev_time + 2 * frame_period
+        else:
+            limit = self.stream_end + frame_period
+        late = times[idx:] > limit + _TIME_EPS
+        if late.any():
             raise BrainalignInputError(
                 f"Decoding {self.path} stopped at the frame at t={prev_time:.3f} s (about frame "
-                f"{int(round(prev_time * self._info.fps))}), before the requested time {bad:.3f} s; the header "
-                f"says the video lasts {self._info.duration:.3f} s.  The file is truncated or corrupt."
+                f"{int(round(prev_time * self._info.fps))}), before the requested time {times[idx:][late][0]:.3f} s; "
+                f"the header says the video lasts {self._info.duration:.3f} s.  The file is truncated or corrupt."
             )
         if prev_rgb is None:
             prev_rgb = prev.to_ndarray(format="rgb24")
@@ -502,13 +525,8 @@ class _FileFrames:
         self.reader = VideoReader(path)
         try:
             info = self.reader.info
-            every = None
-            if times is None and sample_fps is None:
-                every = self.reader.frame_times()
-            duration = info.duration
-            if not np.isfinite(duration) or duration <= 0:
-                every = self.reader.frame_times() if every is None else every
-                duration = float(every[-1] + (1.0 / info.fps if info.fps else 0.0))
+            every = self.reader.frame_times()
+            duration = self.reader.duration
             self.grid = _sample_grid(times, sample_fps, duration, lambda: every)
         except BaseException:
             self.reader.close()
