@@ -84,3 +84,23 @@ def test_duplicated_modality_is_shared_not_unique():
     assert s["shared"].mean() > 0.5
     with pytest.raises(BrainalignInputError, match="no '<modality>:' prefix"):
         fit_multimodal({"x": bands["video:layer.0"], "y": bands["text:layer.0"]}, rec)
+
+
+def test_variance_partition_and_layer_modality_figures(tmp_path):
+    from brainalign.plotting import plot_layer_modality_map, plot_variance_partition
+
+    feats = _movie_features(seed=2, seconds=200.0)
+    rec, truth = simulate_multimodal_fmri(feats, n_targets=24, snr=2.0, seed=1)
+    res = fit_multimodal(multimodal_designs(feats, rec), rec, n_iter=5, backend="numpy")
+    fig = plot_variance_partition(res, groups=truth.params["modality_of_target"], output_file=tmp_path / "vp.png")
+    left = fig.axes[0]
+    assert [t.get_text().split("\n")[0] for t in left.get_xticklabels()] == list(dict.fromkeys(
+        g for g, j in zip(truth.params["modality_of_target"], res.scores["joint"]) if j > 0))
+    assert {t.get_text() for t in fig.legends[0].get_texts()} == {
+        "unique video", "unique audio", "unique text", "shared", "joint"}
+    assert (tmp_path / "vp.png").stat().st_size > 10_000
+    heat = plot_layer_modality_map(res, threshold=None, normalize=False)
+    shown = heat.axes[0].images[0].get_array()
+    assert shown.shape == (3, 2) and shown.sum() == 24
+    with pytest.raises(BrainalignInputError, match="no variance partition"):
+        plot_variance_partition(res.scores[["joint"]], groups=["a"] * 24)

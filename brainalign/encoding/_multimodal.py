@@ -66,6 +66,14 @@ class MultimodalResult:
         split = self.modality_split()
         return np.asarray(split.columns[np.argmax(split.to_numpy(), axis=1)], dtype=object)
 
+    def band_scores(self) -> dict[str, np.ndarray]:
+        """Split R² of every band per target, ``{band: (n_targets,)}``.
+
+        The mapping :func:`brainalign.plotting.plot_best_layer_map` takes to
+        colour each voxel by its best band: a layer x modality map on cortex.
+        """
+        return {band: self.scores[f"split:{band}"].to_numpy() for band in self.bands}
+
     def best_band(self) -> np.ndarray:
         """The band (``"<modality>:<layer>"``) with the largest split R² for each target."""
         split = self.scores[[f"split:{b}" for b in self.bands]].to_numpy()

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..alignment import SampleGrid, multimodal_designs
 from ..core import BrainalignInputError, FeatureSet, Recording
+from ._fmri import _mask_targets
 from ._common import ar1_noise, check_snr, layer_basis, make_grid, mix, plant_layers, plant_signals
 from ._truth import SimulationTruth
 
@@ -19,7 +20,8 @@ def simulate_multimodal_fmri(
     features: Mapping[str, FeatureSet],
     *,
     layers: Mapping[str, object] | None = None,
-    n_targets: int = 100,
+    n_targets: int | None = None,
+    mask_img=None,
     band_of_target=None,
     tr: float = 1.5,
     n_scans=None,
@@ -47,11 +49,17 @@ def simulate_multimodal_fmri(
         Modality name to features; all timelines share the runs.
     layers : mapping, optional
         Candidate layers per modality (default all).
-    n_targets : int
-    band_of_target : None or sequence
-        ``None``: a random band per target; else one band name
-        (``"<modality>:<layer>"``), modality name (its first candidate layer)
-        or ``None`` (noise) per target.
+    n_targets : int, optional
+        Number of targets (default 100) when no ``mask_img`` is given.
+    mask_img : Nifti-like, optional
+        3D brain mask; one target per voxel, and ``Recording.space`` is the
+        fitted ``NiftiMasker`` so that maps go back to images.
+    band_of_target : None, "gradient" or sequence
+        ``None``: a random band per target; ``"gradient"``: the bands in order
+        (modality by modality, layers in model order) from posterior to
+        anterior voxels (or by target index without a mask); else one band
+        name (``"<modality>:<layer>"``), modality name (its first candidate
+        layer) or ``None`` (noise) per target.
     tr : float
         Repetition time in seconds.
     n_scans : int or dict, optional
@@ -92,15 +100,23 @@ def simulate_multimodal_fmri(
     grid = SampleGrid(lengths, tr)
     designs = multimodal_designs(features, grid, layers=layers, method="hrf", hrf_model=hrf_model)
     names = list(designs)
-    n_targets = int(n_targets)
+    masker, positions = None, None
+    if mask_img is not None:
+        masker, positions = _mask_targets(mask_img)
+        if n_targets is not None and n_targets != positions.size:
+            raise BrainalignInputError(
+                f"n_targets={n_targets} but mask_img has {positions.size} voxels; leave n_targets unset."
+            )
+        n_targets = positions.size
+    n_targets = 100 if n_targets is None else int(n_targets)
     if n_targets < 1:
         raise BrainalignInputError(f"n_targets must be >= 1, got {n_targets}.")
-    if band_of_target is not None:
+    if band_of_target is not None and not isinstance(band_of_target, str):
         first_band = {}
         for name in names:
             first_band.setdefault(name.split(":", 1)[0], name)
         band_of_target = [first_band.get(b, b) if isinstance(b, str) else b for b in band_of_target]
-    planted = plant_layers(names, n_targets, band_of_target, 0.0, rng)
+    planted = plant_layers(names, n_targets, band_of_target, 0.0, rng, positions)
     bases = {}
     for band in (n for n in names if n in set(planted)):
         bases[band] = layer_basis(designs[band].X, n_components)
@@ -116,7 +132,7 @@ def simulate_multimodal_fmri(
               "n_components": n_components, "modalities": list(features),
               "modality_of_target": modality_of_target,
               "snr_definition": "std(signal) / std(noise) per target over all samples"}
-    recording = Recording(data.astype(np.float32), tr, grid.runs, None, "fmri", None, subject,
+    recording = Recording(data.astype(np.float32), tr, grid.runs, None, "fmri", masker, subject,
                           {"simulated": True, "seed": seed, "modalities": list(features)})
     truth = SimulationTruth(planted, names, weights, snr_values, noise_targets, signal.astype(np.float32),
                             float(noise_ar), int(seed), params)
