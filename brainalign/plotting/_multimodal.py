@@ -160,7 +160,7 @@ def plot_layer_modality_map(
     if normalize and values.sum() > 0:
         values = values / values.sum()
     fig, ax = new_axes(ax, figsize=(1.2 + 0.9 * table.shape[1], 1.0 + 0.6 * table.shape[0]))
-    image = ax.imshow(values, cmap=cmap, aspect="auto")
+    image = ax.imshow(values, cmap=cmap, aspect="auto", vmin=0.0)
     ax.set_xticks(range(table.shape[1]), list(table.columns))
     ax.set_yticks(range(table.shape[0]), list(table.index))
     ax.set_xlabel("layer")
