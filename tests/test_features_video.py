@@ -176,6 +176,10 @@ def test_kill_9_mid_video_resumes_without_recomputing_finished_chunks(movies, vi
     again = extract_video_features(path, net, sample_fps=10, chunk_frames=5, processor=proc, cache_dir=cache,
                                    device="cpu")
     assert again.metadata["cache_hit"] is True
+    # the timestamps of the frames shown are stored with the features (30 times at 10/s on a 25 fps movie)
+    expected = np.floor(np.arange(30) / 10 * 25 + 1e-9) / 25
+    np.testing.assert_allclose(again.metadata["frame_times"], expected, atol=1e-6)
+    np.testing.assert_allclose(resumed.metadata["frame_times"], expected, atol=1e-6)
 
 
 def test_soundtrack_of_a_movie_through_a_speech_model(movies):

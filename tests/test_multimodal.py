@@ -104,3 +104,19 @@ def test_variance_partition_and_layer_modality_figures(tmp_path):
     assert shown.shape == (3, 2) and shown.sum() == 24
     with pytest.raises(BrainalignInputError, match="no variance partition"):
         plot_variance_partition(res.scores[["joint"]], groups=["a"] * 24)
+
+
+def test_multimodal_result_round_trip(tmp_path):
+    from brainalign.encoding import MultimodalResult
+
+    feats = _movie_features(seed=4, seconds=120.0)
+    rec, _ = simulate_multimodal_fmri(feats, layers={m: ["layer.0"] for m in feats}, n_targets=6, snr=2.0, seed=0)
+    res = fit_multimodal(multimodal_designs(feats, rec, layers={m: ["layer.0"] for m in feats}), rec, n_iter=3,
+                         backend="numpy")
+    back = MultimodalResult.load(res.save(tmp_path / "mm"))
+    assert back.bands == res.bands and back.modalities == res.modalities
+    np.testing.assert_allclose(back.scores.to_numpy(), res.scores.to_numpy(), rtol=1e-12)
+    assert list(back.scores.index) == list(res.scores.index)
+    assert list(back.best_modality()) == list(res.best_modality())
+    with pytest.raises(BrainalignInputError, match="holds no multimodal result"):
+        MultimodalResult.load(tmp_path)

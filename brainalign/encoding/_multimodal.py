@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..core import BrainalignInputError, DesignMatrix, Recording
+from ..core import BrainalignInputError, DesignMatrix, Recording, atomic_write_text, load_json, save_json
 from ._banded import BandedRidgeEncoder
 from ._crossval import as_design, default_gap_s
 from ._cv import resolve_outer_cv
@@ -95,6 +97,32 @@ class MultimodalResult:
             modality, layer = band.split(":", 1)
             table.loc[modality, layer] += 1
         return table
+
+    def save(self, directory) -> Path:
+        """Write ``scores.tsv`` and ``multimodal.json`` (bands, modalities, folds, settings) atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(directory / "scores.tsv", self.scores.to_csv(sep="\t"))
+        save_json(directory / "multimodal.json", {
+            "format": "brainalign-multimodal-1", "bands": self.bands, "modalities": self.modalities,
+            "folds": [np.asarray(f).tolist() for f in self.folds], "metadata": self.metadata,
+        })
+        return directory
+
+    @classmethod
+    def load(cls, directory) -> "MultimodalResult":
+        """Read a result written by :meth:`save`."""
+        directory = Path(directory)
+        sidecar = directory / "multimodal.json"
+        if not sidecar.is_file() or not (directory / "scores.tsv").is_file():
+            raise BrainalignInputError(f"{directory} holds no multimodal result (scores.tsv + multimodal.json).")
+        info = load_json(sidecar)
+        if info.get("format") != "brainalign-multimodal-1":
+            raise BrainalignInputError(f"{sidecar} has format {info.get('format')!r}, not brainalign-multimodal-1.")
+        text = (directory / "scores.tsv").read_text(encoding="utf-8")
+        scores = pd.read_csv(io.StringIO(text), sep="\t", index_col="target", dtype={"target": str})
+        return cls(scores, list(info["bands"]), {k: list(v) for k, v in info["modalities"].items()},
+                   [np.asarray(f, dtype=int) for f in info["folds"]], dict(info["metadata"]))
 
     def summary(self) -> pd.DataFrame:
         """Mean over targets of the joint, unique and shared R², and the share of targets each modality wins."""

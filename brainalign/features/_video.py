@@ -439,9 +439,9 @@ def extract_video_features(
     -------
     FeatureSet
         One row per sample time; the timeline's onsets are the times and its
-        tokens ``"frame-<k>"`` for arrays, ``"frame"`` for files.  ``metadata["frame_times"]`` holds the timestamp
-        of the frame used for each row (``metadata["frame_index"]`` too for
-        arrays).
+        tokens ``"frame-<k>"`` for arrays, ``"frame"`` for files.
+        ``metadata["frame_times"]`` holds the timestamp of the frame shown at
+        each time (``metadata["frame_index"]`` too for arrays).
 
     Raises
     ------
@@ -500,11 +500,15 @@ class _ArrayFrames:
         self.tokens = [f"frame-{k}" for k in self.frame_index]
         self.chunks = [np.arange(s, min(s + chunk_frames, self.grid.size))
                        for s in range(0, self.grid.size, chunk_frames)]
-        unique = np.unique(self.frame_index)
-        self.stimulus_hash = content_key({"frames": [hash_array(frames[k]) for k in unique], "fps": fps})
         self.metadata = {"source": "array", "fps": fps, "n_frames": int(n_frames),
                          "frame_index": [int(k) for k in self.frame_index],
                          "frame_times": (self.frame_index / fps).tolist()}
+
+    @property
+    def stimulus_hash(self) -> str:
+        """Hash of the frames shown (read only for caching)."""
+        unique = np.unique(self.frame_index)
+        return content_key({"frames": [hash_array(self.frames[k]) for k in unique], "fps": self.fps})
 
     def first_frame(self) -> np.ndarray:
         return self.frames[self.frame_index[0]]
@@ -533,21 +537,26 @@ class _FileFrames:
             raise
         self.chunks = [np.arange(s, min(s + chunk_frames, self.grid.size))
                        for s in range(0, self.grid.size, chunk_frames)]
-        # The file's bytes identify the stimulus (a re-encode is another stimulus).
-        self.stimulus_hash = content_key({"file": hash_file(path)})
-        self.frame_times = np.full(self.grid.size, np.nan)
+        self.path = Path(path)
         self.tokens = ["frame"] * self.grid.size
-        self.metadata = {"source": Path(path).name, "fps": info.fps, "n_frames": info.n_frames,
-                         "duration": duration, "width": info.width, "height": info.height, "codec": info.codec}
+        # The frame on screen at t is the last one whose timestamp is <= t: known from the packets,
+        # so the timestamps are recorded (and stored with the features) before anything is decoded.
+        shown = np.clip(np.searchsorted(every, self.grid + _TIME_EPS, side="right") - 1, 0, every.size - 1)
+        self.metadata = {"source": self.path.name, "fps": info.fps, "n_frames": int(every.size),
+                         "duration": duration, "width": info.width, "height": info.height, "codec": info.codec,
+                         "frame_times": every[shown].tolist()}
+
+    @property
+    def stimulus_hash(self) -> str:
+        """The file's bytes identify the stimulus (a re-encode is another stimulus); read only for caching."""
+        return content_key({"file": hash_file(self.path)})
 
     def first_frame(self) -> np.ndarray:
         return next(iter(self.reader.frames_at(self.grid[:1])))[1]
 
     def chunk(self, k: int) -> Iterator[tuple[float, np.ndarray]]:
         rows = self.chunks[k]
-        for row, (ft, rgb) in zip(rows, self.reader.frames_at(self.grid[rows])):
-            self.frame_times[row] = ft
-            yield ft, rgb
+        yield from self.reader.frames_at(self.grid[rows])
 
     def close(self) -> None:
         self.reader.close()
@@ -564,7 +573,8 @@ def _extract(source, model, *, layers, pooling, batch_size, device, dtype, revis
     )
     model_id = _model_id(model, net)
     events = Timeline(source.tokens, source.grid, runs=run)
-    stimulus = content_key({"video": source.stimulus_hash, "timeline": events.content_hash})
+    stimulus = None if cache_dir is None else content_key({"video": source.stimulus_hash,
+                                                           "timeline": events.content_hash})
     store, key, cached = open_cache(cache_dir, modality="video", model_id=model_id, revision=revision,
                                     stimulus_hash=stimulus, params=lambda: {
         "fingerprint": model_fingerprint(net), "processor": _config_dict(processor),
@@ -607,11 +617,7 @@ def _extract(source, model, *, layers, pooling, batch_size, device, dtype, revis
         device=runner.device, dtype=runner.param_dtype, **source.metadata, **runner.info,
         chunk_frames=len(source.chunks[0]),
     )
-    result = run_chunks(compute, n_chunks=len(source.chunks), timeline=events, metadata=metadata, store=store,
+    return run_chunks(compute, n_chunks=len(source.chunks), timeline=events, metadata=metadata, store=store,
                         key=key, layer_names=runner.selected, storage_dtype=str(storage_dtype),
                         desc="video frames", unit="frame", weights=[len(c) for c in source.chunks],
                         on_chunk=on_chunk)
-    if isinstance(source, _FileFrames) and "frame_times" not in result.metadata:
-        # Resumed chunks were decoded by an earlier run; their timestamps are not re-read here.
-        result.metadata["frame_times"] = [None if np.isnan(t) else float(t) for t in source.frame_times]
-    return result

@@ -464,7 +464,9 @@ def extract_image_features(
     events = _image_timeline(timeline, tokens, run)
     if not isinstance(chunk_images, (int, np.integer)) or chunk_images < 1:
         raise BrainalignInputError(f"chunk_images must be a positive integer, got {chunk_images!r}.")
-    stimulus = content_key({"images": [hash_array(a) for a in arrays], "timeline": events.content_hash})
+    # hashing every pixel is only needed for the cache key
+    stimulus = None if cache_dir is None else content_key({"images": [hash_array(a) for a in arrays],
+                                                           "timeline": events.content_hash})
     return _image_model_features(
         arrays, events, stimulus, model=model, processor=processor, layers=layers, pooling=pooling,
         batch_size=batch_size, chunk_images=chunk_images, device=device, dtype=dtype, revision=revision,
