@@ -232,3 +232,35 @@ def test_one_fingerprint_sees_any_weight_change():
     with torch.no_grad():
         other[0].weight[5, 7] += 1e-3  # flat index 327: between the strided sample's positions (every 16th)
     assert model_fingerprint(other) != model_fingerprint(net)
+
+
+def test_all_modalities_of_two_movie_runs_in_one_call(movies, vit):
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    from brainalign.alignment import SampleGrid, multimodal_designs
+    from brainalign.core import Timeline
+    from brainalign.features import bundled_model_dir, extract_movie_features
+
+    net, proc = vit
+    torch.manual_seed(0)
+    speech = Wav2Vec2Model(Wav2Vec2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                          intermediate_size=32, conv_dim=(8, 8), conv_stride=(5, 4),
+                                          conv_kernel=(10, 4), num_conv_pos_embeddings=8,
+                                          num_conv_pos_embedding_groups=2)).eval()
+    runs = {"run-a": movies["mp4"][0], "run-b": movies["mkv"][0]}
+    words = movies["mp4"][1]
+    transcript = Timeline.concatenate([Timeline(words.tokens, words.onsets, words.offsets, runs=run) for run in runs])
+    feats = extract_movie_features(runs, video_model=net, processor=proc, sample_fps=4, audio_model=speech,
+                                   feature_extractor=Wav2Vec2FeatureExtractor(sampling_rate=16000),
+                                   audio_frame_rate=10.0, text_model=bundled_model_dir(), transcript=transcript,
+                                   text_layers=["layer.5"], context_tokens=8, device="cpu")
+    assert list(feats) == ["video", "audio", "text"]
+    assert feats["video"].timeline.run_ids == ["run-a", "run-b"] and feats["video"].n_events == 24
+    # 3 s at 10 frames/s: FLAC is sample exact, AAC's padding may add one 100 ms step
+    audio_runs = np.asarray(feats["audio"].timeline.runs)
+    assert (audio_runs == "run-b").sum() == 30 and (audio_runs == "run-a").sum() in (30, 31)
+    assert feats["text"].layer_names == ["layer.5"]
+    bands = multimodal_designs(feats, SampleGrid({"run-a": 3, "run-b": 3}, 1.0), tolerance_s=1.0)
+    assert "text:layer.5" in bands and bands["video:layer.1"].n_samples == 6
+    with pytest.raises(BrainalignInputError, match="transcript's runs"):
+        extract_movie_features(runs, text_model=bundled_model_dir(), transcript=words)

@@ -46,14 +46,7 @@ from transformers import (
 import brainalign as ba
 from brainalign.alignment import multimodal_designs
 from brainalign.encoding import fit_multimodal
-from brainalign.features import (
-    bundled_model_dir,
-    extract_audio_features,
-    extract_text_features,
-    extract_video_features,
-    principal_components,
-    probe_video,
-)
+from brainalign.features import bundled_model_dir, extract_movie_features, principal_components, probe_video
 from brainalign.plotting import plot_best_layer_map, plot_layer_modality_map, plot_variance_partition
 from brainalign.simulation import simulate_multimodal_fmri
 from brainalign.stimuli import write_synthetic_movie
@@ -88,7 +81,8 @@ print(transcript.n_events, "transcript words")
 # The soundtrack is decoded and resampled to the speech model's 16 kHz by
 # FFmpeg. The transcript words go through the language model with their
 # preceding context. Each extraction is cached and resumable with
-# ``cache_dir=``.
+# ``cache_dir=``. :func:`~brainalign.features.extract_movie_features` runs all
+# three, one run per movie file.
 torch.manual_seed(0)
 vit = ViTModel(ViTConfig(hidden_size=48, num_hidden_layers=2, num_attention_heads=2, intermediate_size=96,
                          image_size=32, patch_size=8), add_pooling_layer=False)
@@ -99,29 +93,19 @@ wav2vec = Wav2Vec2Model(Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_
                                        num_conv_pos_embedding_groups=2))
 speech_processor = Wav2Vec2FeatureExtractor(sampling_rate=16000)
 
-
-def per_run(extract):
-    """Concatenate one feature set per run (each movie file is one run)."""
-    parts = [extract(run) for run in runs]
-    layers = {name: np.vstack([p[name] for p in parts]) for name in parts[0].layer_names}
-    return ba.FeatureSet(layers, ba.Timeline.concatenate([p.timeline for p in parts]), parts[0].metadata)
-
-
-video = per_run(lambda run: extract_video_features(movies[run], vit, processor=vit_processor, sample_fps=2,
-                                                   run=run, device="cpu"))
-audio = per_run(lambda run: extract_audio_features(movies[run], None, wav2vec, feature_extractor=speech_processor,
-                                                   frame_rate=10.0, run=run, device="cpu"))
-text = extract_text_features(transcript, bundled_model_dir(), layers=["layer.1", "layer.5"], context_tokens=32)
-print(video, audio, text, sep="\n")
+raw = extract_movie_features(
+    movies, video_model=vit, processor=vit_processor, sample_fps=2, video_layers=["layer.0", "layer.1"],
+    audio_model=wav2vec, feature_extractor=speech_processor, audio_layers=["layer.0", "layer.1"],
+    audio_frame_rate=10.0, text_model=bundled_model_dir(), transcript=transcript, text_layers=["layer.1", "layer.5"],
+    context_tokens=32, device="cpu",
+)
+for modality, fs in raw.items():
+    print(modality, fs)
 
 # %%
 # Layers of one model are strongly correlated; with a few hundred scans we keep
 # each layer's first 6 principal components (fitted on the stimulus only).
-features = {
-    "video": principal_components(video.select_layers(["layer.0", "layer.1"]), 6),
-    "audio": principal_components(audio.select_layers(["layer.0", "layer.1"]), 6),
-    "text": principal_components(text, 6),
-}
+features = {modality: principal_components(fs, 6) for modality, fs in raw.items()}
 
 # %%
 # A simulated participant in MNI space

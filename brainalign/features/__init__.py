@@ -37,6 +37,7 @@ from ._text import (
 from ._vision import extract_image_features
 from ._video import VideoInfo, VideoReader, extract_video_features, probe_video, read_audio_track
 from ._engine import BatchRunner, model_fingerprint
+from ._movie import extract_movie_features
 
 __all__ = [
     "BatchRunner",
@@ -50,6 +51,7 @@ __all__ = [
     "capture",
     "extract_audio_features",
     "extract_image_features",
+    "extract_movie_features",
     "extract_text_features",
     "extract_video_features",
     "find_attention_output_modules",
