@@ -73,6 +73,15 @@ def test_movie_decodes_back_with_frame_count_timestamps_and_audio_length(movies,
     np.testing.assert_allclose([t for t, _ in shown], [0.0, 0.0, 0.04, 0.48, 1.0, 2.96], atol=1e-6)
     assert all(rgb.shape == (64, 64, 3) and rgb.dtype == np.uint8 for _, rgb in shown)
     assert not np.array_equal(shown[0][1], shown[-1][1])  # the scene changes
+    # reads in consecutive pieces (decoding on, no seek) give the same frames as one read, and so does
+    # a read that jumps back (a seek)
+    every = np.arange(75) / 25
+    with VideoReader(path) as reader:
+        whole = [rgb for _, rgb in reader.frames_at(every)]
+        pieces = [rgb for part in np.array_split(every, 7) for _, rgb in reader.frames_at(part)]
+        back = [rgb for _, rgb in reader.frames_at(every[10:12])]
+    assert all(np.array_equal(a, b) for a, b in zip(whole, pieces)) and len(pieces) == 75
+    assert np.array_equal(back[0], whole[10]) and np.array_equal(back[1], whole[11])
     samples, sfreq = read_audio_track(path, 16000)
     # FLAC is sample exact; AAC adds up to one frame of encoder priming / padding
     assert sfreq == 16000.0 and abs(samples.size - 48000) <= (0 if ext == "mkv" else 2048)

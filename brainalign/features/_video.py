@@ -31,6 +31,10 @@ __all__ = ["VideoInfo", "VideoReader", "extract_video_features", "probe_video", 
 # Times within this many seconds of a frame's timestamp count as showing it (float rounding of timestamps).
 _TIME_EPS = 1e-6
 
+# A read starting at most this many seconds after the previous read's last frame decodes on instead of
+# seeking (typical key-frame intervals are 2-10 s; decoding that far is cheaper than a seek and a re-decode).
+_CONTINUE_WITHIN_S = 10.0
+
 
 def _av():
     try:
@@ -140,6 +144,7 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._packet_times: np.ndarray | None = None
+        self._live: dict | None = None  # where the last read stopped (decoder, pending frame, frame shown)
         self.stream_end = float("nan")
         self._container = _open(self.path)
         try:
@@ -204,6 +209,7 @@ class VideoReader:
             return self._packet_times
         av = _av()
         times, end = [], 0.0
+        self._live = None  # demuxing moves the container away from where a read stopped
         try:
             self._container.seek(0, stream=self._stream, backward=True)
             for packet in self._container.demux(self._stream):
@@ -233,7 +239,9 @@ class VideoReader:
 
         ``times`` (seconds from the first frame) must be non-decreasing.  The
         reader seeks to the key frame before ``times[0]`` and decodes forward;
-        a frame shown at several times is converted to RGB once.
+        a frame shown at several times is converted to RGB once.  A read whose
+        first time follows the previous read's last one (within 10 s) decodes
+        on from where that read stopped instead of seeking.
 
         Raises
         ------
@@ -246,14 +254,31 @@ class VideoReader:
         if times.size == 0:
             return
         stream = self._stream
-        target = int((max(float(times[0]), 0.0) + self._start) / stream.time_base)
+        live, self._live = self._live, None  # invalid until this read ends cleanly
         n_decoded, idx = 0, 0
-        prev, prev_time, prev_rgb = None, None, None
         frame_period = 1.0 / self._info.fps if self._info.fps > 0 else 0.0
+        if live is not None and live["prev_time"] <= times[0] + _TIME_EPS \
+                and times[0] - live["prev_time"] <= _CONTINUE_WITHIN_S:
+            # The previous read stopped just before this one's first time: decoding on is cheaper
+            # than seeking back to a key frame and decoding the group of pictures again.
+            decoder, pending = live["decoder"], live["pending"]
+            prev, prev_time, prev_rgb = live["prev"], live["prev_time"], live["prev_rgb"]
+        else:
+            target = int((max(float(times[0]), 0.0) + self._start) / stream.time_base)
+            decoder, pending = None, None
+            prev, prev_time, prev_rgb = None, None, None
         try:
-            self._container.seek(target, stream=stream, backward=True, any_frame=False)
-            for frame in self._container.decode(stream):
-                n_decoded += 1
+            if decoder is None:
+                self._container.seek(target, stream=stream, backward=True, any_frame=False)
+                decoder = self._container.decode(stream)
+            while True:
+                if pending is not None:
+                    frame, pending = pending, None
+                else:
+                    frame = next(decoder, None)
+                    if frame is None:
+                        break
+                    n_decoded += 1
                 if frame.pts is None:
                     continue
                 ft = float(frame.pts * stream.time_base) - self._start
@@ -265,6 +290,8 @@ class VideoReader:
                     yield prev_time, prev_rgb
                     idx += 1
                 if idx >= times.size:
+                    self._live = {"decoder": decoder, "pending": frame, "prev": prev, "prev_time": prev_time,
+                                  "prev_rgb": prev_rgb}
                     return
                 prev, prev_time, prev_rgb = frame, ft, None
         except av.error.FFmpegError as err:
