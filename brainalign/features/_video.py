@@ -137,8 +137,8 @@ class VideoReader:
     ...         out.mux(stream.encode(frame))
     ...     out.mux(stream.encode())
     >>> with VideoReader(path) as reader:
-    ...     [(round(t, 2), int(rgb[0, 0, 0])) for t, rgb in reader.frames_at([0.0, 0.55, 1.95])]
-    [(0.0, 0), (0.5, 50), (1.9, 190)]
+    ...     [(round(t, 2), round(rgb[0, 0, 0] / 10)) for t, rgb in reader.frames_at([0.0, 0.55, 1.95])]
+    [(0.0, 0), (0.5, 5), (1.9, 19)]
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
