@@ -212,7 +212,7 @@ def test_soundtrack_of_a_movie_through_a_speech_model(movies):
         extract_audio_features(path, 16000, net, feature_extractor=extractor, device="cpu")
 
 
-def test_cli_extract_video_from_a_saved_model(movies, vit, tmp_path):
+def test_cli_extract_video_from_a_saved_model(movies, vit, tmp_path, capsys):
     from brainalign.cli import main
 
     net, proc = vit
@@ -223,7 +223,8 @@ def test_cli_extract_video_from_a_saved_model(movies, vit, tmp_path):
     out = tmp_path / "store"
     assert main(["extract", "--video", str(path), "--model", str(model_dir), "--sample-fps", "2",
                  "--device", "cpu", "-o", str(out)]) == 0
-    (entry,) = [p for p in out.iterdir() if p.is_dir()]
+    entry = capsys.readouterr().out.strip().splitlines()[-1]  # the command prints <output>/<key>
+    assert entry.startswith(str(out))
     fs = load_features(entry)
     assert fs.layer_names == ["embeddings", "layer.0", "layer.1"] and fs["layer.1"].shape == (6, 32)
     assert fs.metadata["model_class"] == "ViTModel"

@@ -281,21 +281,29 @@ def run_chunks(
     np_dtype = np.float16 if storage_dtype == "float16" else np.float32
     todo = [k for k in range(n_chunks) if k not in done]
     total = sum(weights[k] for k in todo) if weights is not None else len(todo)
-    with tqdm(total=total, desc=desc, unit=unit, disable=progress_disabled() or len(todo) < 2) as bar:
-        for k in todo:
-            rows, arrays = first if (k == 0 and first is not None) else compute(k)
-            rows = np.asarray(rows, dtype=np.int64)
-            if writer is not None:
-                writer.write_chunk(k, rows, arrays)
-            else:
-                for name, values in arrays.items():
-                    if name not in out:
-                        out[name] = np.empty((timeline.n_events, np.shape(values)[1]), dtype=np_dtype)
-                    out[name][rows] = values
-            del arrays
-            bar.update(weights[k] if weights is not None else 1)
-            if on_chunk is not None:
-                on_chunk(k, n_chunks)
+    try:
+        with tqdm(total=total, desc=desc, unit=unit, disable=progress_disabled() or len(todo) < 2) as bar:
+            for k in todo:
+                rows, arrays = first if (k == 0 and first is not None) else compute(k)
+                rows = np.asarray(rows, dtype=np.int64)
+                if writer is not None:
+                    writer.write_chunk(k, rows, arrays)
+                else:
+                    for name, values in arrays.items():
+                        if name not in out:
+                            out[name] = np.empty((timeline.n_events, np.shape(values)[1]), dtype=np_dtype)
+                        out[name][rows] = values
+                del arrays
+                bar.update(weights[k] if weights is not None else 1)
+                if on_chunk is not None:
+                    on_chunk(k, n_chunks)
+    except BaseException:
+        # A store that locks its keys (hardened FeatureStore) releases the lock now, not when the
+        # traceback is dropped; chunks already written stay for the next run to resume from.
+        close = getattr(writer, "close", None)
+        if close is not None:
+            close()
+        raise
     if writer is not None:
         result = writer.finalize()
     else:
