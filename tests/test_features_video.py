@@ -274,3 +274,34 @@ def test_all_modalities_of_two_movie_runs_in_one_call(movies, vit):
     assert "text:layer.5" in bands and bands["video:layer.1"].n_samples == 6
     with pytest.raises(BrainalignInputError, match="transcript's runs"):
         extract_movie_features(runs, text_model=bundled_model_dir(), transcript=words)
+
+
+def test_every_modality_records_the_same_metadata_schema(movies, vit):
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    from brainalign.core import Timeline
+    from brainalign.features import bundled_model_dir, extract_text_features, load_text_model
+
+    net, proc = vit
+    torch.manual_seed(0)
+    speech = Wav2Vec2Model(Wav2Vec2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                          intermediate_size=32, conv_dim=(8, 8), conv_stride=(5, 4),
+                                          conv_kernel=(10, 4), num_conv_pos_embeddings=8,
+                                          num_conv_pos_embedding_groups=2)).eval()
+    path, words = movies["mkv"]
+    text_model = load_text_model(bundled_model_dir(), device="cpu")
+    results = {
+        "video": extract_video_features(path, net, processor=proc, sample_fps=2, device="cpu"),
+        "image": extract_image_features(np.zeros((2, 40, 40, 3), np.uint8), net, processor=proc, device="cpu"),
+        "audio": extract_audio_features(path, None, speech, feature_extractor=Wav2Vec2FeatureExtractor(),
+                                        device="cpu"),
+        "text": extract_text_features(Timeline(words.tokens, words.onsets), text_model, layers=["layer.5"],
+                                      context_tokens=8),
+    }
+    fingerprints = {"video": model_fingerprint(net), "image": model_fingerprint(net),
+                    "audio": model_fingerprint(speech), "text": model_fingerprint(text_model.model)}
+    for modality, fs in results.items():
+        md = fs.metadata
+        assert md["modality"] == modality and md["engine_version"] == 2 and md["device"] == "cpu"
+        assert md["model_fingerprint"] == fingerprints[modality] and md["dtype"] == "float32"
+        assert {"model_id", "revision", "model_class", "chunks_computed"} <= set(md)

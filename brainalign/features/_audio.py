@@ -463,9 +463,10 @@ def extract_audio_features(
     model_id = _model_id(model, net)
     # The store keeps the native frames; output grids are cheap to derive, so one entry serves them all.
     stimulus = content_key({"audio": hash_array(signal), "sfreq": in_sfreq, "timeline": native_events.content_hash})
+    fingerprint = model_fingerprint(net)
     store, key, native = open_cache(cache_dir, modality="audio", model_id=model_id, revision=revision,
                                     stimulus_hash=stimulus, params=lambda: {
-        "fingerprint": model_fingerprint(net),
+        "fingerprint": fingerprint,
         "feature_extractor": _config_dict(feature_extractor),
         "layers": selected,
         "chunk_seconds": float(chunk_seconds),
@@ -478,6 +479,7 @@ def extract_audio_features(
         param_dtype = next(net.parameters()).dtype
         metadata = extraction_metadata(
             modality="audio", model_id=model_id, revision=revision, model_class=type(net).__name__,
+            model_fingerprint=fingerprint,
             device=device, dtype=param_dtype,
             model_type=speech.model_type,
             source=source,

@@ -134,19 +134,21 @@ def open_cache(cache_dir, *, modality: str, model_id: str, revision, stimulus_ha
     return store, key, cached
 
 
-def extraction_metadata(*, modality: str, model_id: str, revision, model_class: str, device, dtype,
-                        **extra) -> dict[str, Any]:
+def extraction_metadata(*, modality: str, model_id: str, revision, model_class: str, model_fingerprint: str,
+                        device, dtype, **extra) -> dict[str, Any]:
     """The metadata every extractor records, then modality-specific ``extra`` keys.
 
     Keys: ``modality`` (``"text"``, ``"image"``, ``"video"``, ``"audio"``),
-    ``model_id``, ``revision``, ``model_class``, ``device``, ``dtype`` (of
-    the forward pass) and ``engine_version``.
+    ``model_id``, ``revision``, ``model_class``, ``model_fingerprint`` (see
+    :func:`model_fingerprint`), ``device``, ``dtype`` (of the forward pass)
+    and ``engine_version``.
     """
     return {
         "modality": modality,
         "model_id": str(model_id),
         "revision": revision,
         "model_class": str(model_class),
+        "model_fingerprint": str(model_fingerprint),
         "device": str(device),
         "dtype": str(dtype).replace("torch.", ""),
         "engine_version": ENGINE_VERSION,

@@ -700,9 +700,10 @@ def extract_text_features(
             row = int(rd.rows[i])
             borrowed.append({"index": row, "word": str(timeline.tokens[row]),
                              "uses": str(rd.alignment.status[i]) + " token"})
+    fingerprint = text_model.fingerprint()
     metadata = extraction_metadata(
         modality="text", model_id=text_model.model_id, revision=text_model.revision,
-        model_class=type(text_model.model).__name__, device=text_model.device, dtype=compute_dtype,
+        model_class=type(text_model.model).__name__, model_fingerprint=fingerprint, device=text_model.device, dtype=compute_dtype,
         pooling=pooling,
         context_tokens=context,
         context_tokens_requested=requested,
@@ -726,7 +727,7 @@ def extract_text_features(
     store, key, cached = open_cache(
         cache_dir, modality="text", model_id=text_model.model_id, revision=text_model.revision,
         stimulus_hash=timeline.content_hash,
-        params=lambda: {"code": _CODE_VERSION, "fingerprint": text_model.fingerprint(), "layers": names,
+        params=lambda: {"code": _CODE_VERSION, "fingerprint": fingerprint, "layers": names,
                         "pooling": pooling, "context_tokens": context, "stride": stride, "strategy": strategy,
                         "future_context": metadata["future_context"], "dtype": metadata["dtype"],
                         "special_tokens": bool(special_tokens), "chunk_words": int(chunk_words),

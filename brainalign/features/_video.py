@@ -602,9 +602,10 @@ def _extract(source, model, *, layers, pooling, batch_size, device, dtype, revis
     events = Timeline(source.tokens, source.grid, runs=run)
     stimulus = None if cache_dir is None else content_key({"video": source.stimulus_hash,
                                                            "timeline": events.content_hash})
+    fingerprint = model_fingerprint(net)
     store, key, cached = open_cache(cache_dir, modality="video", model_id=model_id, revision=revision,
                                     stimulus_hash=stimulus, params=lambda: {
-        "fingerprint": model_fingerprint(net), "processor": _config_dict(processor),
+        "fingerprint": fingerprint, "processor": _config_dict(processor),
         "layers": _layers_key(layers), "pooling": pooling, "storage_dtype": str(storage_dtype),
         "dtype": None if torch_dtype is None else str(torch_dtype), "chunk_frames": len(source.chunks[0]),
     })
@@ -641,6 +642,7 @@ def _extract(source, model, *, layers, pooling, batch_size, device, dtype, revis
 
     metadata = extraction_metadata(
         modality="video", model_id=model_id, revision=revision, model_class=type(net).__name__,
+        model_fingerprint=fingerprint,
         device=runner.device, dtype=runner.param_dtype, **source.metadata, **runner.info,
         chunk_frames=len(source.chunks[0]),
     )

@@ -339,9 +339,10 @@ def _image_model_features(arrays, events, stimulus_hash, *, model, processor, la
         "so that images are resized and normalised the way the model expects",
     )
     model_id = _model_id(model, net)
+    fingerprint = model_fingerprint(net)
     store, key, cached = open_cache(cache_dir, modality="image", model_id=model_id, revision=revision,
                                     stimulus_hash=stimulus_hash, params=lambda: {
-        "fingerprint": model_fingerprint(net), "processor": _config_dict(processor), "layers": _layers_key(layers),
+        "fingerprint": fingerprint, "processor": _config_dict(processor), "layers": _layers_key(layers),
         "pooling": pooling, "dtype": None if torch_dtype is None else str(torch_dtype),
         "chunk_images": int(chunk_images), "storage_dtype": str(storage_dtype),
     })
@@ -359,7 +360,8 @@ def _image_model_features(arrays, events, stimulus_hash, *, model, processor, la
         return chunks[k], {name: np.concatenate(v) for name, v in parts.items()}
 
     metadata = extraction_metadata(modality="image", model_id=model_id, revision=revision,
-                                   model_class=type(net).__name__, device=runner.device, dtype=runner.param_dtype,
+                                   model_class=type(net).__name__, model_fingerprint=fingerprint,
+                                   device=runner.device, dtype=runner.param_dtype,
                                    n_images=len(arrays), **runner.info)
     return run_chunks(compute, n_chunks=len(chunks), timeline=events, metadata=metadata, store=store, key=key,
                       layer_names=runner.selected, storage_dtype=str(storage_dtype), desc="images", unit="image",
