@@ -41,6 +41,7 @@ tutorials: install
 bench: install
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_ridge.py
+	$(BIN)/python benchmarks/bench_video.py
 
 clean:
 	rm -rf docs/_build docs/auto_tutorials demo_results .pytest_cache

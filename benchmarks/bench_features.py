@@ -84,14 +84,10 @@ def naive_seconds_per_word(tm: TextModel, timeline: Timeline, batch_size: int) -
     engine = _Engine(tm, tm.layer_names, "last", prefix, suffix,
                      [_RunData("run-1", np.arange(timeline.n_events), al)], batch_size)
 
-    class _Bar:
-        def update(self, n):
-            pass
-
-    engine.compute(subset[:batch_size], _Bar())  # warm-up
+    engine.compute(subset[:batch_size])  # warm-up
     sync()
     t0 = time.perf_counter()
-    engine.compute(subset, _Bar())
+    engine.compute(subset)
     sync()
     return (time.perf_counter() - t0) / len(subset), len(subset)
 

@@ -13,7 +13,8 @@ from scipy.io import wavfile  # noqa: E402
 
 from brainalign.core import BrainalignInputError, FeatureSet, Timeline  # noqa: E402
 from brainalign.features._audio import extract_audio_features  # noqa: E402
-from brainalign.features._vision import extract_image_features, extract_video_features  # noqa: E402
+from brainalign.features._video import extract_video_features  # noqa: E402
+from brainalign.features._vision import extract_image_features  # noqa: E402
 
 SIZE = 32
 PATCH = 8
@@ -200,21 +201,23 @@ def test_video_frames_sampled_on_time_grid(vit, rng):
     net, processor = vit
     frames = rng.integers(0, 256, size=(20, 36, 36, 3), dtype=np.uint8)  # 2 s at 10 fps
     times = [0.0, 0.05, 0.1, 0.55, 1.0, 1.99]
-    fs = extract_video_features(frames, 10.0, net, times=times, processor=processor, device="cpu")
+    fs = extract_video_features(frames, net, fps=10.0, times=times, processor=processor, device="cpu")
     assert fs.metadata["frame_index"] == [0, 0, 1, 5, 10, 19]
     assert list(fs.timeline.tokens) == ["frame-0", "frame-0", "frame-1", "frame-5", "frame-10", "frame-19"]
     np.testing.assert_array_equal(fs.times, times)
     direct = extract_image_features(frames[[0, 1, 5, 10, 19]], net, processor=processor, device="cpu")
     np.testing.assert_allclose(fs["layer.1"][[0, 2, 3, 4, 5]], direct["layer.1"], rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(fs["layer.1"][0], fs["layer.1"][1])
-    every = extract_video_features(frames[:4], 10.0, net, processor=processor, device="cpu")
+    every = extract_video_features(frames[:4], net, fps=10.0, processor=processor, device="cpu")
     np.testing.assert_allclose(every.times, [0.0, 0.1, 0.2, 0.3])
     with pytest.raises(BrainalignInputError, match="outside the video"):
-        extract_video_features(frames, 10.0, net, times=[0.5, 2.0], processor=processor, device="cpu")
-    with pytest.raises(BrainalignInputError, match="Reading video files"):
-        extract_video_features("movie.mp4", 25.0, net, processor=processor)
+        extract_video_features(frames, net, fps=10.0, times=[0.5, 2.0], processor=processor, device="cpu")
+    with pytest.raises(BrainalignInputError, match="movie.mp4' does not exist"):
+        extract_video_features("movie.mp4", net, processor=processor)
     with pytest.raises(BrainalignInputError, match="fps must be a positive"):
-        extract_video_features(frames, 0.0, net, processor=processor)
+        extract_video_features(frames, net, fps=0.0, processor=processor)
+    with pytest.raises(BrainalignInputError, match="fps .* is required"):
+        extract_video_features(frames, net, processor=processor)
 
 
 # ------------------------------------------------------------------------------------------- audio

@@ -11,6 +11,8 @@ recording's run ``r``) and never lets a regressor leak across runs.
 - :func:`event_rate_design` — the word-rate baseline.
 - :func:`trim_edges` — drop zero-padded run starts from designs and recording.
 - :func:`make_designs` — dispatch by method name.
+- :func:`multimodal_designs` — several models / modalities (movie frames,
+  soundtrack, transcript) on one grid, one band per modality and layer.
 """
 
 from ._api import METHODS, make_designs
@@ -19,10 +21,12 @@ from ._delays import fir_delays, fir_design, lagged_design, resample_to_samples,
 from ._grid import SampleGrid
 from ._hrf import event_rate_design, hrf_design, hrf_kernels
 from ._lanczos import lanczos_design, lanczos_kernel
+from ._multimodal import band_name, multimodal_designs
 
 __all__ = [
     "METHODS",
     "SampleGrid",
+    "band_name",
     "epoch_design",
     "event_rate_design",
     "fir_delays",
@@ -33,6 +37,7 @@ __all__ = [
     "lanczos_design",
     "lanczos_kernel",
     "make_designs",
+    "multimodal_designs",
     "resample_to_samples",
     "trim_edges",
 ]

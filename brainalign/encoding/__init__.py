@@ -11,6 +11,7 @@ from ._ceilings import explainable_variance, intersubject_ceiling, normalize_sco
 from ._crossval import cross_validate, default_gap_s
 from ._cv import ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold
 from ._gain import gain_over_baseline_test, gain_sensitivity
+from ._multimodal import MultimodalResult, fit_multimodal
 from ._sklearn_api import RidgeEncoder, default_alphas
 from ._stats import (
     bootstrap_best_layer_ci,
@@ -26,6 +27,7 @@ __all__ = [
     "ContiguousBlockCV",
     "LayerSweep",
     "LeaveOneRunOut",
+    "MultimodalResult",
     "RidgeEncoder",
     "ShuffledKFold",
     "autocorrelation_baseline",
@@ -36,6 +38,7 @@ __all__ = [
     "default_gap_s",
     "explainable_variance",
     "fdr",
+    "fit_multimodal",
     "gain_over_baseline_test",
     "gain_sensitivity",
     "intersubject_ceiling",

@@ -2,8 +2,12 @@
 
 Text: :func:`extract_text_features` (exact word alignment, strided long
 context, unit-level capture, resumable cache).  Images, video and audio:
-:func:`extract_image_features`, :func:`extract_video_features`,
-:func:`extract_audio_features`.  Generic helpers to find the
+:func:`extract_image_features`, :func:`extract_video_features` (movie files
+decoded with PyAV: :class:`VideoReader`, :func:`probe_video`,
+:func:`read_audio_track`), :func:`extract_audio_features`.  All four run on
+one engine (``_engine.py``): one resumable chunk loop, one model fingerprint
+(:func:`model_fingerprint`), one metadata schema, one out-of-memory back-off
+(:class:`BatchRunner`).  Generic helpers to find the
 blocks / MLP / attention modules of any transformer and capture their
 activations live in :mod:`brainalign.features._hooks`; :class:`FeatureStore`
 is the content-keyed on-disk cache shared by all modalities.
@@ -31,17 +35,24 @@ from ._text import (
     load_text_model,
     plan_windows,
 )
-from ._vision import extract_image_features, extract_video_features
+from ._vision import extract_image_features
+from ._video import VideoInfo, VideoReader, extract_video_features, probe_video, read_audio_track
+from ._engine import BatchRunner, model_fingerprint
+from ._movie import extract_movie_features
 
 __all__ = [
+    "BatchRunner",
     "FeatureStore",
     "TextModel",
+    "VideoInfo",
+    "VideoReader",
     "WordAlignment",
     "align_words",
     "bundled_model_dir",
     "capture",
     "extract_audio_features",
     "extract_image_features",
+    "extract_movie_features",
     "extract_text_features",
     "extract_video_features",
     "find_attention_output_modules",
@@ -52,7 +63,10 @@ __all__ = [
     "load_features",
     "load_text_model",
     "make_random_text_model",
+    "model_fingerprint",
     "plan_windows",
     "principal_components",
+    "probe_video",
+    "read_audio_track",
     "read_stimulus_file",
 ]

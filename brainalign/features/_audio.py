@@ -16,17 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._logging import progress_disabled
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array
+from ._engine import extraction_metadata, model_fingerprint, open_cache, run_chunks
 from ._loading import load_model_and_processor, prepare_model, resolve_device, resolve_dtype
-from ._vision import (
-    _open_cache,
-    _check_layers,
-    _config_dict,
-    _layer_names,
-    _model_fingerprint,
-    _model_id,
-)
+from ._vision import _check_layers, _config_dict, _layer_names, _model_id
 
 logger = logging.getLogger("brainalign.features")
 
@@ -74,25 +67,42 @@ def _read_audio(audio, sfreq, channel) -> tuple[np.ndarray, float, str]:
     return data.astype(np.float64, copy=False), sfreq, source
 
 
-def _read_audio_file(path: Path) -> tuple[np.ndarray, float]:
-    """Float samples in [-1, 1] and the sampling rate of a .wav (or anything soundfile reads)."""
-    if path.suffix.lower() == ".wav":
-        from scipy.io import wavfile
+def _is_media_file(audio) -> bool:
+    """A path to anything but .wav: decoded (and resampled) by FFmpeg through PyAV."""
+    return isinstance(audio, (str, os.PathLike)) and Path(audio).suffix.lower() != ".wav"
 
-        try:
-            sfreq, data = wavfile.read(path)
-        except ValueError as err:
-            raise BrainalignInputError(f"Could not read {path.name} as WAV: {err}") from err
-        return _pcm_to_float(data), float(sfreq)
+
+def _read_media_audio(path, sfreq, channel, target: float) -> tuple[np.ndarray, float, str]:
+    """The soundtrack of a video / compressed audio file at the model's rate (resampled while decoding)."""
+    from ._video import read_audio_track
+
+    path = Path(path)
+    if not path.is_file():
+        raise BrainalignInputError(f"Audio file {str(path)!r} does not exist.")
+    if sfreq is not None:
+        raise BrainalignInputError(f"sfreq={sfreq} was given for the file {path.name}; pass sfreq=None for files.")
+    if channel in (None, "mean"):
+        # FFmpeg's down-mix averages the channels, as channel="mean" does for arrays.
+        data, rate = read_audio_track(path, target, mono=True)
+    else:
+        data, rate = read_audio_track(path, target, mono=False)
+    data = _pick_channel(data, channel, path.name)
+    if data.size == 0:
+        raise BrainalignInputError(f"The audio ({path.name}) is empty.")
+    if not np.isfinite(data).all():
+        raise BrainalignInputError(f"The audio ({path.name}) contains NaN or inf samples.")
+    return data.astype(np.float64, copy=False), rate, path.name
+
+
+def _read_audio_file(path: Path) -> tuple[np.ndarray, float]:
+    """Float samples in [-1, 1] and the sampling rate of a .wav file (other files go through PyAV)."""
+    from scipy.io import wavfile
+
     try:
-        import soundfile
-    except ImportError:
-        raise BrainalignInputError(
-            f"Cannot read {path.name}: only .wav files are read without extra packages; install "
-            "soundfile for other formats or pass the samples as an array with sfreq."
-        ) from None
-    data, sfreq = soundfile.read(str(path), dtype="float64", always_2d=False)
-    return data, float(sfreq)
+        sfreq, data = wavfile.read(path)
+    except ValueError as err:
+        raise BrainalignInputError(f"Could not read {path.name} as WAV: {err}") from err
+    return _pcm_to_float(data), float(sfreq)
 
 
 def _pcm_to_float(data: np.ndarray) -> np.ndarray:
@@ -347,15 +357,18 @@ def extract_audio_features(
     feature_extractor=None,
     run: str | None = None,
     cache_dir=None,
+    on_chunk=None,
 ) -> FeatureSet:
     """Layerwise features of a speech model on a time grid in seconds.
 
     Parameters
     ----------
     audio : ndarray, shape (n_samples,) or (n_samples, n_channels), or path
-        Float samples (in [-1, 1] for Whisper), or a ``.wav`` file (other
-        formats when ``soundfile`` is installed).  Multi-channel audio needs
-        ``channel=``.
+        Float samples (in [-1, 1] for Whisper), a ``.wav`` file, or any file
+        FFmpeg reads (the soundtrack of a movie, .mp3, .flac, ...: decoded
+        with PyAV and resampled to the model's rate while decoding).  Arrays
+        and .wav files with several channels need ``channel=``; other files
+        are mixed down to mono unless ``channel`` picks one.
     sfreq : float or None
         Sampling rate of ``audio`` in Hz; ``None`` for files (read from the
         file).  The audio is resampled to the model's rate with
@@ -394,6 +407,8 @@ def extract_audio_features(
         recording, so that chunked and single-pass inputs match.
     run : str or None
         Run label of the timeline.
+    on_chunk : callable or None
+        ``on_chunk(k, n_chunks)`` after audio chunk ``k`` is done.
 
     Returns
     -------
@@ -418,9 +433,9 @@ def extract_audio_features(
     """
     if interpolation not in INTERPOLATIONS:
         raise BrainalignInputError(f"Unknown interpolation {interpolation!r}; use one of {list(INTERPOLATIONS)}.")
-    signal, in_sfreq, source = _read_audio(audio, sfreq, channel)
-    duration = signal.size / in_sfreq
-    grid = _output_grid(times, frame_rate, duration)
+    media = _is_media_file(audio)
+    if not media:  # arrays and .wav are checked before the model is loaded
+        signal, in_sfreq, source = _read_audio(audio, sfreq, channel)
     torch_dtype = resolve_dtype(dtype)
     net, feature_extractor = load_model_and_processor(
         model, feature_extractor, revision=revision, dtype=torch_dtype, processor_class="AutoFeatureExtractor",
@@ -429,6 +444,10 @@ def extract_audio_features(
         "know its sampling rate and input format",
     )
     speech = _SpeechModel(net, feature_extractor)
+    if media:
+        signal, in_sfreq, source = _read_media_audio(audio, sfreq, channel, speech.sampling_rate)
+    duration = signal.size / in_sfreq
+    grid = _output_grid(times, frame_rate, duration)
     valid_layers = _layer_names(speech.n_hidden_states)
     selected = _check_layers(layers, valid_layers)
     samples = _resample(signal, in_sfreq, speech.sampling_rate)
@@ -442,26 +461,12 @@ def extract_audio_features(
     bounds, owner, local, frame_times = _chunk_plan(samples.size, speech, chunk_seconds, overlap_seconds)
     native_events = Timeline(["frame"] * frame_times.size, frame_times, runs=run)
     model_id = _model_id(model, net)
-    metadata = {
-        "model_id": model_id,
-        "revision": revision,
-        "modality": "audio",
-        "model_type": speech.model_type,
-        "source": source,
-        "input_sfreq": in_sfreq,
-        "model_sfreq": speech.sampling_rate,
-        "duration": duration,
-        "native_frame_rate": speech.sampling_rate / speech.hop,
-        "n_native_frames": int(frame_times.size),
-        "chunk_seconds": float(chunk_seconds),
-        "overlap_seconds": float(overlap_seconds),
-        "n_chunks": len(bounds),
-        "normalization": "zero mean, unit variance over the whole recording" if speech.normalize else None,
-    }
     # The store keeps the native frames; output grids are cheap to derive, so one entry serves them all.
     stimulus = content_key({"audio": hash_array(signal), "sfreq": in_sfreq, "timeline": native_events.content_hash})
-    store, key, native = _open_cache(cache_dir, "audio", model_id, revision, stimulus, lambda: {
-        "model": _model_fingerprint(model, net, revision),
+    fingerprint = model_fingerprint(net)
+    store, key, native = open_cache(cache_dir, modality="audio", model_id=model_id, revision=revision,
+                                    stimulus_hash=stimulus, params=lambda: {
+        "fingerprint": fingerprint,
         "feature_extractor": _config_dict(feature_extractor),
         "layers": selected,
         "chunk_seconds": float(chunk_seconds),
@@ -469,8 +474,27 @@ def extract_audio_features(
         "dtype": None if torch_dtype is None else str(torch_dtype),
     })
     if native is None:
+        device = resolve_device(device)
+        net = prepare_model(speech.net, device, torch_dtype)
+        param_dtype = next(net.parameters()).dtype
+        metadata = extraction_metadata(
+            modality="audio", model_id=model_id, revision=revision, model_class=type(net).__name__,
+            model_fingerprint=fingerprint,
+            device=device, dtype=param_dtype,
+            model_type=speech.model_type,
+            source=source,
+            input_sfreq=in_sfreq,
+            model_sfreq=speech.sampling_rate,
+            duration=duration,
+            native_frame_rate=speech.sampling_rate / speech.hop,
+            n_native_frames=int(frame_times.size),
+            chunk_seconds=float(chunk_seconds),
+            overlap_seconds=float(overlap_seconds),
+            n_chunks=len(bounds),
+            normalization="zero mean, unit variance over the whole recording" if speech.normalize else None,
+        )
         native = _run_chunks(samples, speech, selected, valid_layers, bounds, owner, local, native_events,
-                             metadata, device, torch_dtype, store, key)
+                             metadata, device, param_dtype, store, key, on_chunk)
     if grid is None:
         native.metadata.update(grid="native", interpolation=None)
         return native
@@ -484,49 +508,26 @@ def extract_audio_features(
 
 
 def _run_chunks(samples, speech, selected, valid_layers, bounds, owner, local, events, metadata, device, dtype,
-                store, key) -> FeatureSet:
-    """Frames of every selected layer for the whole signal, stitched from chunks.
+                store, key, on_chunk) -> FeatureSet:
+    """Frames of every selected layer for the whole signal, stitched from overlapping audio chunks.
 
-    With a store, each audio chunk's frames are one resumable store chunk.
+    Each audio chunk's frames are one chunk of the engine's resumable loop.
     """
     import torch
-    from tqdm.auto import tqdm
 
-    device = resolve_device(device)
-    net = prepare_model(speech.net, device, dtype)
-    param_dtype = next(net.parameters()).dtype
-    metadata = dict(metadata, device=str(device), dtype=str(param_dtype).replace("torch.", ""))
     index = {name: i for i, name in enumerate(valid_layers)}
-    writer, done, out = None, set(), {}
-    if store is not None:
-        writer = store.writer(key, events, n_chunks=len(bounds), metadata=metadata, layer_names=selected)
-        done = writer.completed_chunks()
-        if done:
-            logger.info("Resuming %s: %d of %d audio chunks already stored.", key, len(done), len(bounds))
-    todo = [c for c in range(len(bounds)) if c not in done]
-    try:
-        for c in tqdm(todo, desc="audio chunks", unit="chunk", disable=progress_disabled() or len(todo) < 2):
-            start, stop = bounds[c]
-            hidden_states = speech.hidden_states(samples[start:stop], device, param_dtype)
-            if len(hidden_states) != len(valid_layers):
-                raise RuntimeError(
-                    f"{type(net).__name__} returned {len(hidden_states)} hidden states; its config implies "
-                    f"{len(valid_layers)}."
-                )
-            mine = np.flatnonzero(owner == c)
-            keep = torch.as_tensor(local[mine])
-            part = {name: hidden_states[index[name]][0, keep].float().cpu().numpy() for name in selected}
-            if writer is not None:
-                writer.write_chunk(c, mine, part)
-                continue
-            for name, values in part.items():
-                if name not in out:
-                    out[name] = np.empty((events.n_events, values.shape[1]), dtype=np.float32)
-                out[name][mine] = values
-    except BaseException:
-        if writer is not None:
-            writer.close()  # release the key's lock now, not when the traceback is dropped
-        raise
-    if writer is not None:
-        return writer.finalize()
-    return FeatureSet(out, events, metadata)
+
+    def compute(c: int):
+        start, stop = bounds[c]
+        hidden_states = speech.hidden_states(samples[start:stop], device, dtype)
+        if len(hidden_states) != len(valid_layers):
+            raise RuntimeError(
+                f"{type(speech.net).__name__} returned {len(hidden_states)} hidden states; its config implies "
+                f"{len(valid_layers)}."
+            )
+        mine = np.flatnonzero(owner == c)
+        keep = torch.as_tensor(local[mine])
+        return mine, {name: hidden_states[index[name]][0, keep].float().cpu().numpy() for name in selected}
+
+    return run_chunks(compute, n_chunks=len(bounds), timeline=events, metadata=metadata, store=store, key=key,
+                      layer_names=selected, desc="audio chunks", unit="chunk", on_chunk=on_chunk)

@@ -17,20 +17,17 @@ See :func:`extract_text_features` for the exact rules.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from .._logging import progress_disabled
 from ..core import BrainalignInputError, FeatureSet, Timeline
 from ._hooks import (
     capture,
@@ -40,7 +37,8 @@ from ._hooks import (
     find_mlp_output_projections,
 )
 from ._loading import from_pretrained, resolve_device, resolve_dtype
-from ._store import FeatureStore, _storage_dtype
+from ._engine import BatchRunner, extraction_metadata, is_oom_error, model_fingerprint, open_cache, run_chunks
+from ._store import _storage_dtype
 
 logger = logging.getLogger("brainalign.features")
 
@@ -205,20 +203,8 @@ class TextModel:
         return min(limits) if limits else None
 
     def fingerprint(self) -> str:
-        """Hash of the config and a strided sample of every parameter (cheap, for cache keys)."""
-        h = hashlib.sha256()
-        config = getattr(self.model, "config", None)
-        if config is not None:
-            h.update(config.to_json_string(use_diff=False).encode())
-        with torch.no_grad():
-            for name, param in sorted(self.model.named_parameters(), key=lambda kv: kv[0]):
-                flat = param.detach().reshape(-1)
-                step = max(1, flat.numel() // 64)
-                sample = flat[::step][:64].float().cpu().numpy()
-                h.update(name.encode())
-                h.update(str(tuple(param.shape)).encode())
-                h.update(sample.tobytes())
-        return h.hexdigest()[:16]
+        """Identity of the weights for cache keys (the engine's :func:`model_fingerprint`)."""
+        return model_fingerprint(self.model)
 
     def __repr__(self) -> str:
         return (f"TextModel({self.model_id!r}, blocks={self.n_blocks}, causal={self.is_causal}, "
@@ -428,43 +414,9 @@ def plan_windows(
 
 
 # ============================================================== batching with OOM back-off
-def _is_oom_error(exc: BaseException) -> bool:
-    oom_types = tuple(t for t in (getattr(torch, "OutOfMemoryError", None),
-                                  getattr(torch.cuda, "OutOfMemoryError", None)) if t is not None)
-    if oom_types and isinstance(exc, oom_types):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-class _BatchRunner:
-    """Run items in batches; on an out-of-memory error halve the batch size and retry.
-
-    The batch size found stays in effect for later calls.
-    """
-
-    def __init__(self, batch_size: int, is_oom: Callable[[BaseException], bool] = _is_oom_error) -> None:
-        if int(batch_size) < 1:
-            raise BrainalignInputError(f"batch_size must be >= 1, got {batch_size}.")
-        self.batch_size = int(batch_size)
-        self.is_oom = is_oom
-
-    def run(self, items: Sequence, fn: Callable[[Sequence], Any]) -> Iterator[tuple[Sequence, Any]]:
-        i = 0
-        while i < len(items):
-            batch = items[i:i + self.batch_size]
-            try:
-                result = fn(batch)
-            except Exception as exc:  # noqa: BLE001 - re-raised unless it is an OOM
-                if not self.is_oom(exc) or self.batch_size == 1:
-                    raise
-                self.batch_size = max(1, self.batch_size // 2)
-                logger.warning("Out of memory with a batch of %d windows; retrying with batch size %d.",
-                               len(batch), self.batch_size)
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-                continue
-            yield batch, result
-            i += len(batch)
+# The engine's runner; the old names stay importable from here.
+_is_oom_error = is_oom_error
+_BatchRunner = BatchRunner
 
 
 # ============================================================== extraction
@@ -748,78 +700,50 @@ def extract_text_features(
             row = int(rd.rows[i])
             borrowed.append({"index": row, "word": str(timeline.tokens[row]),
                              "uses": str(rd.alignment.status[i]) + " token"})
-    metadata = {
-        "model_id": text_model.model_id,
-        "revision": text_model.revision,
-        "modality": "text",
-        "pooling": pooling,
-        "context_tokens": context,
-        "context_tokens_requested": requested,
-        "stride": stride,
-        "strategy": strategy,
-        "future_context": bool(future_context) and not text_model.is_causal and strategy == "strided",
-        "is_causal": bool(text_model.is_causal),
-        "dtype": str(compute_dtype).replace("torch.", ""),
-        "storage_dtype": str(storage_dtype),
-        "layer_names": names,
-        "special_tokens": {"prefix": prefix, "suffix": suffix},
-        "context_rule": CONTEXT_RULE,
-        "layer_rule": LAYER_RULE,
-        "alignment_rule": ALIGNMENT_RULE,
-        "words_without_own_token": borrowed,
-        "n_words_sharing_tokens": int(sum((r.alignment.status == "shared").sum() for r in runs)),
-        "n_tokens": int(n_tokens),
-        "tokens_processed": int(processed),
-    }
+    fingerprint = text_model.fingerprint()
+    metadata = extraction_metadata(
+        modality="text", model_id=text_model.model_id, revision=text_model.revision,
+        model_class=type(text_model.model).__name__, model_fingerprint=fingerprint, device=text_model.device, dtype=compute_dtype,
+        pooling=pooling,
+        context_tokens=context,
+        context_tokens_requested=requested,
+        stride=stride,
+        strategy=strategy,
+        future_context=bool(future_context) and not text_model.is_causal and strategy == "strided",
+        is_causal=bool(text_model.is_causal),
+        storage_dtype=str(storage_dtype),
+        layer_names=names,
+        special_tokens={"prefix": prefix, "suffix": suffix},
+        context_rule=CONTEXT_RULE,
+        layer_rule=LAYER_RULE,
+        alignment_rule=ALIGNMENT_RULE,
+        words_without_own_token=borrowed,
+        n_words_sharing_tokens=int(sum((r.alignment.status == "shared").sum() for r in runs)),
+        n_tokens=int(n_tokens),
+        tokens_processed=int(processed),
+    )
 
     # ---- cache
-    writer = None
-    done: set[int] = set()
-    if cache_dir is not None:
-        store = FeatureStore(cache_dir)
-        key = FeatureStore.make_key(
-            model_id=text_model.model_id, revision=text_model.revision, stimulus_hash=timeline.content_hash,
-            params={"code": _CODE_VERSION, "fingerprint": text_model.fingerprint(), "layers": names,
-                    "pooling": pooling, "context_tokens": context, "stride": stride, "strategy": strategy,
-                    "future_context": metadata["future_context"], "dtype": metadata["dtype"],
-                    "special_tokens": bool(special_tokens), "chunk_words": int(chunk_words),
-                    "storage_dtype": str(storage_dtype)},
-        )
-        cached = store.get(key)
-        if cached is not None:
-            logger.info("Loaded cached features %s from %s.", key, cache_dir)
-            return cached
-        writer = store.writer(key, timeline, n_chunks=len(chunks), metadata=metadata,
-                              storage_dtype=str(storage_dtype), layer_names=names)
-        done = writer.completed_chunks()
-        if done:
-            logger.info("Resuming %s: %d of %d chunks already stored.", key, len(done), len(chunks))
+    store, key, cached = open_cache(
+        cache_dir, modality="text", model_id=text_model.model_id, revision=text_model.revision,
+        stimulus_hash=timeline.content_hash,
+        params=lambda: {"code": _CODE_VERSION, "fingerprint": fingerprint, "layers": names,
+                        "pooling": pooling, "context_tokens": context, "stride": stride, "strategy": strategy,
+                        "future_context": metadata["future_context"], "dtype": metadata["dtype"],
+                        "special_tokens": bool(special_tokens), "chunk_words": int(chunk_words),
+                        "storage_dtype": str(storage_dtype)},
+    )
+    if cached is not None:
+        return cached
 
     logger.info("Extracting %d layer(s) of %s for %d words (%d tokens, %d processed, %s windows).",
                 len(names), text_model.model_id, timeline.n_events, n_tokens, processed, strategy)
     engine = _Engine(text_model, names, pooling, prefix, suffix, runs, int(batch_size))
-    out: dict[str, np.ndarray] = {}
-    todo = [k for k in range(len(chunks)) if k not in done]
-
-    try:
-        with tqdm(total=sum(len(chunks[k]) for k in todo), unit="window", desc="text features",
-                  disable=progress_disabled()) as bar:
-            for k in todo:
-                if writer is not None:
-                    rows, arrays = engine.compute(chunks[k], bar, np_storage)
-                    writer.write_chunk(k, rows, arrays)
-                    del arrays
-                else:
-                    _, out = engine.compute(chunks[k], bar, np_storage, sink=out)
-                if on_chunk is not None:
-                    on_chunk(k, len(chunks))
-    except BaseException:
-        if writer is not None:
-            writer.close()  # release the key's lock now, not when the traceback is dropped
-        raise
-    if writer is not None:
-        return writer.finalize()
-    return FeatureSet({n: out[n] for n in names}, timeline, metadata)
+    return run_chunks(
+        lambda k: engine.compute(chunks[k], np_storage), n_chunks=len(chunks), timeline=timeline,
+        metadata=metadata, store=store, key=key, layer_names=names, storage_dtype=str(storage_dtype),
+        desc="text features", unit="window", weights=[len(c) for c in chunks], on_chunk=on_chunk,
+    )
 
 
 def _as_text_model(model, *, revision, device, dtype, trust_remote_code) -> TextModel:
@@ -849,7 +773,7 @@ class _Engine:
         self.suffix = suffix
         self.runs = runs
         self.n_events = sum(r.rows.size for r in runs)
-        self.runner = _BatchRunner(batch_size)
+        self.runner = BatchRunner(batch_size, what="windows")
         blocks = tm._blocks
         sources = {  # family -> (modules per block, what to record), found lazily
             "layer": lambda: (blocks, "output"),
@@ -929,30 +853,18 @@ class _Engine:
             out = (total - before) / (lp - fp + 1).to(total.dtype)[:, None]
         return out.float().cpu().numpy()
 
-    def compute(self, windows: list[Window], bar, dtype=np.float32,
-                sink: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Features of every word of ``windows``: (timeline rows, {layer: (n_words, dim)}).
-
-        With ``sink`` (``{layer: (n_events, dim)}`` arrays, allocated here when
-        empty) the features go straight into it, by timeline row, and the
-        returned mapping is ``sink`` itself.
-        """
+    def compute(self, windows: list[Window], dtype=np.float32) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Features of every word of ``windows``: (timeline rows, {layer: (n_words, dim)})."""
         n_rows = sum(w.words.size for w in windows)
         rows = np.empty(n_rows, dtype=np.int64)
-        arrays: dict[str, np.ndarray] = {} if sink is None else sink
+        arrays: dict[str, np.ndarray] = {}
         filled = 0
         for batch, pooled in self.runner.run(windows, self._forward):
             n = sum(w.words.size for w in batch)
-            batch_rows = np.concatenate([self.runs[w.run_index].rows[w.words] for w in batch])
-            rows[filled:filled + n] = batch_rows
+            rows[filled:filled + n] = np.concatenate([self.runs[w.run_index].rows[w.words] for w in batch])
             for name, arr in zip(self.names, pooled):
                 if name not in arrays:  # preallocated: a chunk costs one copy of its features
-                    size = self.n_events if sink is not None else n_rows
-                    arrays[name] = np.empty((size, arr.shape[1]), dtype=dtype)
-                if sink is not None:
-                    arrays[name][batch_rows] = arr
-                else:
-                    arrays[name][filled:filled + n] = arr
+                    arrays[name] = np.empty((n_rows, arr.shape[1]), dtype=dtype)
+                arrays[name][filled:filled + n] = arr
             filled += n
-            bar.update(len(batch))
         return rows, arrays

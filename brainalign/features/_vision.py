@@ -1,4 +1,4 @@
-"""Layerwise features of image models (ViT, CLIP, ConvNeXt, ResNet, ...) for images and video frames.
+"""Layerwise features of image models (ViT, CLIP, ConvNeXt, ResNet, ...) for images (video: ``_video.py``).
 
 Every hidden state a ``transformers`` vision model returns with
 ``output_hidden_states=True`` becomes one layer: ``"embeddings"`` (the patch
@@ -9,28 +9,22 @@ pooled to one vector per image.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .._logging import progress_disabled
-from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array, hash_file
+from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array
+from ._engine import BatchRunner, extraction_metadata, model_fingerprint, open_cache, run_chunks
 from ._loading import load_model_and_processor, prepare_model, resolve_device, resolve_dtype
-from ._store import FeatureStore
 
 logger = logging.getLogger("brainalign.features")
 
 #: Pooling rules for :func:`extract_image_features`.
 POOLINGS = ("auto", "cls", "mean", "spatial_mean")
-
-# Bumped whenever a change alters the numbers these extractors produce, so old caches are not reused.
-_EXTRACTOR_VERSION = 1
 
 # At most this many tokens (class, distillation, register tokens) may precede the patch tokens.
 _MAX_PREFIX_TOKENS = 16
@@ -64,40 +58,10 @@ def _check_layers(layers, valid: Sequence[str]) -> list[str]:
     return [name for name in valid if name in wanted]
 
 
-def _json_text(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, default=str)
-
-
 def _config_dict(obj) -> dict:
     """A processor's or config's settings without the fields that only record library versions."""
     settings = obj.to_dict() if hasattr(obj, "to_dict") else dict(vars(obj))
     return {k: v for k, v in settings.items() if k not in ("transformers_version", "_commit_hash")}
-
-
-def _model_fingerprint(spec, net, revision) -> dict:
-    """What identifies a model's weights in a cache key.
-
-    A hub id is identified by id and revision (pin ``revision`` to a commit for
-    caches that cannot go stale), a local folder by the bytes of its files, and
-    an in-memory model by a hash of its configuration and every parameter.
-    """
-    if isinstance(spec, (str, os.PathLike)):
-        path = Path(spec)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            return {"local_dir_files": {str(p.relative_to(path)): hash_file(p) for p in files}}
-        return {"hub_id": str(spec), "revision": revision or "main"}
-    import torch
-
-    digest = hashlib.sha256()
-    digest.update(type(net).__name__.encode())
-    digest.update(_json_text(_config_dict(net.config)).encode())
-    for name, tensor in net.state_dict().items():
-        digest.update(name.encode())
-        digest.update(str(tuple(tensor.shape)).encode())
-        flat = tensor.detach().to("cpu").contiguous().reshape(-1)
-        digest.update(flat.view(torch.uint8).numpy().tobytes())
-    return {"weights_sha256": digest.hexdigest()}
 
 
 def _model_id(spec, net) -> str:
@@ -105,32 +69,6 @@ def _model_id(spec, net) -> str:
         return str(spec)
     name = getattr(net, "name_or_path", "") or getattr(net.config, "_name_or_path", "")
     return str(name) if name else f"{type(net).__name__} (in memory)"
-
-
-def _open_cache(cache_dir, extractor: str, model_id: str, revision, stimulus_hash: str, params):
-    """``(store, key, cached FeatureSet or None)``; ``(None, None, None)`` without ``cache_dir``.
-
-    ``params()`` returns the settings that enter the key; it is only called
-    with a ``cache_dir`` because fingerprinting a model's weights takes time.
-
-    Entries live in a :class:`~brainalign.features.FeatureStore` under a
-    content key of the model, the stimulus and every setting that changes
-    the numbers.  A hit is marked ``metadata["cache_hit"] = True``.
-    """
-    if cache_dir is None:
-        return None, None, None
-    store = FeatureStore(cache_dir)
-    key = FeatureStore.make_key(
-        model_id=model_id,
-        revision=revision,
-        stimulus_hash=stimulus_hash,
-        params={"extractor": extractor, "code": _EXTRACTOR_VERSION, **params()},
-    )
-    cached = store.get(key)
-    if cached is not None:
-        logger.info("Loaded cached %s features %s from %s.", extractor, key, cache_dir)
-        cached.metadata["cache_hit"] = True
-    return store, key, cached
 
 
 # --------------------------------------------------------------------------- image input
@@ -384,66 +322,15 @@ class _ImageRunner:
             "pooling": _resolve_pooling(self.pooling, last, n_prefix, type(self.net).__name__),
             "n_prefix_tokens": int(n_prefix),
             "input_size": [int(x) for x in pixel_shape[-2:]],
-            "device": str(self.device),
-            "dtype": str(self.param_dtype).replace("torch.", ""),
-            "model_class": type(self.net).__name__,
             "processor": type(self.processor).__name__,
             "layers_available": valid,
         }
 
 
-def _batches(n: int, batch_size) -> list[np.ndarray]:
-    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
-        raise BrainalignInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    return [np.arange(s, min(s + batch_size, n)) for s in range(0, n, int(batch_size))]
-
-
-def _extract_rows(images, event_image, runner, batch_size, timeline, metadata, store, key, desc) -> FeatureSet:
-    """Features of ``images`` spread onto timeline rows (``event_image[row]`` is the row's image).
-
-    With a store, each batch is written as one resumable chunk holding the
-    rows of its images; an interrupted run restarts at the first missing batch.
-    """
-    from tqdm.auto import tqdm
-
-    batches = _batches(len(images), batch_size)
-    first = runner([images[i] for i in batches[0]])  # fixes layers / pooling before anything is written
-    metadata = {**metadata, **runner.info}
-    rows_of = [np.flatnonzero(np.isin(event_image, batch)) for batch in batches]
-
-    def spread(features, batch, rows):
-        return {name: arr[event_image[rows] - batch[0]] for name, arr in features.items()}
-
-    writer, done, out = None, set(), None
-    if store is not None:
-        writer = store.writer(key, timeline, n_chunks=len(batches), metadata=metadata)
-        done = writer.completed_chunks()
-        if done:
-            logger.info("Resuming %s: %d of %d batches already stored.", key, len(done), len(batches))
-    todo = [k for k in range(len(batches)) if k not in done]
-    try:
-        for k in tqdm(todo, desc=desc, unit="batch", disable=progress_disabled() or len(todo) < 2):
-            features = first if k == 0 else runner([images[i] for i in batches[k]])
-            part = spread(features, batches[k], rows_of[k])
-            if writer is not None:
-                writer.write_chunk(k, rows_of[k], part)
-                continue
-            if out is None:
-                out = {n: np.empty((timeline.n_events, a.shape[1]), dtype=np.float32) for n, a in part.items()}
-            for name, arr in part.items():
-                out[name][rows_of[k]] = arr
-    except BaseException:
-        if writer is not None:
-            writer.close()  # release the key's lock now, not when the traceback is dropped
-        raise
-    if writer is not None:
-        return writer.finalize()
-    return FeatureSet(out, timeline, metadata)
-
-
-def _image_model_features(images, event_image, events, stimulus_hash, modality, metadata, *, model, processor,
-                          layers, pooling, batch_size, device, dtype, revision, cache_dir) -> FeatureSet:
-    """Load the image model, then return the cached features or compute them (image and video extraction)."""
+def _image_model_features(arrays, events, stimulus_hash, *, model, processor, layers, pooling, batch_size,
+                          chunk_images, device, dtype, revision, cache_dir, storage_dtype) -> FeatureSet:
+    """Load the image model, then return the cached features or compute them chunk by chunk."""
+    runner_batches = BatchRunner(batch_size, what="images")
     torch_dtype = resolve_dtype(dtype)
     net, processor = load_model_and_processor(
         model, processor, revision=revision, dtype=torch_dtype, processor_class="AutoImageProcessor",
@@ -452,19 +339,33 @@ def _image_model_features(images, event_image, events, stimulus_hash, modality, 
         "so that images are resized and normalised the way the model expects",
     )
     model_id = _model_id(model, net)
-    store, key, cached = _open_cache(cache_dir, modality, model_id, revision, stimulus_hash, lambda: {
-        "model": _model_fingerprint(model, net, revision),
-        "processor": _config_dict(processor),
-        "layers": _layers_key(layers),
-        "pooling": pooling,
-        "dtype": None if torch_dtype is None else str(torch_dtype),
+    fingerprint = model_fingerprint(net)
+    store, key, cached = open_cache(cache_dir, modality="image", model_id=model_id, revision=revision,
+                                    stimulus_hash=stimulus_hash, params=lambda: {
+        "fingerprint": fingerprint, "processor": _config_dict(processor), "layers": _layers_key(layers),
+        "pooling": pooling, "dtype": None if torch_dtype is None else str(torch_dtype),
+        "chunk_images": int(chunk_images), "storage_dtype": str(storage_dtype),
     })
     if cached is not None:
         return cached
     runner = _ImageRunner(net, processor, layers, pooling, device, torch_dtype)
-    metadata = {"model_id": model_id, "revision": revision, "modality": modality, **metadata}
-    return _extract_rows(images, event_image, runner, batch_size, events, metadata, store, key,
-                         f"{modality} batches")
+    runner(arrays[:1])  # fixes the layers and pooling before anything is stored
+    chunks = [np.arange(s, min(s + int(chunk_images), len(arrays))) for s in range(0, len(arrays), int(chunk_images))]
+
+    def compute(k):
+        parts: dict[str, list] = {}
+        for _, feats in runner_batches.run([arrays[i] for i in chunks[k]], runner):
+            for name, values in feats.items():
+                parts.setdefault(name, []).append(values)
+        return chunks[k], {name: np.concatenate(v) for name, v in parts.items()}
+
+    metadata = extraction_metadata(modality="image", model_id=model_id, revision=revision,
+                                   model_class=type(net).__name__, model_fingerprint=fingerprint,
+                                   device=runner.device, dtype=runner.param_dtype,
+                                   n_images=len(arrays), **runner.info)
+    return run_chunks(compute, n_chunks=len(chunks), timeline=events, metadata=metadata, store=store, key=key,
+                      layer_names=runner.selected, storage_dtype=str(storage_dtype), desc="images", unit="image",
+                      weights=[len(c) for c in chunks])
 
 
 def _layers_key(layers):
@@ -492,6 +393,8 @@ def extract_image_features(
     processor=None,
     run: str | None = None,
     cache_dir=None,
+    chunk_images: int = 256,
+    storage_dtype: str = "float32",
 ) -> FeatureSet:
     """Layerwise features of an image model, one row per image.
 
@@ -522,7 +425,7 @@ def extract_image_features(
         onsets 0, 1, 2, ... s with the file names (or ``"image-<i>"``) as tokens;
         an array gives the onsets.
     batch_size : int
-        Images per forward pass.
+        Images per forward pass (halved automatically on out-of-memory errors).
     device : str or torch.device
         ``"auto"`` uses CUDA, then MPS, then CPU.  A model object given is
         moved there, put in eval mode and (with ``dtype``) cast in place.
@@ -537,6 +440,9 @@ def extract_image_features(
     cache_dir : path or None
         Store and reuse the result under a content key of images, model
         weights, processor and settings.
+    chunk_images : int
+        Images per stored chunk (the unit of resumption after a crash).
+    storage_dtype : {"float32", "float16"}
 
     Returns
     -------
@@ -558,109 +464,13 @@ def extract_image_features(
     _check_pooling_name(pooling)
     arrays, tokens = _read_images(images)
     events = _image_timeline(timeline, tokens, run)
-    stimulus = content_key({"images": [hash_array(a) for a in arrays], "timeline": events.content_hash})
+    if not isinstance(chunk_images, (int, np.integer)) or chunk_images < 1:
+        raise BrainalignInputError(f"chunk_images must be a positive integer, got {chunk_images!r}.")
+    # hashing every pixel is only needed for the cache key
+    stimulus = None if cache_dir is None else content_key({"images": [hash_array(a) for a in arrays],
+                                                           "timeline": events.content_hash})
     return _image_model_features(
-        arrays, np.arange(len(arrays)), events, stimulus, "image", {"n_images": len(arrays)}, model=model,
-        processor=processor, layers=layers, pooling=pooling, batch_size=batch_size, device=device, dtype=dtype,
-        revision=revision, cache_dir=cache_dir,
-    )
-
-
-def extract_video_features(
-    frames,
-    fps: float,
-    model,
-    *,
-    times=None,
-    layers=None,
-    pooling: str = "auto",
-    batch_size: int = 16,
-    device="auto",
-    dtype=None,
-    revision: str | None = None,
-    processor=None,
-    run: str | None = None,
-    cache_dir=None,
-) -> FeatureSet:
-    """Layerwise image-model features of video frames sampled on a time grid.
-
-    The frame shown at time ``t`` is frame ``floor(t * fps)`` (frame ``k`` is
-    on screen during ``[k / fps, (k + 1) / fps)``).  Each distinct frame is
-    run through the model once.
-
-    Parameters
-    ----------
-    frames : ndarray, shape (n_frames, H, W, 3)
-        Decoded RGB frames, ``uint8`` or float in [0, 1].  Video files are not
-        read here (no video decoder is a brainalign dependency): decode them
-        first, e.g. with PyAV or imageio, and pass the array and its ``fps``.
-    fps : float
-        Frames per second of ``frames``.
-    model : str, path or transformers model
-        As in :func:`extract_image_features`.
-    times : array-like of float or None
-        Increasing times in seconds, within ``[0, n_frames / fps)``, at which to
-        sample the video; ``None`` keeps every frame.
-    layers, pooling, batch_size, device, dtype, revision, processor, cache_dir
-        As in :func:`extract_image_features`.
-    run : str or None
-        Run label of the timeline.
-
-    Returns
-    -------
-    FeatureSet
-        One row per time in ``times``; the timeline's onsets are ``times`` and
-        its tokens ``"frame-<k>"``.  ``metadata["frame_index"]`` lists ``k``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from transformers import ConvNextConfig, ConvNextModel, ConvNextImageProcessor
-    >>> net = ConvNextModel(ConvNextConfig(hidden_sizes=[8, 16], depths=[1, 1], num_stages=2))
-    >>> proc = ConvNextImageProcessor(size={"shortest_edge": 32}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
-    >>> video = np.random.default_rng(0).integers(0, 256, (50, 36, 36, 3), dtype=np.uint8)  # 2 s at 25 fps
-    >>> fs = extract_video_features(video, 25.0, net, times=[0.0, 0.5, 1.0, 1.5], processor=proc, device="cpu")
-    >>> fs.metadata["frame_index"], fs["layer.1"].shape
-    ([0, 12, 25, 37], (4, 16))
-    """
-    if isinstance(frames, (str, os.PathLike)):
-        raise BrainalignInputError(
-            f"Reading video files ({str(frames)!r}) is not supported: no video decoder is a brainalign "
-            "dependency.  Decode the frames first (e.g. with PyAV or imageio) into an array "
-            "(n_frames, H, W, 3) and pass it with its fps."
-        )
-    frames = np.asarray(frames) if not isinstance(frames, np.ndarray) else frames
-    _check_pixel_array(frames, "frames", batch=True)
-    fps = float(fps)
-    if not (np.isfinite(fps) and fps > 0):
-        raise BrainalignInputError(f"fps must be a positive number, got {fps!r}.")
-    n_frames = frames.shape[0]
-    duration = n_frames / fps
-    if times is None:
-        grid = np.arange(n_frames, dtype=float) / fps
-    else:
-        grid = np.asarray(times, dtype=float)
-        if grid.ndim != 1 or grid.size == 0:
-            raise BrainalignInputError(f"times must be a non-empty 1-D array of seconds, got shape {grid.shape}.")
-        if not np.isfinite(grid).all():
-            raise BrainalignInputError("times contains NaN or inf.")
-        outside = (grid < 0) | (grid >= duration)
-        if outside.any():
-            raise BrainalignInputError(
-                f"{int(outside.sum())} time(s) fall outside the video (0 to {duration:g} s, "
-                f"{n_frames} frames at {fps:g} fps), e.g. {grid[outside][:3].tolist()}."
-            )
-        if np.any(np.diff(grid) < 0):
-            raise BrainalignInputError("times must be non-decreasing.")
-    # The small epsilon keeps t = k / fps on frame k despite floating-point error.
-    frame_index = np.minimum(np.floor(grid * fps + 1e-9).astype(int), n_frames - 1)
-    unique, inverse = np.unique(frame_index, return_inverse=True)
-    _check_pooling_name(pooling)
-    events = Timeline([f"frame-{k}" for k in frame_index], grid, runs=run)
-    stimulus = content_key({"frames": [hash_array(frames[k]) for k in unique], "timeline": events.content_hash})
-    metadata = {"fps": fps, "n_frames": int(n_frames), "frame_index": [int(k) for k in frame_index]}
-    return _image_model_features(
-        [frames[k] for k in unique], inverse, events, stimulus, "video", metadata, model=model,
-        processor=processor, layers=layers, pooling=pooling, batch_size=batch_size, device=device, dtype=dtype,
-        revision=revision, cache_dir=cache_dir,
+        arrays, events, stimulus, model=model, processor=processor, layers=layers, pooling=pooling,
+        batch_size=batch_size, chunk_images=chunk_images, device=device, dtype=dtype, revision=revision,
+        cache_dir=cache_dir, storage_dtype=storage_dtype,
     )

@@ -15,7 +15,6 @@ for every unit type.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,26 +57,14 @@ def unit_sites(model, unit_type: str = "residual") -> list[UnitSite]:
 
 
 def model_fingerprint(model) -> str:
-    """Cheap identity of a model's weights: architecture and a strided sample of every backbone tensor.
+    """Identity of a model's weights: the feature engine's fingerprint of its backbone.
 
     Computed on the backbone (no LM head), so a bare model and the same model
     with its head share a fingerprint, as do copies of it in other folders.
     """
-    import torch
+    from ..features._engine import model_fingerprint as engine_fingerprint
 
-    base = backbone(model)
-    h = hashlib.sha256()
-    h.update(type(base).__name__.encode())
-    h.update(str(getattr(getattr(model, "config", None), "model_type", "")).encode())
-    with torch.no_grad():
-        for name, param in base.named_parameters():
-            flat = param.detach().reshape(-1)
-            step = max(1, flat.numel() // 256)
-            sample = flat[::step][:256].to(torch.float64).cpu().numpy()
-            h.update(name.encode())
-            h.update(str(tuple(param.shape)).encode())
-            h.update(np.ascontiguousarray(sample).tobytes())
-    return h.hexdigest()[:32]
+    return engine_fingerprint(backbone(model))
 
 
 # ----------------------------------------------------------------- tokenizing

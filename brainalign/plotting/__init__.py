@@ -6,6 +6,7 @@ returns a matplotlib figure (or a nilearn display for volume maps).
 """
 
 from ._brain import best_layer, plot_best_layer_map, plot_score_map, plot_surface_map
+from ._multimodal import plot_layer_modality_map, plot_variance_partition
 from ._localize import plot_deficit, plot_localizer_tvalues, plot_units_per_layer
 from ._profiles import layer_profile_table, plot_layer_profile, plot_prediction, plot_score_vs_baseline
 from ._report import write_report
@@ -18,6 +19,7 @@ __all__ = [
     "model_profiles",
     "plot_best_layer_map",
     "plot_deficit",
+    "plot_layer_modality_map",
     "plot_layer_profile",
     "plot_localizer_tvalues",
     "plot_model_profiles",
@@ -27,6 +29,7 @@ __all__ = [
     "plot_sensor_topomap",
     "plot_surface_map",
     "plot_units_per_layer",
+    "plot_variance_partition",
     "sensor_info",
     "write_report",
     "write_study_report",
