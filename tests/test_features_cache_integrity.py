@@ -131,14 +131,14 @@ def test_flipped_bytes_are_found_by_checksum_not_by_size(tmp_path, caplog):
     layer = entry / "layers" / "000-layer.0.safetensors"
     assert side["files"]["layers/000-layer.0.safetensors"]["size"] == layer.stat().st_size
     raw = bytearray(layer.read_bytes())
-    raw[-4:] = b"\x00\x00\xc0\x7f"  # last value becomes NaN, same size
+    raw[-4:] = b"\x00\x00\x80\x3f"  # last value becomes 1.0, same size
     layer.write_bytes(bytes(raw))
     store = FeatureStore(tmp_path)
     # the cheap check on open (sizes and headers) cannot see it; the full checksum does
     assert store.verify_entry(key, checksum=False) is None
     assert store.verify_entry(key) == "layers/000-layer.0.safetensors does not match its SHA-256 checksum " \
                                       "(its bytes changed)"
-    assert np.isnan(store.get(key)["layer.0"][-1, -1])
+    assert store.get(key)["layer.0"][-1, -1] == 1.0
     with caplog.at_level(logging.WARNING, logger="brainalign.features"):
         assert FeatureStore(tmp_path, verify="checksum").get(key) is None
     assert "does not match its SHA-256" in caplog.text and key not in store
