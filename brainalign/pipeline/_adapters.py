@@ -42,6 +42,8 @@ class SubjectData:
     baseline: DesignMatrix | None = None
     epochs: Timeline | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    media: dict[str, str] | None = None
+    media_shift_s: float = 0.0
 
 
 class _Options(BaseModel):
@@ -434,7 +436,7 @@ class FilesAdapter(DatasetAdapter):
         return list(self._files())
 
     def _check(self) -> None:
-        known_stim = {"textgrid", "words", "tier", "run", "shift_s"}
+        known_stim = {"textgrid", "words", "tier", "run", "shift_s", "media"}
         known_rec = {"files", "tr", "mask", "runs", "subject", "skip_rows", "clean"}
         for section, values, known in (("stimulus", self.stimulus, known_stim), ("recording", self.recording, known_rec)):
             unknown = sorted(set(values) - known)
@@ -461,19 +463,29 @@ class FilesAdapter(DatasetAdapter):
 
         self._check()
         s = self.stimulus
+        media = s.get("media")
+        if media is not None:
+            media = {str(k): str(self._path(v)) for k, v in media.items()} if isinstance(media, dict) \
+                else {str(s.get("run") or "run-1"): str(self._path(media))}
+            for run, path in media.items():
+                if not Path(path).is_file():
+                    raise BrainalignInputError(f"config [stimulus] media: no file {path} (run {run!r}).")
         if "textgrid" in s:
             timeline = read_textgrid(self._path(s["textgrid"]), tier=s.get("tier"), run=s.get("run"))
         elif "words" in s:
             timeline = read_word_table(self._path(s["words"]), run=s.get("run"))
+        elif media is not None:  # no transcript: one event per media file, for the recording's runs
+            timeline = Timeline([Path(p).stem for p in media.values()], [0.0] * len(media), None, list(media))
         else:
-            raise BrainalignInputError("config [stimulus]: needs 'textgrid' or 'words' (a word table with onsets).")
+            raise BrainalignInputError("config [stimulus]: needs 'textgrid' or 'words' (a word table with onsets), "
+                                       "or 'media' (a movie or sound file).")
         shift = float(s.get("shift_s", 0.0))
         timeline = timeline.shift(shift) if shift else timeline
         r = self.recording
         args = SimpleNamespace(recording=[str(self._path(f)) for f in self._files()[subject]], tr=r.get("tr"),
                                mask=str(self._path(r["mask"])) if r.get("mask") else None, runs=r.get("runs"),
                                subject=subject, skip_rows=int(r.get("skip_rows", 0)), clean=r.get("clean", "detrend"))
-        return SubjectData(timeline, load_recording(args))
+        return SubjectData(timeline, load_recording(args), media=media, media_shift_s=shift)
 
 
 for _adapter in (AliceAdapter(), NarrativesAdapter(), LeBelAdapter(), PereiraAdapter(), MegMascAdapter(),

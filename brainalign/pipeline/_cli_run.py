@@ -83,5 +83,8 @@ def main(args: argparse.Namespace) -> int:
         logger.info("%s: best layer %s (depth %.2f), mean r %.3f%s", model, head["best_layer"],
                     head["best_layer_depth"], head["best_layer_mean_r"],
                     "" if gain is None else f", gain over baseline {gain:+.3f}")
+    joint = results.summary.get("joint_headline")
+    if joint:
+        logger.info("models fitted together: %s", ", ".join(f"{k} {v:.3f}" for k, v in joint.items()))
     logger.info("results in %s (study_scores.tsv; `brainalign report %s`)", run.output, run.output)
     return 0

@@ -89,14 +89,31 @@ def _encoding_model():
                             extra_fields={"alphas": (Optional[Union[str, list[float]]], None)})
 
 
+def _video_options_model():
+    from ..features import extract_video_features
+
+    return _signature_model("VideoFeatureOptions", [extract_video_features],
+                            skip={"video", "fps", "times", "run", "processor"},
+                            extra_fields={"layers": (Optional[Union[Literal["all"], list[Union[str, int]]]], None)})
+
+
+def _audio_options_model():
+    from ..features import extract_audio_features
+
+    return _signature_model("AudioFeatureOptions", [extract_audio_features],
+                            skip={"audio", "sfreq", "times", "run", "feature_extractor"},
+                            extra_fields={"layers": (Optional[Union[Literal["all"], list[Union[str, int]]]], None)})
+
+
 _LAZY_MODELS: dict[str, type[BaseModel]] = {}
 
 
 def option_model(section: str) -> type[BaseModel]:
-    """The pydantic model of an option section (``features``, ``alignment``, ``encoding``)."""
+    """The pydantic model of an option section (``features``, ``alignment``, ``encoding``, ``features:video``...)."""
     if section not in _LAZY_MODELS:
-        _LAZY_MODELS[section] = {"features": _text_options_model, "alignment": _alignment_model,
-                                 "encoding": _encoding_model}[section]()
+        _LAZY_MODELS[section] = {"features": _text_options_model, "features:text": _text_options_model,
+                                 "features:video": _video_options_model, "features:audio": _audio_options_model,
+                                 "alignment": _alignment_model, "encoding": _encoding_model}[section]()
     return _LAZY_MODELS[section]
 
 
@@ -147,6 +164,8 @@ class ModelSpec(_Section):
     model: Optional[str] = Field(None, description="hub id, local folder, or 'bundled:all-MiniLM-L6-v2'")
     path: Optional[str] = Field(None, description="a saved FeatureSet folder instead of a model")
     random: Optional[RandomModel] = Field(None, description="build a random-weight model with these settings")
+    modality: Literal["text", "video", "audio"] = Field(
+        "text", description="text: the timeline's words; video: frames of the stimulus media; audio: its soundtrack")
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -171,6 +190,19 @@ class ModelSpec(_Section):
         if source.name.lower() in ("model", "models", "weights", "checkpoint", "features") and source.parent.name:
             return source.parent.name
         return source.name or str(source)
+
+
+class JointSection(_Section):
+    """Fit chosen layers of several models together (banded ridge, one band per model layer).
+
+    Each model is a modality of the variance partition (unique and shared
+    variance per target), e.g. frames, soundtrack and transcript of a movie.
+    """
+
+    layers: dict[str, Union[str, list[str]]] = Field(description="model name -> layer or layers")
+    partition: bool = True
+    n_iter: int = Field(20, ge=1)
+    sweeps: bool = Field(True, description="also fit every layer of every model on its own (per-layer sweeps)")
 
 
 class BaselineSection(_Section):
@@ -214,6 +246,7 @@ class StudyConfig(_Section):
     baseline: BaselineSection = Field(default_factory=BaselineSection)
     encoding: dict[str, Any] = Field(default_factory=dict)
     execution: ExecutionSection = Field(default_factory=ExecutionSection)
+    joint: Optional[JointSection] = None
     maps: bool = True
     # the single-recording form of 0.1.0: your own stimulus and recording files
     stimulus: Optional[dict[str, Any]] = None
@@ -247,20 +280,30 @@ class StudyConfig(_Section):
         if self.dataset is None:
             raise ValueError("no recordings: add a [dataset] section (or [stimulus] + [recording] files)")
         labels = [m.label for m in self.models]
+        reserved = sorted({"joint", "features", ".work"} & set(labels))
+        if reserved:
+            raise ValueError(f"model name(s) {reserved} are reserved for study folders; set another name = ...")
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ValueError(f"models need distinct names; {dupes} appear more than once (set name = ...)")
         if self.dataset.name == "files" and (self.stimulus is None or self.recording is None):
             raise ValueError("dataset 'files' needs a [stimulus] and a [recording] section")
+        if self.joint is not None:
+            unknown = sorted(set(self.joint.layers) - set(labels))
+            if unknown:
+                raise ValueError(f"[joint] layers names model(s) {unknown}; the models are {labels}")
+            if len(self.joint.layers) < 2 and self.joint.partition:
+                raise ValueError("[joint] needs layers of at least two models to partition variance between them")
         return self
 
     # ---------------------------------------------------------------- validated options
     def feature_options(self, model: ModelSpec) -> dict[str, Any]:
-        """Shared ``[features]`` options overridden by the model's own, validated."""
-        shared = _validated("features", "features", self.features)
+        """Shared ``[features]`` options (text models) overridden by the model's own, validated."""
         index = self.models.index(model) if model in self.models else "?"
-        own = _validated(f"models[{index}].options", "features", model.options)
-        return {**shared, **own}
+        own = _validated(f"models[{index}].options", f"features:{model.modality}", model.options)
+        if model.modality != "text":
+            return own
+        return {**_validated("features", "features", self.features), **own}
 
     def alignment_options(self) -> dict[str, Any]:
         return _validated("alignment", "alignment", self.alignment)

@@ -30,7 +30,7 @@ from ._work import is_done
 
 logger = logging.getLogger("brainalign.pipeline")
 
-KINDS = ("recording", "group", "features", "design", "baseline", "fit", "sweep", "study")
+KINDS = ("recording", "group", "features", "design", "baseline", "fit", "sweep", "joint", "study")
 GROUP = "group"
 
 
@@ -291,27 +291,51 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
             mem = None
             if shape:
                 mem = 4 * shape[0] * shape[1] * 20_000 + 4 * 12 * shape[0] ** 2 * shape[1]
-            t = _task("features", {"model": model.label, "source": source, "kind": "path" if model.path else "model",
-                                   "random": model.random.model_dump() if model.random else None,
-                                   "options": fopts_key, "stimulus": stim}, [rec_tasks[s]],
-                      work / "features", f"features {model.label} {stim}", mem)
+            params = {"model": model.label, "source": source, "kind": "path" if model.path else "model",
+                      "random": model.random.model_dump() if model.random else None,
+                      "options": fopts_key, "stimulus": stim}
+            if model.modality != "text":
+                params["modality"] = model.modality
+            t = _task("features", params, [rec_tasks[s]], work / "features", f"features {model.label} {stim}", mem)
             feat[stim] = t
             tasks.append(t)
         designs: dict[tuple[str, str], Task] = {}
         for grid, r in grid_rep.items():
             for layer in layers:
                 mem = 2 * 8 * n_samples * shape[0] * 4 if (shape and n_samples) else None
-                t = _task("design", {"model": model.label, "layer": layer, "grid": grid, "method": method,
-                                     "alignment": align}, [feat[stim_of[r]], rec_tasks[r]],
+                params = {"model": model.label, "layer": layer, "grid": grid, "method": method, "alignment": align}
+                if model.modality != "text":
+                    params["modality"] = model.modality
+                t = _task("design", params, [feat[stim_of[r]], rec_tasks[r]],
                           work / "designs", f"design {model.label} {layer} {grid}", mem)
                 designs[(grid, layer)] = t
                 tasks.append(t)
         layers_of[model.label], designs_of[model.label] = layers, designs
 
+    joint_tasks = []
+    if config.joint is not None:
+        for label, wanted in config.joint.layers.items():
+            wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+            missing = [w for w in wanted if w not in layers_of[label]]
+            if missing:
+                raise BrainalignInputError(f"config [joint] layers: model {label!r} has no layer(s) {missing}; its "
+                                           f"layers are {layers_of[label]}.")
+        bands = [(label, layer) for label, wanted in config.joint.layers.items()
+                 for layer in ([wanted] if isinstance(wanted, str) else wanted)]
+        for r in recordings:
+            designs = [designs_of[label][(grid_of[r], layer)] for label, layer in bands]
+            t = _task("joint", {"recording": r, "bands": [f"{label}:{layer}" for label, layer in bands],
+                                "partition": config.joint.partition, "n_iter": config.joint.n_iter, "encoding": enc,
+                                "method": method}, [*designs, rec_tasks[r]], out / "joint" / r,
+                      f"joint fit {r}", keyed=False)
+            joint_tasks.append(t)
+            tasks.append(t)
+    sweep_recordings = recordings if (config.joint is None or config.joint.sweeps) else []
+
     # baselines per recording: fitted once and shared by every model
     base_tasks = {}
     first = config.models[0]
-    for r in recordings:
+    for r in sweep_recordings:
         first_design = designs_of[first.label][(grid_of[r], layers_of[first.label][0])]
         mem = 8 * 10 * n_samples * n_targets if (n_samples and n_targets) else None
         t = _task("baseline", {"recording": r, "baseline": baseline, "encoding": enc, "method": method},
@@ -321,7 +345,7 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
 
     sweeps = []
     for model in config.models:
-        for r in recordings:
+        for r in sweep_recordings:
             fits = []
             for depth, layer in enumerate(layers_of[model.label]):
                 design = designs_of[model.label][(grid_of[r], layer)]
@@ -341,7 +365,9 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
             sweeps.append(sweep)
             tasks.append(sweep)
     study = _task("study", {"name": config.name, "models": [m.label for m in config.models],
-                            "recordings": recordings}, sweeps, out, "study table", keyed=False)
+                            "recordings": sweep_recordings,
+                            "joint": [t.params["recording"] for t in joint_tasks]},
+                  [*sweeps, *joint_tasks], out, "study table", keyed=False)
     tasks.append(study)
     plan = StudyPlan(config, tasks, context, subjects, recordings)
     return plan.refresh()

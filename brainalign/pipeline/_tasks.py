@@ -164,7 +164,10 @@ def _recording_task(task, config, context):
     root = resolve_path(config, ds.path) if ds.path else None
     data = adapter.load(p["subject"], root, adapter.options(ds.options))
     folder = fresh_folder(Path(task["folder"]))
-    info = save_recording(folder, data.recording, data.timeline, data.baseline, data.epochs, data.metadata)
+    extra = dict(data.metadata)
+    if data.media:
+        extra.update(media=dict(data.media), media_shift_s=float(data.media_shift_s))
+    info = save_recording(folder, data.recording, data.timeline, data.baseline, data.epochs, extra)
     return {"subject": p["subject"], "recording_hash": hash_array(data.recording.data),
             "timeline_hash": info["timeline_hash"], "shape": list(data.recording.data.shape)}
 
@@ -189,7 +192,8 @@ def _group_task(task, config, context):
         baseline = DesignMatrix(X, b0.runs, b0.sampling_period, "baseline", b0.feature_names,
                                 {**b0.metadata, "subject": "group-average"})
     folder = fresh_folder(Path(task["folder"]))
-    info = save_recording(folder, group, parts[0]["timeline"], baseline, parts[0]["epochs"])
+    info = save_recording(folder, group, parts[0]["timeline"], baseline, parts[0]["epochs"],
+                          {k: v for k, v in parts[0]["info"]["extra"].items() if k in ("media", "media_shift_s")})
     return {"subject": "group", "recording_hash": hash_array(group.data), "timeline_hash": info["timeline_hash"],
             "subjects": [rec.subject for rec in recordings], "shape": list(data.shape)}
 
@@ -208,16 +212,46 @@ def _features_task(task, config, context):
                 f"Saved features {p['source']} have {features.n_events} rows; the stimulus of this study has "
                 f"{timeline.n_events} events.")
         return {"path": p["source"], "layer_names": features.layer_names, "timeline_hash": timeline.content_hash}
-    from ..features import extract_text_features
-
     options = dict(p["options"])
     if options.get("layers") == "all":
         options.pop("layers")
+    if p.get("modality", "text") != "text":
+        return _media_features(task, rec_folder, options, context)
+    from ..features import extract_text_features
+
     features = extract_text_features(timeline, p["source"], cache_dir=context["cache_dir"], **options)
     return {"store_key": features.metadata["store_key"], "layer_names": features.layer_names,
             "timeline_hash": timeline.content_hash,
             "provenance": {k: features.metadata.get(k) for k in (
                 "model_id", "revision", "pooling", "context_tokens", "strategy", "store_key", "model_fingerprint")}}
+
+
+def _media_features(task: dict, rec_folder: Path, options: dict, context: dict) -> dict:
+    """Video or audio features of the stimulus media, one file per run, stored with the task."""
+    from ..core import FeatureSet, Timeline
+    from ..features import extract_audio_features, extract_video_features
+
+    p = task["params"]
+    media = load_json(rec_folder / "recording.json")["extra"].get("media")
+    if not media:
+        raise BrainalignInputError(f"Model {p['model']!r} is a {p['modality']} model, but the dataset gives no "
+                                   "media files: add [stimulus] media = 'movie.mp4' (or a table run = file).")
+    parts = []
+    for run, path in media.items():
+        if p["modality"] == "video":
+            parts.append(extract_video_features(path, p["source"], run=run, cache_dir=context["cache_dir"], **options))
+        else:
+            parts.append(extract_audio_features(path, None, p["source"], run=run, cache_dir=context["cache_dir"],
+                                                **options))
+    names = parts[0].layer_names
+    features = parts[0] if len(parts) == 1 else FeatureSet(
+        {n: np.concatenate([np.asarray(f[n]) for f in parts]) for n in names},
+        Timeline.concatenate([f.timeline for f in parts]), parts[0].metadata)
+    folder = fresh_folder(Path(task["folder"]))
+    features.save(folder / "features")
+    return {"path": str(folder / "features"), "layer_names": names, "modality": p["modality"],
+            "provenance": {k: features.metadata.get(k) for k in (
+                "model_id", "revision", "pooling", "sample_fps", "frame_rate", "model_fingerprint")}}
 
 
 def _feature_layer(features_folder: Path, layer: str, context: dict):
@@ -245,11 +279,15 @@ def _design_task(task, config, context):
     rec_folder = _one(task, "recording", "group")
     features = _feature_layer(_one(task, "features"), p["layer"], context)
     parts = load_subject_parts(rec_folder)
-    timeline = parts["timeline"]
-    if list(features.timeline.tokens) != list(timeline.tokens):
-        raise BrainalignInputError(
-            f"Recording {parts['info']['subject']!r} was given other words than the stimulus its features were "
-            "extracted from; give it its own stimulus id in the dataset adapter.")
+    if p.get("modality", "text") == "text":
+        timeline = parts["timeline"]
+        if list(features.timeline.tokens) != list(timeline.tokens):
+            raise BrainalignInputError(
+                f"Recording {parts['info']['subject']!r} was given other words than the stimulus its features were "
+                "extracted from; give it its own stimulus id in the dataset adapter.")
+    else:  # frames / audio frames on the media clock, shifted like the transcript
+        shift = float(parts["info"]["extra"].get("media_shift_s", 0.0))
+        timeline = features.timeline.shift(shift) if shift else features.timeline
     features = FeatureSet({p["layer"]: features[p["layer"]]}, timeline, features.metadata)
     recording = load_recording(rec_folder)
     kwargs = dict(p["alignment"])
@@ -417,7 +455,47 @@ def _sweep_task(task, config, context):
     return {"headline": sweep.headline(), "maps": maps}
 
 
+# ------------------------------------------------------------------------------- joint fits
+def _joint_task(task, config, context):
+    """The chosen layers of several models fitted together; variance partitioned between the models."""
+    from ..encoding import fit_multimodal
+
+    p = task["params"]
+    recording = load_recording(_one(task, "recording", "group"))
+    bands, modality_of_band = {}, {}
+    for band, folder in zip(p["bands"], _inputs(task, "design")):
+        model = band.split(":", 1)[0]
+        bands[band] = load_design(folder / "design")
+        modality_of_band[band] = model
+    cv = _cv_options(config)
+    allowed = ("alphas", "cv", "gap_s", "inner_cv", "backend", "seed")
+    result = fit_multimodal(bands, recording, modality_of_band=modality_of_band, partition=p["partition"],
+                            n_iter=p["n_iter"], **{k: v for k, v in cv.items() if k in allowed})
+    folder = fresh_folder(Path(task["folder"]))
+    result.save(folder)
+    summary = result.summary()["mean_r2"]
+    return {"recording": p["recording"], "mean": {k: float(v) for k, v in summary.items()}}
+
+
 # ------------------------------------------------------------------------------- study
+def joint_table(output: Path, recordings: list[str]) -> pd.DataFrame:
+    """One row per recording and target: joint R², unique R² per model, shared R², best model."""
+    from ..encoding import MultimodalResult
+
+    frames = []
+    for rec in recordings:
+        result = MultimodalResult.load(output / "joint" / rec)
+        frame = result.scores.reset_index()
+        frame.insert(0, "subject", rec)
+        frame["best_model"] = result.best_modality()
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+STUDY_COLUMNS = ["model", "layer", "layer_index", "depth", "subject", "kind", "target", "r", "r2", "r_baseline",
+                 "gain", "ci_low", "ci_high", "p", "p_fdr"]
+
+
 def study_table(output: Path, models: list[str], recordings: list[str]) -> pd.DataFrame:
     """Tidy table of a study: one row per model, layer, recording and target."""
     from ..encoding import LayerSweep
@@ -454,6 +532,18 @@ def _study_task(task, config, context):
 
     p = task["params"]
     output = Path(task["folder"])
+    joint = None
+    if p.get("joint"):
+        joint = joint_table(output, p["joint"])
+        atomic_write_text(output / "joint_scores.tsv", joint.to_csv(sep="\t", index=False))
+    if not p["recordings"]:  # joint fits only
+        summary = {"kind": "study", "name": p["name"], "config": context["config"], "models": p["models"],
+                   "recordings": [], "joint_recordings": p["joint"], "headline": {},
+                   "joint_headline": _joint_headline(joint), "tables": ["joint_scores.tsv"],
+                   "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        save_json(output / "summary.json", summary)
+        atomic_write_text(output / "study_scores.tsv", pd.DataFrame(columns=STUDY_COLUMNS).to_csv(sep="\t", index=False))
+        return {"n_rows": 0}
     table = study_table(output, p["models"], p["recordings"])
     atomic_write_text(output / "study_scores.tsv", table.to_csv(sep="\t", index=False))
     parquet = None
@@ -487,13 +577,25 @@ def _study_task(task, config, context):
         "recordings": p["recordings"], "headline": headline,
         "versions": package_versions(("brainalign", "numpy", "scipy", "himalaya", "scikit-learn", "torch",
                                       "transformers", "nilearn", "mne", "dask", "distributed", "pydantic")),
-        "data_hashes": rec_hashes, "tables": ["study_scores.tsv"] + ([parquet] if parquet else []),
+        "data_hashes": rec_hashes, "tables": ["study_scores.tsv"] + ([parquet] if parquet else [])
+        + (["joint_scores.tsv"] if joint is not None else []),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if joint is not None:
+        summary.update(joint_recordings=p["joint"], joint_headline=_joint_headline(joint))
     save_json(output / "summary.json", summary)
     return {"n_rows": int(len(table))}
 
 
+def _joint_headline(joint: pd.DataFrame | None) -> dict:
+    if joint is None:
+        return {}
+    cols = [c for c in joint.columns if c == "joint" or c.startswith("unique:") or c == "shared"]
+    out = {c: float(joint[c].mean()) for c in cols}
+    out.update({f"best:{m}": float(v) for m, v in joint["best_model"].value_counts(normalize=True).items()})
+    return out
+
+
 _RUNNERS = {"recording": _recording_task, "group": _group_task, "features": _features_task,
             "design": _design_task, "baseline": _baseline_task, "fit": _fit_task, "sweep": _sweep_task,
-            "study": _study_task}
+            "joint": _joint_task, "study": _study_task}

@@ -77,6 +77,35 @@ def _best_layer_figure(map_file: Path, layer_names: list[str], title: str):
     return display, fig
 
 
+def _joint_section(study_dir: Path, summary: dict) -> str:
+    """Models fitted together: mean joint / unique / shared R² and the variance partition of each recording."""
+    from ._report import _figure_png, _img, _table
+
+    recordings = summary.get("joint_recordings") or []
+    if not recordings:
+        return ""
+    import matplotlib.pyplot as plt
+
+    from ..encoding import MultimodalResult
+    from ._multimodal import plot_variance_partition
+
+    head = pd.DataFrame([summary.get("joint_headline") or {}]).T.rename(columns={0: "mean over targets"})
+    parts = ["<h2 id='joint'>Models fitted together</h2>",
+             "<p class='muted'>Held-out R² of the joint model (one band per model layer), the variance each model "
+             "explains uniquely, the shared variance, and the share of targets each model explains best.</p>",
+             _table(head.round(4).reset_index().rename(columns={"index": "quantity"}), 40)]
+    for rec in recordings[:4]:
+        result = MultimodalResult.load(study_dir / "joint" / rec)
+        if not (result.scores["joint"] > 0).any():  # nothing predicted: a figure would be empty
+            parts.append(f"<p class='muted'>joint/{rec}: no target has a held-out joint R² above 0.</p>")
+            continue
+        fig = plot_variance_partition(result, title=f"variance partition: {rec}")
+        fig = getattr(fig, "figure", fig)
+        parts.append(_img(_figure_png(fig), f"joint/{rec}"))
+        plt.close(fig)
+    return "\n".join(parts)
+
+
 def write_study_report(study_dir: str | Path, out: str | Path | None = None, *, title: str | None = None,
                        max_table_rows: int = 80) -> Path:
     """One self-contained HTML page comparing the models of a study folder.
@@ -113,13 +142,17 @@ def write_study_report(study_dir: str | Path, out: str | Path | None = None, *, 
 
     import matplotlib.pyplot as plt
 
+    body.append(_joint_section(study_dir, summary))
     body.append("<h2 id='profiles'>Layer profiles</h2>")
-    fig = plot_model_profiles(table)
-    body.append(_img(_figure_png(fig), "mean r per layer against normalised depth; band: SEM over subjects"))
-    plt.close(fig)
+    if len(table):
+        fig = plot_model_profiles(table)
+        body.append(_img(_figure_png(fig), "mean r per layer against normalised depth; band: SEM over subjects"))
+        plt.close(fig)
+    else:
+        body.append("<p class='muted'>No per-layer sweeps in this study (joint fits only).</p>")
 
     body.append("<h2 id='gains'>Gain over the baseline</h2>")
-    if table["gain"].notna().any():
+    if len(table) and table["gain"].notna().any():
         best = {m: h["best_layer"] for m, h in (summary.get("headline") or {}).items()}
         rows = table[table.apply(lambda r: best.get(r["model"]) == r["layer"], axis=1)]
         cols = ["gain", "ci_low", "ci_high", "p_fdr"]
