@@ -21,8 +21,8 @@ import numpy as np
 
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array, hash_file
 from ._engine import BatchRunner, extraction_metadata, model_fingerprint, open_cache, run_chunks
-from ._loading import load_model_and_processor, resolve_dtype
-from ._vision import _check_pixel_array, _check_pooling_name, _config_dict, _ImageRunner, _layers_key, _model_id
+from ._vision import (_check_pixel_array, _check_pooling_name, _config_dict, _ImageRunner, _layers_key, _model_id,
+                      load_image_model)
 
 logger = logging.getLogger("brainalign.features")
 
@@ -591,13 +591,7 @@ class _FileFrames:
 
 def _extract(source, model, *, layers, pooling, batch_size, device, dtype, revision, processor, run, cache_dir,
              storage_dtype, on_chunk) -> FeatureSet:
-    torch_dtype = resolve_dtype(dtype)
-    net, processor = load_model_and_processor(
-        model, processor, revision=revision, dtype=torch_dtype, processor_class="AutoImageProcessor",
-        kind="image model", processor_arg="processor",
-        processor_help="(its image processor, e.g. ViTImageProcessor(size=..., image_mean=..., image_std=...)) "
-        "so that frames are resized and normalised the way the model expects",
-    )
+    net, processor, torch_dtype = load_image_model(model, processor, revision, dtype, "frames")
     model_id = _model_id(model, net)
     events = Timeline(source.tokens, source.grid, runs=run)
     stimulus = None if cache_dir is None else content_key({"video": source.stimulus_hash,
@@ -618,7 +612,7 @@ def _extract(source, model, *, layers, pooling, batch_size, device, dtype, revis
     def compute(k: int):
         rows = source.chunks[k]
         out: dict[str, np.ndarray] = {}
-        pending, pending_rows, frame_of_row = [], [], np.empty(rows.size, dtype=np.int64)
+        pending, frame_of_row = [], np.empty(rows.size, dtype=np.int64)
         last_time, n_unique = None, 0
 
         def flush():

@@ -327,17 +327,23 @@ class _ImageRunner:
         }
 
 
-def _image_model_features(arrays, events, stimulus_hash, *, model, processor, layers, pooling, batch_size,
-                          chunk_images, device, dtype, revision, cache_dir, storage_dtype) -> FeatureSet:
-    """Load the image model, then return the cached features or compute them chunk by chunk."""
-    runner_batches = BatchRunner(batch_size, what="images")
+def load_image_model(model, processor, revision, dtype, what: str = "images"):
+    """(model, processor, torch dtype) of an image model, with the processor-help message for ``what``."""
     torch_dtype = resolve_dtype(dtype)
     net, processor = load_model_and_processor(
         model, processor, revision=revision, dtype=torch_dtype, processor_class="AutoImageProcessor",
         kind="image model", processor_arg="processor",
         processor_help="(its image processor, e.g. ViTImageProcessor(size=..., image_mean=..., image_std=...)) "
-        "so that images are resized and normalised the way the model expects",
+        f"so that {what} are resized and normalised the way the model expects",
     )
+    return net, processor, torch_dtype
+
+
+def _image_model_features(arrays, events, stimulus_hash, *, model, processor, layers, pooling, batch_size,
+                          chunk_images, device, dtype, revision, cache_dir, storage_dtype) -> FeatureSet:
+    """Load the image model, then return the cached features or compute them chunk by chunk."""
+    runner_batches = BatchRunner(batch_size, what="images")
+    net, processor, torch_dtype = load_image_model(model, processor, revision, dtype, "images")
     model_id = _model_id(model, net)
     fingerprint = model_fingerprint(net)
     store, key, cached = open_cache(cache_dir, modality="image", model_id=model_id, revision=revision,

@@ -16,6 +16,22 @@ from ._truth import SimulationTruth
 logger = logging.getLogger("brainalign.simulation")
 
 
+def targets_from_mask(mask_img, n_targets: int | None, default: int = 100):
+    """(masker, voxel positions, number of targets): the mask's voxels, else ``n_targets`` (default 100)."""
+    masker, positions = None, None
+    if mask_img is not None:
+        masker, positions = _mask_targets(mask_img)
+        if n_targets is not None and n_targets != positions.size:
+            raise BrainalignInputError(
+                f"n_targets={n_targets} but mask_img has {positions.size} voxels; leave n_targets unset."
+            )
+        n_targets = positions.size
+    n_targets = default if n_targets is None else int(n_targets)
+    if n_targets < 1:
+        raise BrainalignInputError(f"n_targets must be >= 1, got {n_targets}.")
+    return masker, positions, n_targets
+
+
 def _mask_targets(mask_img):
     """Fitted NiftiMasker and the world y coordinate (posterior -> anterior) of every voxel."""
     import nibabel as nib
@@ -119,19 +135,7 @@ def simulate_fmri(
     names = select_layers(features, layers)
     tr = float(tr)
     grid = make_grid(features, tr, n_scans, margin_s)
-    masker, positions = None, None
-    if mask_img is not None:
-        masker, positions = _mask_targets(mask_img)
-        if n_targets is not None and n_targets != positions.size:
-            raise BrainalignInputError(
-                f"n_targets={n_targets} but mask_img has {positions.size} voxels; leave n_targets unset."
-            )
-        n_targets = positions.size
-    elif n_targets is None:
-        n_targets = 100
-    n_targets = int(n_targets)
-    if n_targets < 1:
-        raise BrainalignInputError(f"n_targets must be >= 1, got {n_targets}.")
+    masker, positions, n_targets = targets_from_mask(mask_img, n_targets)
     snr_values = check_snr(snr, n_targets)
     planted = plant_layers(names, n_targets, layer_of_target, noise_fraction, rng, positions)
     noise_targets = np.array([p is None for p in planted])

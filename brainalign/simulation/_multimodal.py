@@ -9,7 +9,7 @@ import numpy as np
 
 from ..alignment import SampleGrid, multimodal_designs
 from ..core import BrainalignInputError, FeatureSet, Recording
-from ._fmri import _mask_targets
+from ._fmri import targets_from_mask
 from ._common import ar1_noise, check_snr, layer_basis, make_grid, mix, plant_layers, plant_signals
 from ._truth import SimulationTruth
 
@@ -100,17 +100,7 @@ def simulate_multimodal_fmri(
     grid = SampleGrid(lengths, tr)
     designs = multimodal_designs(features, grid, layers=layers, method="hrf", hrf_model=hrf_model)
     names = list(designs)
-    masker, positions = None, None
-    if mask_img is not None:
-        masker, positions = _mask_targets(mask_img)
-        if n_targets is not None and n_targets != positions.size:
-            raise BrainalignInputError(
-                f"n_targets={n_targets} but mask_img has {positions.size} voxels; leave n_targets unset."
-            )
-        n_targets = positions.size
-    n_targets = 100 if n_targets is None else int(n_targets)
-    if n_targets < 1:
-        raise BrainalignInputError(f"n_targets must be >= 1, got {n_targets}.")
+    masker, positions, n_targets = targets_from_mask(mask_img, n_targets)
     if band_of_target is not None and not isinstance(band_of_target, str):
         first_band = {}
         for name in names:
