@@ -19,6 +19,7 @@ import numpy as np
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array
 from ._engine import extraction_metadata, model_fingerprint, open_cache, run_chunks
 from ._loading import load_model_and_processor, prepare_model, resolve_device, resolve_dtype
+from ._timegrid import media_time_grid
 from ._vision import _check_layers, _config_dict, _layer_names, _model_id
 
 logger = logging.getLogger("brainalign.features")
@@ -312,29 +313,8 @@ def _resample_frames(values: np.ndarray, frame_times: np.ndarray, grid: np.ndarr
 
 
 def _output_grid(times, frame_rate, duration: float):
-    if times is not None and frame_rate is not None:
-        raise BrainalignInputError("Pass either times= or frame_rate=, not both.")
-    if frame_rate is not None:
-        frame_rate = float(frame_rate)
-        if not (np.isfinite(frame_rate) and frame_rate > 0):
-            raise BrainalignInputError(f"frame_rate must be a positive number of Hz, got {frame_rate!r}.")
-        return np.arange(int(np.ceil(duration * frame_rate - 1e-9))) / frame_rate
-    if times is None:
-        return None
-    grid = np.asarray(times, dtype=float)
-    if grid.ndim != 1 or grid.size == 0:
-        raise BrainalignInputError(f"times must be a non-empty 1-D array of seconds, got shape {grid.shape}.")
-    if not np.isfinite(grid).all():
-        raise BrainalignInputError("times contains NaN or inf.")
-    outside = (grid < 0) | (grid > duration)
-    if outside.any():
-        raise BrainalignInputError(
-            f"{int(outside.sum())} time(s) fall outside the audio (0 to {duration:g} s), "
-            f"e.g. {grid[outside][:3].tolist()}."
-        )
-    if np.any(np.diff(grid) < 0):
-        raise BrainalignInputError("times must be non-decreasing.")
-    return grid
+    return media_time_grid(times, frame_rate, duration, rate_name="frame_rate", rate_unit="Hz", media="audio",
+                           include_end=True, default=lambda: None)
 
 
 # --------------------------------------------------------------------------- public API

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array, hash_file
 from ._engine import BatchRunner, extraction_metadata, model_fingerprint, open_cache, run_chunks
+from ._timegrid import media_time_grid
 from ._vision import (_check_pixel_array, _check_pooling_name, _config_dict, _ImageRunner, _layers_key, _model_id,
                       load_image_model)
 
@@ -375,29 +376,8 @@ def read_audio_track(path: str | os.PathLike, sfreq: float | None = None, *, mon
 # --------------------------------------------------------------------------- time grids
 
 def _sample_grid(times, sample_fps, duration: float, every_frame) -> np.ndarray:
-    if times is not None and sample_fps is not None:
-        raise BrainalignInputError("Pass either times= or sample_fps=, not both.")
-    if sample_fps is not None:
-        rate = float(sample_fps)
-        if not (np.isfinite(rate) and rate > 0):
-            raise BrainalignInputError(f"sample_fps must be a positive number of frames per second, got {sample_fps!r}.")
-        return np.arange(int(np.ceil(duration * rate - 1e-9))) / rate
-    if times is None:
-        return every_frame()
-    grid = np.asarray(times, dtype=float)
-    if grid.ndim != 1 or grid.size == 0:
-        raise BrainalignInputError(f"times must be a non-empty 1-D array of seconds, got shape {grid.shape}.")
-    if not np.isfinite(grid).all():
-        raise BrainalignInputError("times contains NaN or inf.")
-    outside = (grid < 0) | (grid >= duration)
-    if outside.any():
-        raise BrainalignInputError(
-            f"{int(outside.sum())} time(s) fall outside the video (0 to {duration:g} s), "
-            f"e.g. {grid[outside][:3].tolist()}."
-        )
-    if np.any(np.diff(grid) < 0):
-        raise BrainalignInputError("times must be non-decreasing.")
-    return grid
+    return media_time_grid(times, sample_fps, duration, rate_name="sample_fps", rate_unit="frames per second",
+                           media="video", include_end=False, default=every_frame)
 
 
 # --------------------------------------------------------------------------- extraction
