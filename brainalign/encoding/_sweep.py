@@ -28,6 +28,9 @@ from ._crossval import _jsonable, as_design, cross_validate, default_gap_s, pack
 logger = logging.getLogger("brainalign.encoding")
 
 _METRICS = ("r", "r2")
+
+#: how each estimator combines a layer with the baseline, as a sweep's config records it
+BASELINE_COMBINATION = {"ridge": "stacked columns", "banded": "banded", "stacked": "stacked on residual"}
 #: per-target columns of a layer's gain test (result.metadata["gain_test"], sweep.gain_table())
 _GAIN_COLUMNS = ("gain", "ci_low", "ci_high", "p", "p_fdr")
 
@@ -440,9 +443,7 @@ def sweep_layers(
                                  gain_against if base is not None else None)
     config = {"cross_validate": _jsonable(common, max_array_size=None),
               "baseline": None if base is None else base.name,
-              "baseline_combination": ({"ridge": "stacked columns", "banded": "banded",
-                                        "stacked": "stacked on residual"}[combination]
-                                       if base is not None else None),
+              "baseline_combination": BASELINE_COMBINATION[combination] if base is not None else None,
               "gain_bootstraps": int(gain_bootstraps) if base is not None else 0,
               "autocorrelation_baseline": bool(autocorrelation), "layers": list(results),
               "subject": recording.subject, "recording_kind": recording.kind}

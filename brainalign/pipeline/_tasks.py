@@ -108,6 +108,16 @@ def _study_flags(config: StudyConfig) -> dict[str, Any]:
             "gain_test": n_boot > 0, "n_bootstraps": n_boot}
 
 
+def _layer_cv(config: StudyConfig, base_info: dict) -> dict:
+    """Cross-validation options of a layer fit, as sweep_layers sets them (stacked with a baseline)."""
+    cv = _cv_options(config)
+    cv["gap_s"] = base_info["gap_s"]
+    if base_info["has_baseline"]:
+        cv.setdefault("estimator", "stacked")
+        return cv
+    return _single(cv)
+
+
 def _single(cv: dict) -> dict:
     """Options for a design of one band (baselines): plain ridge, as sweep_layers fits them."""
     if cv.get("estimator", "ridge") == "ridge":
@@ -374,17 +384,13 @@ def _fit_task(task, config, context):
                           design.metadata)
     design.check_matches(recording)
     base_info = read_marker(base_folder)
-    cv = _cv_options(config)
+    cv = _layer_cv(config, base_info)
     flags = _study_flags(config)
-    cv["gap_s"] = base_info["gap_s"]
     base = load_design(base_folder / "design") if base_info["has_baseline"] else None
     if base is not None:
         stacked = DesignMatrix.stack([base, design], name=p["layer"])
         stacked.metadata["combined_with"] = "baseline"
         design = stacked
-        cv.setdefault("estimator", "stacked")  # sweep_layers' default with a baseline
-    else:
-        cv = _single(cv)
     gain_test = bool(flags["gain_test"] and base is not None)
     result = cross_validate(design, recording, model=p["model"], return_predictions=gain_test, **cv)
     if gain_test:
@@ -426,17 +432,13 @@ def _sweep_task(task, config, context):
         data_hashes["baseline"] = base_info["baseline_hash"]
     for layer, f in zip(p["layers"], fits):
         data_hashes[f"design:{layer}"] = read_marker(f)["design_hash"]
-    cv = _cv_options(config)
-    cv["gap_s"] = base_info["gap_s"]
-    if base_info["has_baseline"]:
-        cv.setdefault("estimator", "stacked")
+    cv = _layer_cv(config, base_info)
     from ..encoding._crossval import _jsonable
+    from ..encoding._sweep import BASELINE_COMBINATION
 
-    combination = cv.get("estimator", "ridge")
     sweep_config = {"cross_validate": _jsonable(cv, max_array_size=None),
                     "baseline": "baseline" if base_info["has_baseline"] else None,
-                    "baseline_combination": ({"ridge": "stacked columns", "banded": "banded",
-                                              "stacked": "stacked on residual"}[combination]
+                    "baseline_combination": (BASELINE_COMBINATION[cv.get("estimator", "ridge")]
                                              if base_info["has_baseline"] else None),
                     "autocorrelation_baseline": "autocorrelation" in base_info["baselines"],
                     "layers": p["layers"], "subject": p["recording"], "model": p["model"],
