@@ -165,3 +165,18 @@ def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o644
+
+
+def test_atomic_suffixed_path_names_the_temporary_file_and_leaves_nothing_on_failure(tmp_path):
+    from brainalign.core import atomic_suffixed_path
+
+    target = tmp_path / "map.nii.gz"
+    with atomic_suffixed_path(target, ".nii.gz") as named:
+        assert named.name.endswith(".nii.gz") and named.parent == tmp_path
+        named.write_bytes(b"image")
+    assert target.read_bytes() == b"image"
+    with pytest.raises(RuntimeError, match="writer failed"):
+        with atomic_suffixed_path(target, ".nii.gz") as named:
+            named.write_bytes(b"half")
+            raise RuntimeError("writer failed")
+    assert target.read_bytes() == b"image" and sorted(p.name for p in tmp_path.iterdir()) == ["map.nii.gz"]

@@ -4,6 +4,7 @@ from ._design import DesignMatrix
 from ._features import FeatureSet
 from ._io import (
     atomic_path,
+    atomic_suffixed_path,
     atomic_write_text,
     canonical_json,
     content_key,
@@ -28,6 +29,7 @@ __all__ = [
     "Recording",
     "Timeline",
     "atomic_path",
+    "atomic_suffixed_path",
     "atomic_write_text",
     "canonical_json",
     "content_key",

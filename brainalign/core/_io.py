@@ -102,6 +102,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextmanager
+def atomic_suffixed_path(path: str | os.PathLike, suffix: str) -> Iterator[Path]:
+    """Like :func:`atomic_path`, for writers that choose the format from the file name (nibabel, MNE).
+
+    The temporary path ends in ``suffix`` (e.g. ``".nii.gz"``, ``"-info.fif"``).
+    """
+    with atomic_path(path) as tmp:
+        named = tmp.with_name(tmp.name + suffix)
+        try:
+            yield named
+            named.replace(tmp)
+        finally:
+            if named.exists():
+                named.unlink()
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

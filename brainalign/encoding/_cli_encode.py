@@ -189,7 +189,7 @@ def write_maps(sweep, recording, output: Path) -> list[str]:
     """
     import nibabel as nib
 
-    from ..core import atomic_path
+    from ..core import atomic_suffixed_path
 
     if recording.space is None or not hasattr(recording.space, "inverse_transform"):
         return []
@@ -202,11 +202,8 @@ def write_maps(sweep, recording, output: Path) -> list[str]:
         suffix = ".func.gii" if gifti else ".nii.gz"
         part = f"_{i}" if len(images) > 1 else ""
         path = output / "maps" / f"best_layer{part}{suffix}"
-        with atomic_path(path) as tmp:
-            # nibabel picks the format from the file name: save under the real suffix, then move
-            named = tmp.with_name(tmp.name + suffix)
+        with atomic_suffixed_path(path, suffix) as named:  # nibabel picks the format from the name
             nib.save(image, str(named))
-            named.replace(tmp)
         written.append(str(path))
     return written
 

@@ -430,15 +430,14 @@ def _read_file(path: Path) -> dict:
     raise ConfigError(f"Config must be .json or .toml, got {path.name!r}.")
 
 
-def parse_config(data: dict, *, source: str = "config", base_dir: str | Path = ".") -> StudyConfig:
+def parse_config(data: dict, *, base_dir: str | Path = ".") -> StudyConfig:
     """Validate a config mapping; ``base_dir`` anchors its relative paths."""
     try:
         config = StudyConfig(**data)
     except ValidationError as err:
-        raise ConfigError(_format_errors(err, "", StudyConfig).replace("config", source, 1)
-                          if source != "config" else _format_errors(err, "", StudyConfig)) from None
+        raise ConfigError(_format_errors(err, "", StudyConfig)) from None
     except TypeError as err:
-        raise ConfigError(f"{source}: {err}") from None
+        raise ConfigError(f"config: {err}") from None
     config.validate_options()
     config._base_dir = Path(base_dir).resolve()
     config._raw = data

@@ -21,6 +21,7 @@ from ..core import (
     Recording,
     Timeline,
     atomic_path,
+    atomic_suffixed_path,
     load_arrays,
     load_json,
     save_arrays,
@@ -90,28 +91,22 @@ def _save_space(folder: Path, space) -> str | None:
     import mne
 
     if isinstance(space, mne.Info):
-        with atomic_path(folder / "info-info.fif") as tmp:
-            named = tmp.with_name(tmp.name + "-info.fif")
+        with atomic_suffixed_path(folder / "info-info.fif", "-info.fif") as named:
             mne.io.write_info(named, space)
-            named.replace(tmp)
         return "mne_info"
     mask = getattr(space, "mask_img_", None)
     if mask is not None:
         import nibabel as nib
 
-        with atomic_path(folder / "mask.nii.gz") as tmp:
-            named = tmp.with_name(tmp.name + ".nii.gz")
+        with atomic_suffixed_path(folder / "mask.nii.gz", ".nii.gz") as named:
             nib.save(mask, str(named))
-            named.replace(tmp)
         return "nifti_mask"
     labels = getattr(space, "labels_img_", None) or getattr(space, "labels_img", None)
     if labels is not None and not isinstance(labels, str):
         import nibabel as nib
 
-        with atomic_path(folder / "labels.nii.gz") as tmp:
-            named = tmp.with_name(tmp.name + ".nii.gz")
+        with atomic_suffixed_path(folder / "labels.nii.gz", ".nii.gz") as named:
             nib.save(labels, str(named))
-            named.replace(tmp)
         return "nifti_labels"
     logger.warning("The recording's space (%s) cannot be stored without pickle; study maps will be skipped "
                    "for it.", type(space).__name__)
