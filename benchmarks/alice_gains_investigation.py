@@ -19,6 +19,20 @@ outer folds as the baseline alone, so a gain is paired:
                   training rows, stacked with the baseline, one ridge (the
                   issue's reference analysis)
 ``pcacv``         as pca10 with k in {1, 2, 5, 10, 20, 50} chosen by inner CV
+``stacked<z>se``  stacked with the one-standard-error rule (SE over the
+                  5 inner folds) at z standard errors; the 0.1.x default
+                  was ``stacked1se``
+``pca10gate``, ``pcacvgate``, ``pca10stack``, ``pcastack``
+                  PCA routes with the fold-SE rule deciding "layer or not"
+``pcr``           brainalign's default since #11 (``estimator="pcr"``):
+                  baseline + k layer PCs (k in 2, 5, 10, 20 here, 0 = the
+                  baseline alone) in one ridge, k by inner CV, the layer
+                  kept only when it beats the baseline alone by more than
+                  0.75 standard errors (the larger of the SE over blocks of
+                  10 validation rows and over the inner folds);
+                  ``pcr<z>`` the same at z standard errors
+``stk_*``, ``pcaj_*``, ``pcar_*``, ...
+                  block-SE gate experiments (see the section in the code)
 
 Then a layer of pure noise (Gaussian word features through the same HRF)
 replaces the real layer: an honest route scores it within noise of the
@@ -27,6 +41,9 @@ CV and with the motion parameters regressed out.
 
     python benchmarks/alice_gains_investigation.py --cache-dir /tmp/brainalign-features
     python benchmarks/alice_gains_investigation.py --quick   # group halves only, 3 layers
+    # the #11 evidence for the pcr default:
+    python benchmarks/alice_gains_investigation.py --per-subject --routes pcr pcr0.5 pcr1 stacked1se \
+        pca10 ridge banded --subject-routes pcr pcr0.5 pcr1 stacked1se pca10 ridge
 
 Prints tables; timings are not measured (2 shared CPU cores).
 """
@@ -44,7 +61,9 @@ import numpy as np
 import pandas as pd
 
 ALPHAS = np.logspace(-1, 7, 17)
-ROUTES = ("banded", "banded100", "grid", "ridge", "stacked", "stacked1se", "stacked2se", "stackedgate", "pca10stack", "pcastack", "pca10gate", "pcacvgate", "pca10", "pcacv")
+PCR = re.compile(r"pcr([0-9.]+)?")  # brainalign's default (gate_se 0.75) or pcr<gate_se>
+EXTRA = re.compile(r"(stk|pcaj10|pcajt|pcaj|pcarf|pcar)_(gate|onese)[0-9.]+")
+ROUTES = ("pcr", "banded", "banded100", "grid", "ridge", "stacked", "stacked1se", "stacked2se", "stackedgate", "pca10stack", "pcastack", "pca10gate", "pcacvgate", "pca10", "pcacv")
 
 
 # ----------------------------------------------------------------- small numpy solvers
@@ -120,6 +139,16 @@ def ridge_cv(Xtr, Ytr, Xte, splits, alphas=ALPHAS, allow_off=False, one_se=0.0, 
     return pte, ptr, grid[best], curve, fold_curves
 
 
+def _baseline_fit(Btr, Ytr, Bte, splits, alphas=ALPHAS):
+    """The baseline alone as brainalign fits it (test and training predictions): routes that leave
+    the layer out then reproduce the baseline's scores exactly (gain 0, not 1e-8)."""
+    from brainalign.encoding._solvers import solve_ridge_cv
+
+    out = solve_ridge_cv(Btr, Ytr, alphas, splits, X_test=np.vstack([Btr, Bte]), return_weights=False)
+    p = out["predictions"].astype(float)
+    return p[len(Btr):], p[:len(Btr)]
+
+
 def grid_banded(Xb_tr, Xl_tr, Ytr, Xb_te, Xl_te, splits, alphas=ALPHAS):
     """Two-band ridge, every (alpha_b, alpha_l) pair scored by inner CV (alpha_l = inf included)."""
     al_grid = np.concatenate([alphas, [np.inf]])
@@ -160,7 +189,6 @@ def pca_route(Xb_tr, Xl_tr, Ytr, Xb_te, Xl_te, splits, ks):
     """Layer -> top-k PCs of the training rows, stacked with the baseline, one ridge; k by inner CV."""
     mean = Xl_tr.mean(0)
     _, _, Vt = np.linalg.svd(Xl_tr - mean, full_matrices=False)
-    best_curve, best_pred, best_k = None, None, None
     per_k = {}
     for k in ks:
         Ptr, Pte = (Xl_tr - mean) @ Vt[:k].T, (Xl_te - mean) @ Vt[:k].T
@@ -181,7 +209,8 @@ def gated_pca(Xb_tr, Xl_tr, Ytr, Xb_te, Xl_te, splits, ks, alphas=ALPHAS):
     _, _, Vt = np.linalg.svd(Xl_tr - mean, full_matrices=False)
     cols = np.arange(Ytr.shape[1])
     Btr, Bte = _standardize(Xb_tr, Xb_te)
-    pb, _, _, curve, fc = ridge_cv(Btr, Ytr, Bte, splits, alphas)
+    _, _, _, curve, fc = ridge_cv(Btr, Ytr, Bte, splits, alphas)
+    pb, _ = _baseline_fit(Xb_tr, Ytr, Xb_te, splits, alphas)
     preds, folds = [pb], [fc[:, np.argmin(curve, 0), cols]]
     for k in ks:
         Ztr, Zte = _standardize(np.hstack([Xb_tr, (Xl_tr - mean) @ Vt[:k].T]),
@@ -221,6 +250,137 @@ def pca_residual(Xl_tr, R, Xl_te, splits, ks, alphas=ALPHAS):
     return pred, np.array([0] + list(ks))[choice]
 
 
+# ----------------------------------------------------------------- block-SE gates (experiments for the pcr default)
+# The gate of these routes compares "layer" with "no layer" by the paired difference of squared
+# validation errors, its standard error taken over blocks of BLOCK validation rows (not over the 5
+# inner folds).  stk_*: stacked on the baseline's residual, whole layer; pcaj_*: baseline + k layer
+# PCs in one ridge (k in 2, 5, 10, 20; what brainalign's "pcr" became, whose standard error is the
+# larger of the block and inner-fold ones); pcar_*: k PCs on the baseline's residual; pcarf_*: as
+# pcar with k = 50 and the whole layer too; pcajt_*: k in 5, 10, 20; pcaj10_*: k = 10 only.
+# _gate<z>: the best candidate unless "no layer" is within z SE of it; _onese<z>: the simplest
+# candidate within z SE of the best.
+BLOCK = 10
+
+def oof_errors(X, Y, splits, alphas=ALPHAS):
+    """Squared OOF errors per alpha (+ off as last): (n_a+1, n, t); NaN where never validated."""
+    n, t = Y.shape
+    E = np.full((alphas.size + 1, n, t), np.nan)
+    for tr, va in splits:
+        xm, ym = X[tr].mean(0), Y[tr].mean(0)
+        U, s, Vt = np.linalg.svd(X[tr] - xm, full_matrices=False)
+        UtY = U.T @ (Y[tr] - ym)
+        Zv = (X[va] - xm) @ Vt.T
+        for i, a in enumerate(alphas):
+            pred = Zv @ ((s / (s ** 2 + a))[:, None] * UtY) + ym
+            E[i, va] = (Y[va] - pred) ** 2
+        E[-1, va] = (Y[va] - ym) ** 2
+    return E
+
+def fit_predict(X, Y, Xte, alpha_per_t):
+    xm, ym = X.mean(0), Y.mean(0)
+    U, s, Vt = np.linalg.svd(X - xm, full_matrices=False)
+    UtY = U.T @ (Y - ym)
+    Zte, Ztr = (Xte - xm) @ Vt.T, (X - xm) @ Vt.T
+    pte = np.tile(ym, (Xte.shape[0], 1)); ptr = np.tile(ym, (X.shape[0], 1))
+    for t, a in enumerate(alpha_per_t):
+        if np.isinf(a):
+            continue
+        coef = (s / (s ** 2 + a)) * UtY[:, t]
+        pte[:, t] += Zte @ coef; ptr[:, t] += Ztr @ coef
+    return pte, ptr
+
+def block_stats(D, block=BLOCK):
+    """D: (n_valid, t) paired differences in time order -> mean, block SE."""
+    nb = D.shape[0] // block
+    bm = D[: nb * block].reshape(nb, block, -1).mean(1)
+    return D.mean(0), bm.std(0, ddof=1) / np.sqrt(nb)
+
+def gate_select(E, order_simple_last, z, rule):
+    """E: (c, n, t) candidate OOF errors; candidate index c; 'simplicity' ranking: larger = simpler.
+    rule 'gate': best candidate unless the simplest (off) is within z SE of it.
+    rule 'onese': the simplest candidate within z SE of the best."""
+    valid = ~np.isnan(E[0, :, 0])
+    E = E[:, valid]
+    mean = E.mean(1)  # (c, t)
+    best = np.argmin(mean, axis=0)
+    c, n, t = E.shape
+    choice = best.copy()
+    for ti in range(t):
+        eb = E[best[ti], :, ti]
+        if rule == "gate":
+            cands = [order_simple_last[-1]]
+        else:
+            cands = list(order_simple_last[::-1])  # simplest first
+        for ci in cands:
+            m, se = block_stats((E[ci, :, ti] - eb)[:, None])
+            if m[0] <= z * se[0]:
+                choice[ti] = ci
+                break
+    return choice
+
+def route_stacked(Btr, Ltr, Ytr, Bte, Lte, splits, z, rule):
+    pb, pb_tr = _baseline_fit(Btr, Ytr, Bte, splits)
+    R = Ytr - pb_tr
+    E = oof_errors(Ltr, R, splits)  # alphas ascending = least to most penalised, then off
+    ch = gate_select(E, list(range(E.shape[0])), z, rule)
+    grid = np.concatenate([ALPHAS, [np.inf]])
+    pl, _ = fit_predict(Ltr, R, Lte, grid[ch])
+    return pb + pl - R.mean(0) * 0, ch == E.shape[0] - 1
+
+def route_pcajoint(Btr, Ltr, Ytr, Bte, Lte, splits, z, rule, ks=(2, 5, 10, 20)):
+    """baseline + k layer PCs in one ridge; k=0 = baseline alone; best alpha per k by inner mean."""
+    mean = Ltr.mean(0)
+    _, _, Vt = np.linalg.svd(Ltr - mean, full_matrices=False)
+    Es, preds = [], []
+    for k in (0,) + tuple(ks):
+        Xtr = np.hstack([Btr, (Ltr - mean) @ Vt[:k].T]) if k else Btr
+        Xte = np.hstack([Bte, (Lte - mean) @ Vt[:k].T]) if k else Bte
+        Xtr, Xte = _standardize(Xtr, Xte)
+        E = oof_errors(Xtr, Ytr, splits)[:-1]
+        a = np.argmin(np.nanmean(E, axis=1), axis=0)
+        Es.append(E[a, :, np.arange(Ytr.shape[1])].transpose(1, 0))  # (n, t)
+        preds.append(fit_predict(Xtr, Ytr, Xte, ALPHAS[a])[0])
+    E = np.stack(Es)  # (K, n, t), index 0 = baseline alone (simplest)
+    order = list(range(E.shape[0]))[::-1]  # least simple first ... simplest (k=0) last
+    ch = gate_select(E, order, z, rule)
+    pred = np.stack([preds[c][:, t] for t, c in enumerate(ch)], 1)
+    return pred, ch == 0
+
+def route_pcares(Btr, Ltr, Ytr, Bte, Lte, splits, z, rule, ks=(2, 5, 10, 20)):
+    ks = [min(k, Ltr.shape[1]) for k in ks]
+    pb, pb_tr = _baseline_fit(Btr, Ytr, Bte, splits)
+    R = Ytr - pb_tr
+    mean = Ltr.mean(0)
+    _, _, Vt = np.linalg.svd(Ltr - mean, full_matrices=False)
+    Es, preds = [], []
+    off = None
+    for k in ks:
+        Ptr, Pte = _standardize((Ltr - mean) @ Vt[:k].T, (Lte - mean) @ Vt[:k].T)
+        E = oof_errors(Ptr, R, splits)
+        off = E[-1]
+        a = np.argmin(np.nanmean(E[:-1], axis=1), axis=0)
+        Es.append(E[a, :, np.arange(R.shape[1])].transpose(1, 0))
+        preds.append(fit_predict(Ptr, R, Pte, ALPHAS[a])[0] - 0)
+    E = np.stack(Es[::-1] + [off])  # most complex first ... off last
+    ch = gate_select(E, list(range(E.shape[0])), z, rule)
+    preds = preds[::-1]
+    pl = np.stack([preds[c][:, t] if c < len(preds) else np.full(len(Lte), R[:, t].mean()) for t, c in enumerate(ch)], 1)
+    return pb + pl, ch == len(preds)
+
+def dispatch_block_gate(route, Btr, Ltr, Ytr, Bte, Lte, splits):
+    m = re.fullmatch(r"(stk|pcaj|pcarf|pcar|pcajt|pcaj10)_(gate|onese)([0-9.]+)", route)
+    kind, rule, z = m.group(1), m.group(2), float(m.group(3))
+    if kind in ("pcajt", "pcaj10"):
+        ks = (5, 10, 20) if kind == "pcajt" else (10,)
+        return route_pcajoint(Btr, Ltr, Ytr, Bte, Lte, splits, z, rule, ks=ks)[0]
+    if kind == "pcarf":
+        p, off = route_pcares(Btr, Ltr, Ytr, Bte, Lte, splits, z, rule, ks=(2, 5, 10, 20, 50, 10**6))
+        return p
+    fn = {"stk": route_stacked, "pcaj": route_pcajoint, "pcar": route_pcares}[kind]
+    p, off = fn(Btr, Ltr, Ytr, Bte, Lte, splits, z, rule)
+    return p
+
+
 # ----------------------------------------------------------------- one recording, all routes
 def evaluate(Y, Xb, layers, routes, n_outer=5, gap=10, inner=5, seed=0, log=None):
     """Fold-averaged test r of the baseline and of each (route, layer); plus predictions for the CI."""
@@ -237,7 +397,9 @@ def evaluate(Y, Xb, layers, routes, n_outer=5, gap=10, inner=5, seed=0, log=None
         splits = inner_splits(train, runs, inner, gap, seed=seed + k)
         splits10 = inner_splits(train, runs, 10, gap, seed=seed + k)
         Btr, Bte = _standardize(Xb[train], Xb[test])
-        p, _, _, _, _ = ridge_cv(Btr, Y[train], Bte, splits)
+        # the baseline alone as the library fits it (a one-band sweep): routes that leave the layer
+        # out reproduce it exactly, so their gain is exactly 0
+        p, _ = _baseline_fit(Btr, Y[train], Bte, splits)
         pred["baseline"][test] = p
         r["baseline"].append(correlation_score(Y[test], p))
         for lname, Xl in layers.items():
@@ -265,7 +427,7 @@ def evaluate(Y, Xb, layers, routes, n_outer=5, gap=10, inner=5, seed=0, log=None
                     Ztr, Zte = np.hstack([Btr, Ltr]), np.hstack([Bte, Lte])
                     p, _, _, _, _ = ridge_cv(Ztr, Y[train], Zte, splits)
                 elif route == "stackedgate" or re.fullmatch(r"stacked([0-9.]+se)?(_i10)?", route):
-                    pb, pb_tr, _, _, _ = ridge_cv(Btr, Y[train], Bte, splits)
+                    pb, pb_tr = _baseline_fit(Btr, Y[train], Bte, splits)
                     sp = splits10 if route.endswith("_i10") else splits
                     pl, _, al, curve, _ = ridge_cv(Ltr, Y[train] - pb_tr, Lte, sp, allow_off=True,
                                                    one_se=_n_se(route),
@@ -277,7 +439,7 @@ def evaluate(Y, Xb, layers, routes, n_outer=5, gap=10, inner=5, seed=0, log=None
                                     "log10_ratio": np.log10(al), "layer_share": share, "alpha": al,
                                     "curve": curve})
                 elif route == "pca10stack":
-                    pb, pb_tr, _, _, _ = ridge_cv(Btr, Y[train], Bte, splits)
+                    pb, pb_tr = _baseline_fit(Btr, Y[train], Bte, splits)
                     mean = Ltr.mean(0)
                     _, _, Vt = np.linalg.svd(Ltr - mean, full_matrices=False)
                     Ptr, Pte = _standardize((Ltr - mean) @ Vt[:10].T, (Lte - mean) @ Vt[:10].T)
@@ -294,7 +456,7 @@ def evaluate(Y, Xb, layers, routes, n_outer=5, gap=10, inner=5, seed=0, log=None
                         log.append({"route": route, "layer": lname, "fold": k, "target": np.arange(Y.shape[1]),
                                     "k": chosen})
                 elif route == "pcastack":
-                    pb, pb_tr, _, _, _ = ridge_cv(Btr, Y[train], Bte, splits)
+                    pb, pb_tr = _baseline_fit(Btr, Y[train], Bte, splits)
                     pl, ks = pca_residual(Ltr, Y[train] - pb_tr, Lte, splits, [1, 2, 5, 10, 20, 50])
                     p = pb + pl
                     if log is not None:
@@ -307,6 +469,16 @@ def evaluate(Y, Xb, layers, routes, n_outer=5, gap=10, inner=5, seed=0, log=None
                     if log is not None:
                         log.append({"route": route, "layer": lname, "fold": k, "target": np.arange(Y.shape[1]),
                                     "k": ks})
+                elif PCR.fullmatch(route):
+                    from brainalign.encoding._pcr import gated_pcr_predict
+                    kw = {} if route == "pcr" else {"gate_se": float(route[4:])}
+                    out = gated_pcr_predict(Btr, Ltr, Y[train], Bte, Lte, splits, ALPHAS, block=gap, **kw)
+                    p = out["predictions"].astype(float)
+                    if log is not None:
+                        log.append({"route": route, "layer": lname, "fold": k, "target": np.arange(Y.shape[1]),
+                                    "k": out["n_components"]})
+                elif EXTRA.match(route):
+                    p = dispatch_block_gate(route, Btr, Ltr, Y[train], Bte, Lte, splits)
                 else:
                     raise ValueError(route)
                 pred[key][test] = p
@@ -392,7 +564,7 @@ def main() -> int:
     real = [n for n in layers if not n.startswith("noise")]
     noises = [n for n in layers if n.startswith("noise")]
     rois = first.recording.target_names
-    routes = [r for r in args.routes if r in ROUTES or re.fullmatch(r"stacked([0-9.]+se)?(_i10)?", r)]
+    routes = [r for r in args.routes if r in ROUTES or PCR.fullmatch(r) or EXTRA.match(r) or re.fullmatch(r"stacked([0-9.]+se)?(_i10)?", r)]
     print(f"subjects: {' '.join(subjects)} (odd half: {' '.join(halves['odd'])}; even: {' '.join(halves['even'])})")
     summary = []
     for group, subs in halves.items():
@@ -482,7 +654,7 @@ def main() -> int:
                 rel = e["curve"][:-1] / e["curve"][-1]
                 print(f"  {e['layer']}: " + "  ".join(
                     f"{roi} " + ",".join(f"{v:.2f}" for v in rel[4::2, i]) for i, roi in enumerate(rois)))
-        for rname in ("pcacv", "pcastack", "pca10gate", "pcacvgate"):
+        for rname in ("pcr", "pcacv", "pcastack", "pca10gate", "pcacvgate"):
             for kind in ("real", "noise"):
                 pk = [e for e in log if e["route"] == rname and e["layer"].startswith("noise") == (kind == "noise")]
                 if pk:
@@ -497,7 +669,7 @@ def main() -> int:
         rows = []
         for s in subjects:
             _, Ys, Xb = load([s])
-            sroutes = [r for r in args.subject_routes if r in ROUTES or re.fullmatch(r"stacked[0-9.]+se", r)]
+            sroutes = [r for r in args.subject_routes if r in ROUTES or PCR.fullmatch(r) or EXTRA.match(r) or re.fullmatch(r"stacked[0-9.]+se", r)]
             scores, _, _ = evaluate(Ys[0], Xb, {k: v for k, v in layers.items()}, sroutes)
             base = scores["baseline"]
             for route in sroutes:

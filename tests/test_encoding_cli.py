@@ -66,7 +66,7 @@ def test_encode_cli_on_alice_roi_data(shared_data, tmp_path):
     assert sweep.score_matrix().shape == (2, 6)
     assert sweep.results["lexical"].config["cv"] == "ContiguousBlockCV(n_splits=5, gap=10)"
     # with a baseline, the CLI combines each layer as sweep_layers does by default
-    assert sweep.config["baseline_combination"] == "stacked on residual"
+    assert sweep.config["baseline_combination"] == "gated principal components"
     # the word-rate + sound-power baseline predicts language ROIs of a listening participant
     assert sweep.baseline_scores().mean() > 0.05
     # time alone predicts nothing under blocked CV (it may extrapolate badly: negative r)

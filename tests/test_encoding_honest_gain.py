@@ -25,22 +25,27 @@ def planted():
 
 def test_planted_layer_gains_where_it_adds_signal_and_is_switched_off_elsewhere(planted):
     _, _, _, sweep = planted
-    assert sweep.config["cross_validate"]["estimator"] == "stacked"  # the default with a baseline
+    assert sweep.config["cross_validate"]["estimator"] == "pcr"  # the default with a baseline
+    assert sweep.config["baseline_combination"] == "gated principal components"
     table = sweep.gain_table()
     signal, null = table.iloc[:N_HALF], table.iloc[N_HALF:]
     assert (signal["gain"] > 0).all() and signal["gain"].mean() > 0.1
     assert (signal["ci_low"] > 0).mean() >= 0.8 and (signal["p_fdr"] < 0.05).mean() >= 0.8
-    # where the layer carries nothing it is mostly switched off (gain exactly 0) and never hurts much;
-    # the interval is conditional on the fitted models, so a fold that switched it on by chance can
-    # put a small loss's interval just below 0 (2 of 20 targets here)
+    # where the layer carries nothing it is mostly left out (gain exactly 0); the interval is
+    # conditional on the fitted models, so a fold that took the layer in by chance can put a loss's
+    # interval below 0 (3 of 20 targets here).  The worst, target 28, is a layer fitted to a pattern
+    # that held in both training runs and reversed in the test run (-0.33 r in that fold); no inner
+    # CV inside the training runs can see it (estimator="stacked" with one_se=0 takes it too)
     assert (null["gain"] == 0).mean() >= 0.6
-    assert (null["ci_high"] >= 0).mean() >= 0.85 and null["gain"].min() > -0.05
+    assert (null["ci_high"] >= 0).mean() >= 0.85 and null["gain"].min() > -0.12
+    assert (null["gain"] >= -1.5 * (null["ci_high"] - null["ci_low"])).all()
     assert (null["p_fdr"] < 0.05).sum() == 0
     res = sweep.results["layer.3"]
-    off = np.isinf(res.alphas)
+    off = np.asarray(res.metadata["n_components"]) == 0  # (folds, targets); 0 = the baseline alone
+    assert off.shape == res.r.shape
     assert off[:, N_HALF:].mean() > 0.6 > off[:, :N_HALF].mean()
     assert res.metadata["layer_off_fraction"] == pytest.approx(off.mean())
-    assert len(res.metadata["baseline_alphas"]) == res.n_folds
+    assert res.config["n_components"] == "auto" and res.config["gate_se"] == 0.75
 
 
 def test_gain_columns_in_scores_table_and_summary_by_default(planted, tmp_path):
@@ -157,3 +162,56 @@ def test_sweep_interval_is_gain_over_baseline_test(planted):
     assert alone.attrs["cv"] == sweep.results["layer.3"].config["cv"]
     np.testing.assert_allclose(sweep.gain_table()[["gain", "ci_low", "ci_high", "p", "p_fdr"]].to_numpy(),
                                alone[["gain", "ci_low", "ci_high", "p", "p_fdr"]].to_numpy(), atol=1e-9)
+
+
+def test_pcr_estimator_validates_its_options_and_needs_bands():
+    design, baseline, recording = _simulate(seed=3, n=300)
+    with pytest.raises(BrainalignInputError, match="estimator='pcr' needs a design stacked"):
+        cross_validate(design, recording, estimator="pcr", backend="numpy")
+    both = DesignMatrix.stack([baseline, design], name="both")
+    for bad in (0, [2, -1], "all", [2.5]):
+        with pytest.raises(BrainalignInputError, match="n_components"):
+            cross_validate(both, recording, estimator="pcr", n_components=bad, backend="numpy")
+    with pytest.raises(BrainalignInputError, match="gate_se"):
+        cross_validate(both, recording, estimator="pcr", gate_se=-0.5, backend="numpy")
+    with pytest.raises(BrainalignInputError, match="estimator must be one of"):
+        cross_validate(both, recording, estimator="pca", backend="numpy")
+    res = cross_validate(both, recording, estimator="pcr", n_components=[1, 3], backend="numpy")
+    assert res.config["n_components"] == [1, 3] and res.config["bands"] == [2, 6]
+    assert set(np.unique(res.metadata["n_components"])) <= {0, 1, 3}
+
+
+def test_component_candidates_grow_with_the_recording_and_stay_below_a_tenth_of_it():
+    from brainalign.encoding._pcr import component_candidates
+
+    assert component_candidates(290, 384) == [2, 5, 10, 20]  # Alice: ~290 training scans
+    assert component_candidates(5000, 4096) == [2, 5, 10, 20, 50, 100, 200, 500]
+    assert component_candidates(400, 6) == [2, 5, 6]  # a narrow layer is also tried whole
+    assert component_candidates(15, 384) == [1]  # at least one candidate
+    assert component_candidates(300, 8, [4, 50, 50]) == [4, 8]  # capped at the layer's width
+
+
+def test_pcr_finds_a_low_dimensional_signal_in_a_wide_layer_and_leaves_noise_out():
+    """A 3-dimensional signal hidden in a 200-column layer: the layer is taken where it carries the
+    signal (with a handful of components) and left out where it carries nothing."""
+    from brainalign.core import Recording
+
+    rng = np.random.default_rng(5)
+    n, n_targets = 500, 20
+    base = rng.normal(size=(n, 2))
+    latent = rng.normal(size=(n, 3))
+    layer = latent @ rng.normal(size=(3, 200)) * 3 + rng.normal(size=(n, 200))
+    Y = base @ rng.normal(size=(2, n_targets)) + rng.normal(size=(n, n_targets))
+    Y[:, :10] += latent @ rng.normal(size=(3, 10))
+    recording = Recording(Y, 2.0, kind="roi")
+    runs = recording.runs
+    both = DesignMatrix.stack([DesignMatrix(base, runs, 2.0, "baseline"), DesignMatrix(layer, runs, 2.0, "layer")],
+                              name="layer")
+    res = cross_validate(both, recording, estimator="pcr", gap_s=0, backend="numpy")
+    k = np.asarray(res.metadata["n_components"])
+    assert (k[:, :10] >= 2).all() and (k[:, :10] <= 20).all()
+    assert (k[:, 10:] == 0).mean() >= 0.8
+    alone = cross_validate(DesignMatrix(base, runs, 2.0, "baseline"), recording, gap_s=0, backend="numpy")
+    left_out = (k == 0).all(axis=0)
+    np.testing.assert_array_equal(res.r[:, left_out], alone.r[:, left_out])  # exactly the baseline
+    assert (res.mean_r[:10] > alone.mean_r[:10] + 0.05).all()

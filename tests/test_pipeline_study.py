@@ -229,4 +229,4 @@ def test_a_study_cell_equals_sweep_layers(sequential_study, alice_dir, random_gp
     np.testing.assert_array_equal(cell.score_matrix(), direct.score_matrix())
     np.testing.assert_array_equal(cell.baseline_scores(), direct.baseline_scores())
     pd.testing.assert_frame_equal(cell.gain_table(), direct.gain_table())
-    assert cell.config["baseline_combination"] == direct.config["baseline_combination"] == "stacked on residual"
+    assert cell.config["baseline_combination"] == direct.config["baseline_combination"] == "gated principal components"

@@ -18,6 +18,24 @@ from ._sklearn_api import Standardizer, _alpha_grid, alpha_edge_message
 from ._solvers import solve_ridge_cv
 from ._stats import circular_shift_null, correlation_score, draw_shifts, fdr, permutation_pvalues, r2_score
 
+ESTIMATORS = ("ridge", "pcr", "stacked", "banded")
+#: how a layer is combined with a baseline unless the caller says otherwise (sweep_layers, the gain
+#: test, studies, ``brainalign encode``); the evidence is in benchmarks/alice_gains_investigation.py
+DEFAULT_BASELINE_ESTIMATOR = "pcr"
+#: options of cross_validate that only mean something for a design of several bands
+_MULTI_BAND_OPTIONS = ("one_se", "n_components", "gate_se")
+
+
+def single_band_options(cv_kwargs: dict) -> dict:
+    """``cross_validate`` options for a design of one band (a baseline alone): plain ridge.
+
+    The layer + baseline fits and the baseline's own fit share every other
+    option (folds, alphas, seed), so their scores are paired.
+    """
+    if cv_kwargs.get("estimator", "ridge") == "ridge":
+        return dict(cv_kwargs)
+    return {**{k: v for k, v in cv_kwargs.items() if k not in _MULTI_BAND_OPTIONS}, "estimator": "ridge"}
+
 logger = logging.getLogger("brainalign.encoding")
 
 #: default gap for fMRI: the canonical HRF returns to baseline after ~20 s
@@ -107,6 +125,8 @@ def cross_validate(
     estimator: str = "ridge",
     n_iter: int = 20,
     one_se: float = 1.0,
+    n_components="auto",
+    gate_se: float = 0.75,
     pca: int | None = None,
     return_predictions: bool = False,
 ) -> EncodingResult:
@@ -145,23 +165,37 @@ def cross_validate(
     backend : {"auto", "numpy", "cpu", "torch", "torch_cuda"}
     model : str
         Model label carried into the result.
-    estimator : {"ridge", "stacked", "banded"}
+    estimator : {"ridge", "pcr", "stacked", "banded"}
         For a design stacked by ``DesignMatrix.stack`` from several bands
         (``metadata["n_features"]``), the first band being the baseline
-        regressors: ``"stacked"`` fits the baseline by ridge, then the other
+        regressors: ``"pcr"`` fits the baseline and the top ``k`` principal
+        components of the other bands (fitted on the training rows) in one
+        ridge, ``k`` chosen per target by inner CV among ``n_components`` and
+        0 (the baseline alone), and keeps the layer only when it beats the
+        baseline alone by more than ``gate_se`` standard errors (over blocks
+        of ``gap`` validation rows); ``"stacked"`` fits the baseline by ridge, then the other
         bands by ridge on the baseline's training residual, with "layer off"
         (infinite penalty) among the candidates and the one-standard-error
         rule (``one_se``); ``"banded"`` fits :class:`BandedRidgeEncoder` (one
-        penalty per band, ``n_iter`` random band weightings).  ``"stacked"``
+        penalty per band, ``n_iter`` random band weightings).  ``"pcr"``
         is what :func:`sweep_layers` uses with a baseline: on the Alice data
-        it keeps a pure-noise layer within noise of the baseline where
-        ``"banded"`` and ``"ridge"`` do not (see the encoding guide).
-        ``result.alphas`` holds the layer's penalty (``inf`` = layer off) and
-        ``metadata["baseline_alphas"]`` the baseline's.
+        it keeps pure-noise layers within noise of the baseline where
+        ``"banded"``, ``"ridge"`` and a fixed PCA-10 do not, and gains in
+        every ROI where PCA-10 does (see the encoding guide).  With
+        ``"stacked"``, ``result.alphas`` holds the layer's penalty (``inf`` =
+        layer off) and ``metadata["baseline_alphas"]`` the baseline's; with
+        ``"pcr"``, ``metadata["n_components"]`` holds the chosen ``k`` per fold
+        and target (0 = layer off).
     one_se : float
         ``estimator="stacked"``: the layer's penalty is the largest candidate
         (off included) whose inner-CV error is within ``one_se`` paired
         standard errors of the best one; 0 takes the lowest error.
+    n_components : "auto" or list of int
+        ``estimator="pcr"``: candidate numbers of layer components; "auto" is
+        2, 5, 10, 20, 50, ... up to a tenth of the training rows.
+    gate_se : float
+        ``estimator="pcr"``: block standard errors by which the layer must beat
+        the baseline alone in the inner CV.
     pca : int or None
         Reduce the design to this many principal components, fitted on each
         outer fold's training rows only (``estimator="ridge"``).
@@ -202,14 +236,20 @@ def cross_validate(
         shuffle = True
         warnings_list.append(SHUFFLED_CV_WARNING)
     backend_name = resolve_backend(backend)
-    if estimator not in ("ridge", "stacked", "banded"):
-        raise BrainalignInputError(f"estimator must be 'ridge', 'stacked' or 'banded', got {estimator!r}.")
+    if estimator not in ESTIMATORS:
+        raise BrainalignInputError(f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}, got {estimator!r}.")
+    if estimator == "pcr":
+        from ._pcr import component_candidates
+
+        component_candidates(1000, 1000, n_components)  # validates the value before any fit
+        if not (isinstance(gate_se, (int, float)) and np.isfinite(gate_se) and gate_se >= 0):
+            raise BrainalignInputError(f"gate_se must be a number of standard errors >= 0, got {gate_se!r}.")
     if not (np.isfinite(one_se) and one_se >= 0):
         raise BrainalignInputError(f"one_se must be a number of standard errors >= 0, got {one_se!r}.")
     band_sizes = None
     if pca is not None and (int(pca) < 1 or estimator != "ridge"):
         raise BrainalignInputError(f"pca must be a positive number of components with estimator='ridge', got {pca!r}.")
-    if estimator in ("banded", "stacked"):
+    if estimator in ("banded", "stacked", "pcr"):
         band_sizes = list(design.metadata.get("n_features") or [])
         if len(band_sizes) < 2 or sum(band_sizes) != design.n_features:
             raise BrainalignInputError(
@@ -233,6 +273,7 @@ def cross_validate(
     predictions = np.full((n_samples, n_targets), np.nan, dtype=np.float32) if keep_predictions else None
     forms = []
     baseline_alphas = []
+    layer_components = []
     with using_backend(backend_name) as bk:
         for k, (train, test) in enumerate(folds):
             logger.debug("%s: fold %d/%d (%d train, %d test rows)", design.name, k + 1, len(folds),
@@ -242,7 +283,17 @@ def cross_validate(
             if pca is not None:
                 Xtr, Xte = _pca_reduce(Xtr, Xte, pca)
             splits = inner_splits(train, runs, inner_cv, gap, shuffle=shuffle, seed=seed + k)
-            if estimator == "stacked":
+            if estimator == "pcr":
+                from ._pcr import gated_pcr_predict
+
+                nb = band_sizes[0]
+                out = gated_pcr_predict(Xtr[:, :nb], Xtr[:, nb:], Y[train], Xte[:, :nb], Xte[:, nb:], splits,
+                                        alphas_arr, n_components=n_components, gate_se=gate_se, block=max(gap, 1),
+                                        n_targets_batch=n_targets_batch, backend=bk)
+                out["best_alphas"] = out["alphas"]
+                layer_components.append(out["n_components"].tolist())
+                pred = out["predictions"]
+            elif estimator == "stacked":
                 from ._stacked import stacked_ridge_predict
 
                 nb = band_sizes[0]
@@ -298,6 +349,9 @@ def cross_validate(
         metadata["baseline_alphas"] = baseline_alphas
         # how often the layer was switched off (fold x target), the first thing to read when gains are ~0
         metadata["layer_off_fraction"] = float(np.isinf(chosen).mean())
+    if estimator == "pcr":
+        metadata["n_components"] = layer_components
+        metadata["layer_off_fraction"] = float((np.asarray(layer_components) == 0).mean())
     if n_permutations:
         p_values = _shift_pvalues(Y, predictions, [te for _, te in folds], r.mean(0), n_permutations, gap, rng)
         metadata["p_fdr"] = fdr(p_values).tolist()
@@ -316,6 +370,8 @@ def cross_validate(
         "pca": None if pca is None else int(pca),
         **({"n_iter": int(n_iter), "bands": band_sizes} if estimator == "banded" else {}),
         **({"one_se": float(one_se), "bands": band_sizes} if estimator == "stacked" else {}),
+        **({"n_components": n_components if isinstance(n_components, str) else [int(k) for k in np.atleast_1d(n_components)],
+            "gate_se": float(gate_se), "bands": band_sizes} if estimator == "pcr" else {}),
         "scoring": "per-fold pearson r and R2 (test-fold mean), averaged over folds",
     }
     result = EncodingResult(r, r2, chosen, recording.target_names, design.name, recording.subject, model,

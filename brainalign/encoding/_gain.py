@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording
-from ._crossval import cross_validate, default_gap_s
+from ._crossval import DEFAULT_BASELINE_ESTIMATOR, cross_validate, default_gap_s, single_band_options
 from ._stats import fdr
 
 logger = logging.getLogger("brainalign.encoding")
@@ -93,9 +93,9 @@ def gain_over_baseline_test(
         Passed to :func:`cross_validate` for both fits (alphas, cv, gap_s,
         inner_cv, backend, estimator, ...).  Without ``gap_s`` the larger
         default gap of the two designs is used, so both share the same folds.
-        With ``stack_baseline=True`` the default estimator is ``"stacked"``,
-        as in :func:`sweep_layers`.
-        ``estimator="banded"`` or ``"stacked"`` applies to the stacked model only.
+        With ``stack_baseline=True`` the default estimator is ``"pcr"``,
+        as in :func:`sweep_layers`.  ``estimator="pcr"``, ``"stacked"`` or
+        ``"banded"`` applies to the stacked model only.
 
     Returns
     -------
@@ -142,7 +142,7 @@ def gain_over_baseline_test(
     if stack_baseline:
         model = DesignMatrix.stack([base, model], name=f"{base.name}+{model.name}")
         # as sweep_layers: the baseline first, the layer on its residual only where it helps
-        cv_kwargs.setdefault("estimator", "stacked")
+        cv_kwargs.setdefault("estimator", DEFAULT_BASELINE_ESTIMATOR)
 
     kwargs = dict(cv_kwargs, seed=seed, return_predictions=True)
     if kwargs.get("gap_s") is None:
@@ -158,10 +158,7 @@ def gain_over_baseline_test(
     logger.info("Gain test: cross-validating %s and %s", model.name, base.name)
     model_result = cross_validate(model, recording, **kwargs)
     # a single design has one band: banded ridge only applies to the stacked model
-    base_kwargs = kwargs
-    if kwargs.get("estimator") in ("banded", "stacked"):
-        base_kwargs = {k: v for k, v in kwargs.items() if k != "one_se"}
-        base_kwargs["estimator"] = "ridge"
+    base_kwargs = single_band_options(kwargs)
     base_result = cross_validate(base, recording, **base_kwargs)
     folds = _shared_folds(model_result, base_result)
     for k, test in enumerate(folds):

@@ -23,14 +23,23 @@ from ..core import (
     save_json,
 )
 from ._baselines import autocorrelation_baseline
-from ._crossval import _jsonable, as_design, cross_validate, default_gap_s, package_versions
+from ._crossval import (
+    DEFAULT_BASELINE_ESTIMATOR,
+    _jsonable,
+    as_design,
+    cross_validate,
+    default_gap_s,
+    package_versions,
+    single_band_options,
+)
 
 logger = logging.getLogger("brainalign.encoding")
 
 _METRICS = ("r", "r2")
 
 #: how each estimator combines a layer with the baseline, as a sweep's config records it
-BASELINE_COMBINATION = {"ridge": "stacked columns", "banded": "banded", "stacked": "stacked on residual"}
+BASELINE_COMBINATION = {"ridge": "stacked columns", "banded": "banded", "stacked": "stacked on residual",
+                        "pcr": "gated principal components"}
 #: per-target columns of a layer's gain test (result.metadata["gain_test"], sweep.gain_table())
 _GAIN_COLUMNS = ("gain", "ci_low", "ci_high", "p", "p_fdr")
 
@@ -339,13 +348,16 @@ def sweep_layers(
         n_permutations, seed, backend, model, ...).  Without ``gap_s`` the
         largest default gap over all designs is used for every fit, so layers
         and baselines are scored on the same folds.  With a baseline the
-        default ``estimator`` is ``"stacked"``: the baseline is fitted first
-        and the layer on its training residual, switched off unless the inner
-        CV shows it helps (one-standard-error rule), so a layer that carries
-        nothing scores within noise of the baseline.  ``"banded"`` (banded
-        ridge, one penalty per band) and ``"ridge"`` (one penalty over the
-        stacked columns) are the alternatives; see the encoding guide for the
-        comparison on real data.
+        default ``estimator`` is ``"pcr"``: the baseline and the layer's top
+        ``k`` principal components (fitted on the training rows) in one ridge,
+        ``k`` chosen per target by inner CV with "baseline alone" among the
+        candidates and kept only when the layer beats it by more than
+        ``gate_se`` block standard errors, so a layer that carries nothing
+        scores within noise of the baseline.  ``"stacked"`` (the layer's ridge
+        on the baseline's residual, one-standard-error rule), ``"banded"``
+        (banded ridge, one penalty per band) and ``"ridge"`` (one penalty over
+        the stacked columns) are the alternatives; see the encoding guide for
+        the comparison on real data.
 
     Returns
     -------
@@ -361,7 +373,7 @@ def sweep_layers(
         raise BrainalignInputError(f"gain_bootstraps must be >= 0 (0 skips the gain test), got {gain_bootstraps!r}.")
     base = as_design(baseline, recording) if baseline is not None else None
     if base is not None and "estimator" not in cv_kwargs:
-        cv_kwargs = {**cv_kwargs, "estimator": "stacked"}
+        cv_kwargs = {**cv_kwargs, "estimator": DEFAULT_BASELINE_ESTIMATOR}
     if base is not None:
         base.check_matches(recording)
     rec_hash = hash_array(recording.data)
@@ -400,11 +412,8 @@ def sweep_layers(
         return result
 
     combination = common.get("estimator", "ridge")
-    # a single design has one band: banded / stacked only apply to layer + baseline
-    single = common
-    if combination != "ridge":
-        single = {k: v for k, v in common.items() if k != "one_se"}
-        single["estimator"] = "ridge"
+    # a single design has one band: pcr / stacked / banded only apply to layer + baseline
+    single = single_band_options(common)
 
     baselines: dict[str, EncodingResult] = {}
     if base is not None:

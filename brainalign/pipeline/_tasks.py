@@ -30,6 +30,7 @@ from ..core import (
     save_arrays,
     save_json,
 )
+from ..encoding._crossval import DEFAULT_BASELINE_ESTIMATOR, single_band_options
 from ._config import StudyConfig, parse_config, resolve_path
 from ._work import (
     fresh_folder,
@@ -109,20 +110,18 @@ def _study_flags(config: StudyConfig) -> dict[str, Any]:
 
 
 def _layer_cv(config: StudyConfig, base_info: dict) -> dict:
-    """Cross-validation options of a layer fit, as sweep_layers sets them (stacked with a baseline)."""
+    """Cross-validation options of a layer fit, as sweep_layers sets them (combined with a baseline)."""
     cv = _cv_options(config)
     cv["gap_s"] = base_info["gap_s"]
     if base_info["has_baseline"]:
-        cv.setdefault("estimator", "stacked")
+        cv.setdefault("estimator", DEFAULT_BASELINE_ESTIMATOR)
         return cv
     return _single(cv)
 
 
 def _single(cv: dict) -> dict:
     """Options for a design of one band (baselines): plain ridge, as sweep_layers fits them."""
-    if cv.get("estimator", "ridge") == "ridge":
-        return cv
-    return {**{k: v for k, v in cv.items() if k != "one_se"}, "estimator": "ridge"}
+    return single_band_options(cv)
 
 
 # ------------------------------------------------------------------------------- entry point

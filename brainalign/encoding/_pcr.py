@@ -1,0 +1,273 @@
+"""Gated principal-component regression: what does a layer add to a baseline?
+
+The baseline and the layer's top ``k`` principal components (fitted on the
+training rows only) enter one ridge; ``k`` is chosen per target by inner CV
+among a few candidates *and* ``k = 0``, the baseline alone.  The layer is kept
+only when its inner-CV error beats the baseline alone by more than ``gate_se``
+standard errors of the paired difference, the standard error being taken over
+contiguous blocks of validation samples (about the gap's length), not over the
+handful of inner folds.
+
+Why (``benchmarks/alice_gains_investigation.py``, Alice ROI data: 362 scans,
+2 baseline + 384 layer columns, 5 outer folds):
+
+* a ridge over all 384 layer columns, banded or stacked on the baseline's
+  residual, has to choose between "layer on" and "layer off" from a noisy
+  inner CV; a pure-noise layer got switched on and lost up to 0.1 r to the
+  baseline, and a one-standard-error rule that stopped this also switched real
+  layers off (RATL lost its gain);
+* a few principal components cost little when a layer carries nothing, and
+  capture most of what a real layer adds (the issue's PCA-10 reference gains
+  in 5 of 6 ROIs) but PCA-10 alone, always on, loses to the baseline with
+  noise layers (4 of 18 noise CIs below 0);
+* the standard error of a difference over 5 inner folds is itself very noisy
+  (5 numbers); over ~30 blocks of validation samples it is stable enough for a
+  gate.
+
+Candidates for ``k`` (``n_components="auto"``) are 2, 5, 10, 20, 50, 100, ...
+up to a tenth of the training rows (at least 10 samples per component), so a
+long recording can use hundreds of components and a short one stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..core import BrainalignInputError
+from ._solvers import default_targets_batch, solve_ridge_cv
+
+AUTO_COMPONENTS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def component_candidates(n_train: int, n_layer: int, n_components="auto") -> list[int]:
+    """The numbers of layer components tried (``0``, the baseline alone, is always tried too).
+
+    Parameters
+    ----------
+    n_train : int
+        Training rows of the outer fold.
+    n_layer : int
+        Columns of the layer.
+    n_components : "auto" or sequence of int
+        ``"auto"``: :data:`AUTO_COMPONENTS` up to ``n_train // 10``, below the
+        layer's width, plus the whole layer when it is at most ``n_train // 10``
+        wide (at least one candidate).  A sequence is used as given,
+        each capped at the layer's width and at ``n_train - 1``.
+
+    Examples
+    --------
+    >>> component_candidates(290, 384)
+    [2, 5, 10, 20]
+    >>> component_candidates(9000, 768)
+    [2, 5, 10, 20, 50, 100, 200, 500, 768]
+    >>> component_candidates(400, 6)
+    [2, 5, 6]
+    """
+    cap = max(1, min(n_layer, n_train - 1))
+    if isinstance(n_components, str):
+        if n_components != "auto":
+            raise BrainalignInputError(f"n_components must be 'auto' or a list of ints >= 1, got {n_components!r}.")
+        ks = [k for k in AUTO_COMPONENTS if k <= n_train // 10 and k < n_layer]
+        if n_layer <= n_train // 10:
+            ks.append(n_layer)  # a narrow layer is also tried whole
+        return ks or [min(cap, max(1, n_train // 10))]
+    if isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool):
+        n_components = [n_components]
+    if not isinstance(n_components, Sequence) or not n_components or any(
+            isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in n_components):
+        raise BrainalignInputError(f"n_components must be 'auto' or a list of ints >= 1, got {n_components!r}.")
+    return sorted({min(int(k), cap) for k in n_components})
+
+
+def _standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, std = train.mean(0), train.std(0)
+    std = np.where(std > 0, std, 1.0)
+    return (train - mean) / std, (test - mean) / std
+
+
+class _Candidate:
+    """One design (baseline [+ k layer components]) decomposed for every inner fold and for the fit."""
+
+    def __init__(self, Z_train, Z_test, splits):
+        self.folds = []
+        for tr, va in splits:
+            zm = Z_train[tr].mean(0)
+            U, s, Vt = np.linalg.svd(Z_train[tr] - zm, full_matrices=False)
+            self.folds.append((tr, va, U, s, (Z_train[va] - zm) @ Vt.T))
+        zm = Z_train.mean(0)
+        self.U, self.s, Vt = np.linalg.svd(Z_train - zm, full_matrices=False)
+        self.Z_test = (Z_test - zm) @ Vt.T
+
+    def inner_errors(self, Y, alphas, n_train):
+        """Chosen alpha per target (lowest summed validation error; ties: the larger) and the
+        per-row squared validation errors at that alpha (rows never validated stay 0)."""
+        sse = np.zeros((alphas.size, Y.shape[1]))
+        if not self.folds or self.folds[0][3].size == 0:  # no columns: the mean of the training rows
+            errors = np.zeros((n_train, Y.shape[1]))
+            for tr, va, *_ in self.folds:
+                errors[va] = (Y[va] - Y[tr].mean(0)) ** 2
+            return np.full(Y.shape[1], np.inf), errors
+        for tr, va, U, s, Zv in self.folds:
+            ym = Y[tr].mean(0)
+            UtY = U.T @ (Y[tr] - ym)
+            E = Y[va] - ym
+            for i, a in enumerate(alphas):
+                sse[i] += ((E - Zv @ ((s / (s ** 2 + a))[:, None] * UtY)) ** 2).sum(0)
+        pick = alphas.size - 1 - np.argmin(sse[::-1], axis=0)
+        chosen = alphas[pick]
+        errors = np.zeros((n_train, Y.shape[1]))
+        for tr, va, U, s, Zv in self.folds:
+            ym = Y[tr].mean(0)
+            W = s[:, None] / (s[:, None] ** 2 + chosen[None, :])
+            errors[va] = (Y[va] - ym - Zv @ (W * (U.T @ (Y[tr] - ym)))) ** 2
+        return chosen, errors
+
+    def predict(self, Y, alphas):
+        if self.Z_test.shape[1] == 0:
+            return np.broadcast_to(Y.mean(0), (self.Z_test.shape[0], Y.shape[1])).copy()
+        ym = Y.mean(0)
+        W = self.s[:, None] / (self.s[:, None] ** 2 + alphas[None, :])
+        return self.Z_test @ (W * (self.U.T @ (Y - ym))) + ym
+
+
+def layer_gate(errors_base: np.ndarray, errors_best: np.ndarray, fold_of_row: np.ndarray, block: int,
+               gate_se: float) -> np.ndarray:
+    """True where the baseline alone is within ``gate_se`` standard errors of the best candidate.
+
+    ``errors_*``: squared validation errors (n_rows, n_targets) in time order;
+    ``fold_of_row``: the inner fold of each row.  The paired difference is
+    averaged over all rows.  Its standard error is the larger of two: over the
+    means of ``block`` consecutive rows (stable: ~30 blocks on 300 rows) and
+    over the inner folds' means (slower drifts, which a spurious layer can
+    ride within one fold's training data).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> base = 1 + rng.normal(scale=0.1, size=(300, 2))
+    >>> best = base - [0.05, 0.001] + rng.normal(scale=0.05, size=(300, 2))  # a clear gain, a tiny one
+    >>> layer_gate(base, best, np.repeat(np.arange(5), 60), 10, 0.75).tolist()
+    [False, True]
+    """
+    diff = errors_base - errors_best
+    n = diff.shape[0]
+    block = max(1, int(block))
+    if n // block < 2:
+        block = 1
+    n_blocks = n // block
+    means = diff[: n_blocks * block].reshape(n_blocks, block, -1).mean(1)
+    se = means.std(0, ddof=1) / np.sqrt(n_blocks)
+    folds = np.unique(fold_of_row)
+    if folds.size >= 2:
+        fold_means = np.stack([diff[fold_of_row == f].mean(0) for f in folds])
+        se = np.maximum(se, fold_means.std(0, ddof=1) / np.sqrt(folds.size))
+    scale = np.abs(errors_best).mean(0)
+    return diff.mean(0) <= gate_se * se + 1e-12 * scale
+
+
+def gated_pcr_predict(Xb_train, Xl_train, Y_train, Xb_test, Xl_test, splits, alphas, *, n_components="auto",
+                      gate_se=0.75, block=10, n_targets_batch=None, backend=None) -> dict:
+    """Baseline + k layer principal components in one ridge, k (0 = baseline alone) by gated inner CV.
+
+    Parameters
+    ----------
+    Xb_train, Xl_train : ndarray (n_train, n_baseline), (n_train, n_layer)
+        Baseline and layer columns of the training rows (standardised or not:
+        every candidate design is standardised on the training rows).
+    Y_train : ndarray (n_train, n_targets)
+    Xb_test, Xl_test : ndarray
+        The same columns of the rows to predict.
+    splits : list of (train, validation) positions into the training rows
+        Inner folds; their validation rows, in time order, give the blocks of
+        the gate's standard error.
+    alphas : ndarray
+        Candidate penalties (chosen per target and candidate by inner CV).
+    n_components : "auto" or sequence of int
+        See :func:`component_candidates`.
+    gate_se : float
+        The layer is used only when its inner-CV error is lower than the
+        baseline's by more than ``gate_se`` block standard errors.
+    block : int
+        Validation rows per block (the CV gap is a good choice: about the
+        length of the autocorrelation).
+    n_targets_batch : int or None
+    backend : himalaya backend or None
+        Used for the baseline-alone fit, whose predictions are those of the
+        targets where the layer is left out (so their gain is exactly 0);
+        the other candidates run in numpy.
+
+    Returns
+    -------
+    dict with ``predictions`` (n_test, n_targets), ``alphas`` (chosen penalty
+    per target), ``n_components`` (chosen k per target, 0 = baseline alone),
+    ``candidates`` and ``form``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> n = 400
+    >>> base, layer = rng.normal(size=(n, 2)), rng.normal(size=(n, 50))
+    >>> y = base @ [1.0, 0.5] + layer[:, :3] @ [1.0, 1.0, 1.0] + rng.normal(size=n)
+    >>> Y = np.column_stack([y, base @ [1.0, 0.5] + rng.normal(size=n)])
+    >>> splits = [(np.r_[0:i * 60, (i + 1) * 60:300], np.arange(i * 60, (i + 1) * 60)) for i in range(5)]
+    >>> out = gated_pcr_predict(base[:300], layer[:300], Y[:300], base[300:], layer[300:], splits,
+    ...                         np.logspace(-1, 4, 11), n_components=[5, 50])
+    >>> out["n_components"].tolist()   # the layer helps the first target, not the second
+    [50, 0]
+    """
+    # the baseline alone exactly as a one-band fit computes it: a target without the layer scores
+    # the baseline's own r, not a number that differs from it in the 8th decimal
+    base = solve_ridge_cv(Xb_train, Y_train, alphas, splits, X_test=Xb_test, return_weights=False,
+                          n_targets_batch=n_targets_batch, backend=backend)
+    base_test = base["predictions"]
+    Xb_train, Xl_train = np.asarray(Xb_train, np.float64), np.asarray(Xl_train, np.float64)
+    Xb_test, Xl_test = np.asarray(Xb_test, np.float64), np.asarray(Xl_test, np.float64)
+    Y_train = np.asarray(Y_train, np.float64)
+    if Xb_train.shape[1] == 0 or Xl_train.shape[1] == 0:
+        raise BrainalignInputError("estimator='pcr' needs baseline and layer columns (two bands).")
+    if not (np.isfinite(gate_se) and gate_se >= 0):
+        raise BrainalignInputError(f"gate_se must be a number of standard errors >= 0, got {gate_se!r}.")
+    alphas = np.asarray(alphas, dtype=np.float64)
+    n_train, n_targets = Y_train.shape
+    ks = component_candidates(n_train, Xl_train.shape[1], n_components)
+    mean = Xl_train.mean(0)
+    _, _, Vt = np.linalg.svd(Xl_train - mean, full_matrices=False)
+    P_train, P_test = (Xl_train - mean) @ Vt[: max(ks)].T, (Xl_test - mean) @ Vt[: max(ks)].T
+    candidates = [_Candidate(*_standardize(Xb_train, Xb_test), splits)]
+    for k in ks:
+        Z_train, Z_test = _standardize(np.hstack([Xb_train, P_train[:, :k]]), np.hstack([Xb_test, P_test[:, :k]]))
+        candidates.append(_Candidate(Z_train, Z_test, splits))
+    validated = np.unique(np.concatenate([va for _, va in splits]))
+    fold_of_row = np.empty(n_train, dtype=int)
+    for f, (_, va) in enumerate(splits):
+        fold_of_row[va] = f
+    fold_of_row = fold_of_row[validated]
+    pred = np.empty((Xb_test.shape[0], n_targets))
+    chosen_alpha = np.empty(n_targets)
+    chosen_k = np.zeros(n_targets, dtype=int)
+    batch = n_targets_batch or default_targets_batch(n_train, n_targets)
+    for start in range(0, n_targets, batch):
+        cols = slice(start, min(n_targets, start + batch))
+        Yb = Y_train[:, cols]
+        fits = [c.inner_errors(Yb, alphas, n_train) for c in candidates]
+        errors = np.stack([e[validated] for _, e in fits])  # (candidates, rows, targets)
+        best = np.argmin(errors.mean(1), axis=0)  # ties: the simpler candidate
+        idx = np.arange(Yb.shape[1])
+        use_base = layer_gate(errors[0], errors[best, :, idx].T, fold_of_row, block, gate_se)
+        pick = np.where(use_base, 0, best)
+        for c in np.unique(pick):
+            sel = np.flatnonzero(pick == c)
+            if c == 0:
+                pred[:, start + sel] = base_test[:, start + sel]
+                chosen_alpha[start + sel] = base["best_alphas"][start + sel]
+                continue
+            a = fits[c][0][sel]
+            pred[:, start + sel] = candidates[c].predict(Yb[:, sel], a)
+            chosen_alpha[start + sel] = a
+        chosen_k[cols] = np.asarray([0] + ks)[pick]
+    return {"predictions": pred.astype(np.float32), "alphas": chosen_alpha, "n_components": chosen_k,
+            "candidates": [0] + ks, "form": "pcr"}
