@@ -6,25 +6,29 @@ HRF-convolved layer features of a language model (default: the bundled
 all-MiniLM-L6-v2, offline), and the default cross-validation (one run, so 5
 contiguous blocks with a 20 s gap each side; alphas by inner CV on training
 blocks; scores per fold).  Each layer is fitted on top of the authors'
-word-rate and sound-power regressors (``estimator="stacked"``, the default
-with a baseline: the baseline first, then the layer on its training residual,
-switched off unless the inner CV shows it helps), so the gain over the
-baseline is what the layer adds; the time-only (autocorrelation) baseline is
-reported too.  Per ROI the best layer's gain is printed with its paired
+word-rate and sound-power regressors (``estimator="pcr"``, the default with a
+baseline: the baseline and k of the layer's principal components in one
+ridge, k chosen by inner CV with "baseline alone" among the candidates and
+the layer kept only where it clearly helps), so the gain over the baseline
+is what the layer adds; the time-only (autocorrelation) baseline is reported
+too.  Per ROI the best layer's gain is printed with its paired
 block-bootstrap 95% CI and FDR p, and the same under two other choices (3
 outer folds, i.e. leaving more out; motion parameters regressed out of every
 participant) so a reader sees whether a conclusion depends on a choice
 (``tables/sensitivity.tsv``, shown in ``report.html``).
 
-Why "stacked" and not banded ridge: benchmarks/alice_gains_investigation.py.
+Why "pcr" and not banded ridge or the stacked residual fit:
+benchmarks/alice_gains_investigation.py and the encoding guide.
 
 Result on the 13 usable participants (MiniLM, 128 context tokens, HRF
-designs, 5 blocks with 20 s gaps): baseline r 0.29-0.41 per ROI; the best
-layer, layer.1, adds +0.12 r on average (LATL +0.16, LPTL +0.18, LIPL +0.17,
-LPreM +0.09, LIFG +0.12, each with a 95% CI above 0 and p_fdr <= 0.006; RATL
--0.004 [-0.024, +0.036]); 1 of 42 layer x ROI gains has a CI below 0 (layer.4
-RATL -0.020); the conclusions are the same with 3 folds and with motion
-regressed out; the time-only baseline scores ~0.
+designs, 5 blocks with 20 s gaps; 35 s on 1 thread with the features
+cached): baseline r 0.29-0.41 per ROI; the best layer, layer.1, adds +0.14 r
+on average (LATL +0.18, RATL +0.14, LPTL +0.22, LIPL +0.12, LPreM +0.09,
+LIFG +0.10, each with a 95% CI above 0 and p_fdr <= 0.015); 0 of 42 layer x
+ROI gains has a CI below 0 (the lowest gain: layer.0 RATL -0.023); with
+motion regressed out the conclusions are the same; with 3 folds the LPreM
+and LIFG intervals reach below 0 (+0.04 [-0.01, +0.10], +0.05 [-0.01,
++0.11]), the other four stay above; the time-only baseline scores ~0.
 
     python benchmarks/alice_encoding.py                      # all subjects but s33 (all zeros)
     python benchmarks/alice_encoding.py --model gpt2 --subjects s18 s23
@@ -74,8 +78,7 @@ def build_config(args) -> dict:
         "dataset": dataset,
         "features": features,
         "alignment": {"method": "hrf"},
-        "encoding": {"backend": args.backend, "estimator": args.estimator,
-                     "model": args.model or "all-MiniLM-L6-v2", "gain_bootstraps": args.bootstraps,
+        "encoding": {"backend": args.backend, "estimator": args.estimator, "gain_bootstraps": args.bootstraps,
                      "n_permutations": 0 if fast else args.permutations},
     }
 
@@ -87,8 +90,9 @@ def main() -> int:
     parser.add_argument("--context", type=int, default=128, help="context tokens per word")
     parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument("--backend", default="auto")
-    parser.add_argument("--estimator", choices=["stacked", "banded", "ridge"], default="stacked",
-                        help="stacked (default): baseline first, the layer on its residual or off; banded: "
+    parser.add_argument("--estimator", choices=["pcr", "stacked", "banded", "ridge"], default="pcr",
+                        help="pcr (default): baseline + k layer principal components, k (0 = baseline alone) by "
+                             "gated inner CV; stacked: baseline first, the layer on its residual or off; banded: "
                              "one penalty per band (random search); ridge: one penalty over all columns")
     parser.add_argument("--bootstraps", type=int, default=1000, help="resamples of the gain's paired bootstrap")
     parser.add_argument("--no-sensitivity", action="store_true",
@@ -102,10 +106,12 @@ def main() -> int:
         print(json.dumps(config, indent=2))
         return 0
     from brainalign._logging import configure_logging
-    from brainalign.encoding._cli_run import run_pipeline
+    from brainalign.pipeline import run_pipeline
 
     configure_logging(0)
     sweep = run_pipeline(config)
+    # the study writes one sweep folder per model and recording: <output>/<model>/group
+    sweep_dir = next(p.parent for p in sorted(Path(args.output).glob("*/group/summary.json")))
     gain = sweep.gain_over_baseline()
     profile = sweep.layer_profile()
     print(f"results in {args.output}")
@@ -133,14 +139,14 @@ def main() -> int:
         table = sensitivity(config, sweep.layer_names[best], sweep.config["cross_validate"], args.bootstraps)
         from brainalign.core import atomic_write_text
 
-        atomic_write_text(Path(args.output) / "tables" / "sensitivity.tsv", table.to_csv(sep="\t", index=False))
+        atomic_write_text(sweep_dir / "tables" / "sensitivity.tsv", table.to_csv(sep="\t", index=False))
         print(f"sensitivity of {sweep.layer_names[best]}'s gain (per ROI: gain [95% CI] p_fdr):")
         for variant, sub in table.groupby("variant", sort=False):
             print(f"  {variant:<22s} " + "  ".join(f"{r.target} {r.gain:+.3f} [{r.ci_low:+.3f},{r.ci_high:+.3f}] "
                                                    f"{r.p_fdr:.3f}" for r in sub.itertuples()))
     from brainalign.plotting import write_report
 
-    print(f"report: {write_report(args.output)}")
+    print(f"report: {write_report(sweep_dir)}")
     return 0
 
 
@@ -191,7 +197,8 @@ def sensitivity(config: dict, layer: str, cv_options: dict, n_bootstraps: int):
                                      cache_dir=feat.get("cache_dir"), layers=feat.get("layers"))
     design = make_designs(features, recording, "hrf")[layer]
     options = {k: v for k, v in cv_options.items() if k in ("backend", "estimator", "gap_s", "alphas",
-                                                              "inner_cv", "one_se", "n_iter")}
+                                                              "inner_cv", "one_se", "n_iter",
+                                                              "n_components", "gate_se")}
     variants = {"default (5 folds)": {}, "3 folds (leave more out)": {"cv": 3},
                 "motion regressed out": {"recording": cleaned, "baseline": cleaned_baseline}}
     return gain_sensitivity(design, baseline, recording, variants, n_bootstraps=n_bootstraps, **options)

@@ -471,7 +471,7 @@ def evaluate(Y, Xb, layers, routes, n_outer=5, gap=10, inner=5, seed=0, log=None
                                     "k": ks})
                 elif PCR.fullmatch(route):
                     from brainalign.encoding._pcr import gated_pcr_predict
-                    kw = {} if route == "pcr" else {"gate_se": float(route[4:])}
+                    kw = {} if route == "pcr" else {"gate_se": float(route[3:])}
                     out = gated_pcr_predict(Btr, Ltr, Y[train], Bte, Lte, splits, ALPHAS, block=gap, **kw)
                     p = out["predictions"].astype(float)
                     if log is not None:
