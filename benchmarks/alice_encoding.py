@@ -7,28 +7,30 @@ all-MiniLM-L6-v2, offline), and the default cross-validation (one run, so 5
 contiguous blocks with a 20 s gap each side; alphas by inner CV on training
 blocks; scores per fold).  Each layer is fitted on top of the authors'
 word-rate and sound-power regressors (``estimator="pcr"``, the default with a
-baseline: the baseline and k of the layer's principal components in one
-ridge, k chosen by inner CV with "baseline alone" among the candidates and
-the layer kept only where it clearly helps), so the gain over the baseline
-is what the layer adds; the time-only (autocorrelation) baseline is reported
-too.  Per ROI the best layer's gain is printed with its paired
-block-bootstrap 95% CI and FDR p, and the same under two other choices (3
-outer folds, i.e. leaving more out; motion parameters regressed out of every
-participant) so a reader sees whether a conclusion depends on a choice
-(``tables/sensitivity.tsv``, shown in ``report.html``).
+baseline: the baseline first, then a few of the layer's principal components
+on its residual, their number chosen by inner CV with "none" among the
+candidates, and the layer used only as far as the inner CV shows it helps), so
+the gain over the baseline is what the layer adds; the time-only
+(autocorrelation) baseline is reported too.  Per ROI the best layer's gain is
+printed with its paired block-bootstrap 95% CI and FDR p, and the same under
+two other choices (3 outer folds, i.e. leaving more out; motion parameters
+regressed out of every participant) so a reader sees whether a conclusion
+depends on a choice (``tables/sensitivity.tsv``, shown in ``report.html``).
 
 Why "pcr" and not banded ridge or the stacked residual fit:
-benchmarks/alice_gains_investigation.py and the encoding guide.
+benchmarks/alice_gains_investigation.py, alice_gains_splits.py and the
+encoding guide.
 
 Result on the 13 usable participants (MiniLM, 128 context tokens, HRF
-designs, 5 blocks with 20 s gaps; 35 s on 1 thread with the features
-cached): baseline r 0.29-0.41 per ROI; the best layer, layer.1, adds +0.14 r
-on average (LATL +0.18, RATL +0.14, LPTL +0.22, LIPL +0.12, LPreM +0.09,
-LIFG +0.10, each with a 95% CI above 0 and p_fdr <= 0.015); 0 of 42 layer x
-ROI gains has a CI below 0 (the lowest gain: layer.0 RATL -0.023); with
-motion regressed out the conclusions are the same; with 3 folds the LPreM
-and LIFG intervals reach below 0 (+0.04 [-0.01, +0.10], +0.05 [-0.01,
-+0.11]), the other four stay above; the time-only baseline scores ~0.
+designs, 5 blocks with 20 s gaps; 43 s on 1 thread with the features
+cached): baseline r 0.29-0.41 per ROI; the best layer, layer.2, adds +0.13 r
+on average (LATL +0.17, RATL +0.08, LPTL +0.20, LIPL +0.18, LPreM +0.07,
+LIFG +0.11, each with a 95% CI above 0 and p_fdr = 0.002); 0 of 42 layer x
+ROI gains has a CI below 0 (the lowest gain: layer.0 RATL -0.03).  The
+conclusions depend on choices in the weaker ROIs: with 3 folds the RATL
+interval reaches below 0 (+0.06 [-0.05, +0.18]), and with motion regressed
+out those of RATL, LPreM and LIFG do (+0.03, +0.01, +0.05); LATL, LPTL and
+LIPL keep theirs above 0 in every variant.  The time-only baseline scores ~0.
 
     python benchmarks/alice_encoding.py                      # all subjects but s33 (all zeros)
     python benchmarks/alice_encoding.py --model gpt2 --subjects s18 s23

@@ -25,12 +25,13 @@ outer folds as the baseline alone, so a gain is paired:
 ``pca10gate``, ``pcacvgate``, ``pca10stack``, ``pcastack``
                   PCA routes with the fold-SE rule deciding "layer or not"
 ``pcr``           brainalign's default since #11 (``estimator="pcr"``):
-                  baseline + k layer PCs (k in 2, 5, 10, 20 here, 0 = the
-                  baseline alone) in one ridge, k by inner CV, the layer
-                  kept only when it beats the baseline alone by more than
-                  0.75 standard errors (the larger of the SE over blocks of
-                  10 validation rows and over the inner folds);
-                  ``pcr<z>`` the same at z standard errors
+                  baseline ridge, then k layer PCs (k in 2, 5, 10, 20 here,
+                  0 = no layer) by ridge on the baseline's training
+                  residual, k and the penalty by inner CV, the layer kept
+                  only when it beats "no layer" by more than 1 standard
+                  error (the larger of the SE over blocks of 10 validation
+                  rows and over the inner folds); ``pcr<z>`` the same at z
+                  standard errors
 ``stk_*``, ``pcaj_*``, ``pcar_*``, ...
                   block-SE gate experiments (see the section in the code)
 
@@ -42,8 +43,8 @@ CV and with the motion parameters regressed out.
     python benchmarks/alice_gains_investigation.py --cache-dir /tmp/brainalign-features
     python benchmarks/alice_gains_investigation.py --quick   # group halves only, 3 layers
     # the #11 evidence for the pcr default:
-    python benchmarks/alice_gains_investigation.py --per-subject --routes pcr pcr0.5 pcr1 stacked1se \
-        pca10 ridge banded --subject-routes pcr pcr0.5 pcr1 stacked1se pca10 ridge
+    python benchmarks/alice_gains_investigation.py --per-subject --routes pcr pcr0 pcr0.5 pcr1.5 stacked1se \
+        pca10 ridge banded --subject-routes pcr pcr0.5 pcr1.5 stacked1se pca10 ridge
 
 Prints tables; timings are not measured (2 shared CPU cores).
 """
@@ -61,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 ALPHAS = np.logspace(-1, 7, 17)
-PCR = re.compile(r"pcr([0-9.]+)?")  # brainalign's default (gate_se 0.75) or pcr<gate_se>
+PCR = re.compile(r"pcr([0-9.]+)?")  # brainalign's default (gate_se 1) or pcr<gate_se>
 EXTRA = re.compile(r"(stk|pcaj10|pcajt|pcaj|pcarf|pcar)_(gate|onese)[0-9.]+")
 ROUTES = ("pcr", "banded", "banded100", "grid", "ridge", "stacked", "stacked1se", "stacked2se", "stackedgate", "pca10stack", "pcastack", "pca10gate", "pcacvgate", "pca10", "pcacv")
 
@@ -253,10 +254,11 @@ def pca_residual(Xl_tr, R, Xl_te, splits, ks, alphas=ALPHAS):
 # ----------------------------------------------------------------- block-SE gates (experiments for the pcr default)
 # The gate of these routes compares "layer" with "no layer" by the paired difference of squared
 # validation errors, its standard error taken over blocks of BLOCK validation rows (not over the 5
-# inner folds).  stk_*: stacked on the baseline's residual, whole layer; pcaj_*: baseline + k layer
-# PCs in one ridge (k in 2, 5, 10, 20; what brainalign's "pcr" became, whose standard error is the
-# larger of the block and inner-fold ones); pcar_*: k PCs on the baseline's residual; pcarf_*: as
-# pcar with k = 50 and the whole layer too; pcajt_*: k in 5, 10, 20; pcaj10_*: k = 10 only.
+# inner folds); the components are whitened.  stk_*: stacked on the baseline's residual, whole
+# layer; pcaj_*: baseline + k layer PCs in one ridge (k in 2, 5, 10, 20); pcar_*: k PCs on the
+# baseline's residual (brainalign's "pcr" is this with unwhitened components and the larger of the
+# block and inner-fold standard errors); pcarf_*: as pcar with k = 50 and the whole layer too;
+# pcajt_*: k in 5, 10, 20; pcaj10_*: k = 10 only.
 # _gate<z>: the best candidate unless "no layer" is within z SE of it; _onese<z>: the simplest
 # candidate within z SE of the best.
 BLOCK = 10

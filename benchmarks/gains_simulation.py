@@ -21,8 +21,8 @@ import numpy as np
 SEEDS = (1, 2, 4, 5, 6)
 VARIANTS = {"stacked (1 SE)": {"estimator": "stacked"},
             "pcr, gate 0.5 SE": {"estimator": "pcr", "gate_se": 0.5},
-            "pcr, gate 0.75 SE (default)": {"estimator": "pcr"},
-            "pcr, gate 1 SE": {"estimator": "pcr", "gate_se": 1.0}}
+            "pcr, gate 1 SE (default)": {"estimator": "pcr"},
+            "pcr, gate 1.5 SE": {"estimator": "pcr", "gate_se": 1.5}}
 
 
 def main() -> int:

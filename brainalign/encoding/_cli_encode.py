@@ -52,10 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="'low,high,n' exponents of a log-spaced grid, written --alphas=-1,7,17 (the default)")
     cv.add_argument("--estimator", choices=["pcr", "stacked", "banded", "ridge"], default=None,
                     help="how a layer is combined with --baseline: pcr (the default with a baseline: the baseline "
-                         "and a few of the layer's principal components in one ridge, the number chosen by inner "
-                         "CV, 0 included, and the layer kept only when it clearly helps), stacked (the layer's "
-                         "ridge on the baseline's residual), banded (own penalties) or ridge (one penalty over "
-                         "stacked columns)")
+                         "first, then a few of the layer's principal components on its residual, the number "
+                         "chosen by inner CV, 0 included, and the layer used only as far as it clearly helps), "
+                         "stacked (the whole layer's ridge on the baseline's residual), banded (own penalties) "
+                         "or ridge (one penalty over stacked columns)")
     cv.add_argument("--pca", type=int, default=None, help="principal components fitted within training folds")
     cv.add_argument("--shuffle", action="store_true", help="shuffled K-fold (inflated scores; for demonstrations)")
     cv.add_argument("--permutations", type=int, default=0, help="circular-shift permutations for p-values")

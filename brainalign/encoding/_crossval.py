@@ -126,7 +126,7 @@ def cross_validate(
     n_iter: int = 20,
     one_se: float = 1.0,
     n_components="auto",
-    gate_se: float = 0.75,
+    gate_se: float = 1.0,
     pca: int | None = None,
     return_predictions: bool = False,
 ) -> EncodingResult:
@@ -168,12 +168,14 @@ def cross_validate(
     estimator : {"ridge", "pcr", "stacked", "banded"}
         For a design stacked by ``DesignMatrix.stack`` from several bands
         (``metadata["n_features"]``), the first band being the baseline
-        regressors: ``"pcr"`` fits the baseline and the top ``k`` principal
-        components of the other bands (fitted on the training rows) in one
-        ridge, ``k`` chosen per target by inner CV among ``n_components`` and
-        0 (the baseline alone), and keeps the layer only when it beats the
-        baseline alone by more than ``gate_se`` standard errors (over blocks
-        of ``gap`` validation rows); ``"stacked"`` fits the baseline by ridge, then the other
+        regressors: ``"pcr"`` fits the baseline by ridge, then the top ``k``
+        principal components of the other bands (fitted on the training rows)
+        by ridge on the baseline's training residual, ``k`` chosen per target
+        by inner CV among ``n_components`` and 0 (no layer), and weights the
+        layer's prediction by how clearly it beats "no layer": 0 up to
+        ``gate_se`` standard errors (the larger of those over blocks of
+        ``gap`` validation rows and over the inner folds), 1 from
+        ``gate_se + 1`` on; ``"stacked"`` fits the baseline by ridge, then the other
         bands by ridge on the baseline's training residual, with "layer off"
         (infinite penalty) among the candidates and the one-standard-error
         rule (``one_se``); ``"banded"`` fits :class:`BandedRidgeEncoder` (one
@@ -182,10 +184,11 @@ def cross_validate(
         it keeps pure-noise layers within noise of the baseline where
         ``"banded"``, ``"ridge"`` and a fixed PCA-10 do not, and gains in
         every ROI where PCA-10 does (see the encoding guide).  With
-        ``"stacked"``, ``result.alphas`` holds the layer's penalty (``inf`` =
-        layer off) and ``metadata["baseline_alphas"]`` the baseline's; with
-        ``"pcr"``, ``metadata["n_components"]`` holds the chosen ``k`` per fold
-        and target (0 = layer off).
+        ``"pcr"`` and ``"stacked"``, ``result.alphas`` holds the layer's
+        penalty (``inf`` = layer off) and ``metadata["baseline_alphas"]`` the
+        baseline's; with ``"pcr"``, ``metadata["n_components"]`` holds the
+        chosen ``k`` per fold and target (0 = layer off) and
+        ``metadata["layer_weights"]`` the gate's weights.
     one_se : float
         ``estimator="stacked"``: the layer's penalty is the largest candidate
         (off included) whose inner-CV error is within ``one_se`` paired
@@ -194,8 +197,9 @@ def cross_validate(
         ``estimator="pcr"``: candidate numbers of layer components; "auto" is
         2, 5, 10, 20, 50, ... up to a tenth of the training rows.
     gate_se : float
-        ``estimator="pcr"``: block standard errors by which the layer must beat
-        the baseline alone in the inner CV.
+        ``estimator="pcr"``: standard errors by which the layer must beat "no
+        layer" in the inner CV before it gets any weight (full weight at
+        ``gate_se + 1``).
     pca : int or None
         Reduce the design to this many principal components, fitted on each
         outer fold's training rows only (``estimator="ridge"``).
@@ -274,6 +278,7 @@ def cross_validate(
     forms = []
     baseline_alphas = []
     layer_components = []
+    layer_weights = []
     with using_backend(backend_name) as bk:
         for k, (train, test) in enumerate(folds):
             logger.debug("%s: fold %d/%d (%d train, %d test rows)", design.name, k + 1, len(folds),
@@ -290,8 +295,10 @@ def cross_validate(
                 out = gated_pcr_predict(Xtr[:, :nb], Xtr[:, nb:], Y[train], Xte[:, :nb], Xte[:, nb:], splits,
                                         alphas_arr, n_components=n_components, gate_se=gate_se, block=max(gap, 1),
                                         n_targets_batch=n_targets_batch, backend=bk)
-                out["best_alphas"] = out["alphas"]
+                out["best_alphas"] = out["layer_alphas"]
+                baseline_alphas.append(out["baseline_alphas"].tolist())
                 layer_components.append(out["n_components"].tolist())
+                layer_weights.append(np.round(out["layer_weights"], 4).tolist())
                 pred = out["predictions"]
             elif estimator == "stacked":
                 from ._stacked import stacked_ridge_predict
@@ -350,7 +357,9 @@ def cross_validate(
         # how often the layer was switched off (fold x target), the first thing to read when gains are ~0
         metadata["layer_off_fraction"] = float(np.isinf(chosen).mean())
     if estimator == "pcr":
+        metadata["baseline_alphas"] = baseline_alphas
         metadata["n_components"] = layer_components
+        metadata["layer_weights"] = layer_weights
         metadata["layer_off_fraction"] = float((np.asarray(layer_components) == 0).mean())
     if n_permutations:
         p_values = _shift_pvalues(Y, predictions, [te for _, te in folds], r.mean(0), n_permutations, gap, rng)

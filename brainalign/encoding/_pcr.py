@@ -1,32 +1,45 @@
 """Gated principal-component regression: what does a layer add to a baseline?
 
-The baseline and the layer's top ``k`` principal components (fitted on the
-training rows only) enter one ridge; ``k`` is chosen per target by inner CV
-among a few candidates *and* ``k = 0``, the baseline alone.  The layer is kept
-only when its inner-CV error beats the baseline alone by more than ``gate_se``
-standard errors of the paired difference, the standard error being taken over
-contiguous blocks of validation samples (about the gap's length), not over the
-handful of inner folds.
+In each outer fold the baseline is fitted by ridge; the layer's top ``k``
+principal components (fitted on the training rows only) are then fitted by
+ridge to the baseline's training residual.  ``k`` and the layer's penalty are
+chosen per target by inner CV among a few candidates *and* ``k = 0``, no
+layer.  The layer's prediction is then weighted by how clearly its inner-CV
+error beats "no layer": not at all up to ``gate_se`` (1) standard errors of
+the paired difference, fully from ``gate_se + 1`` on, linearly in between.
+The standard error is the larger of two estimates: over contiguous blocks of
+validation rows (about the CV gap long; ~30 blocks on 300 rows, so it is
+stable) and over the inner folds (slow drifts a spurious fit can ride on).
+Where the layer is left out the prediction is the baseline's own, so the
+gain is exactly 0.
 
-Why (``benchmarks/alice_gains_investigation.py``, Alice ROI data: 362 scans,
-2 baseline + 384 layer columns, 5 outer folds):
+Why (``benchmarks/alice_gains_investigation.py`` and
+``benchmarks/alice_gains_splits.py``, Alice ROI data: 362 scans, 2 baseline
++ 384 layer columns, 5 outer folds):
 
 * a ridge over all 384 layer columns, banded or stacked on the baseline's
   residual, has to choose between "layer on" and "layer off" from a noisy
-  inner CV; a pure-noise layer got switched on and lost up to 0.1 r to the
-  baseline, and a one-standard-error rule that stopped this also switched real
-  layers off (RATL lost its gain);
-* a few principal components cost little when a layer carries nothing, and
-  capture most of what a real layer adds (the issue's PCA-10 reference gains
-  in 5 of 6 ROIs) but PCA-10 alone, always on, loses to the baseline with
-  noise layers (4 of 18 noise CIs below 0);
-* the standard error of a difference over 5 inner folds is itself very noisy
-  (5 numbers); over ~30 blocks of validation samples it is stable enough for a
-  gate.
+  inner CV; banded ridge switched pure-noise layers on and lost up to 0.1 r to
+  the baseline; the one-standard-error rule over 5 inner folds (the standard
+  error of a difference estimated from 5 numbers) that stopped this also
+  switched the weaker right-ATL effect off;
+* a few principal components capture most of what a real layer adds (the
+  issue's PCA-10 reference gains in 5 of 6 ROIs) and cost little when a layer
+  carries nothing; PCA-10 alone, always on, scores noise layers below the
+  baseline;
+* fitting the components to the residual, not together with the baseline,
+  leaves the baseline's fit as it is: a layer can only add its own shrunken
+  prediction, which cut the significant losses of real layers on noisy
+  subsets of participants;
+* a hard on/off gate turned on the edge of its threshold: on the 13-participant
+  group one fold's right-ATL decision (0.9 standard errors) moved the ROI's
+  interval across 0; the ramp makes the result a smooth function of the
+  evidence.
 
 Candidates for ``k`` (``n_components="auto"``) are 2, 5, 10, 20, 50, 100, ...
-up to a tenth of the training rows (at least 10 samples per component), so a
-long recording can use hundreds of components and a short one stays small.
+up to a tenth of the training rows (at least 10 samples per component), plus
+the whole layer when it is that narrow, so a long recording can use hundreds
+of components and a short one stays small.
 """
 
 from __future__ import annotations
@@ -38,6 +51,8 @@ import numpy as np
 from ..core import BrainalignInputError
 from ._solvers import default_targets_batch, solve_ridge_cv
 
+#: width, in standard errors, of the gate's ramp from "layer left out" (at gate_se) to "layer used whole"
+GATE_RAMP = 1.0
 AUTO_COMPONENTS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
@@ -79,12 +94,6 @@ def component_candidates(n_train: int, n_layer: int, n_components="auto") -> lis
             isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in n_components):
         raise BrainalignInputError(f"n_components must be 'auto' or a list of ints >= 1, got {n_components!r}.")
     return sorted({min(int(k), cap) for k in n_components})
-
-
-def _standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean, std = train.mean(0), train.std(0)
-    std = np.where(std > 0, std, 1.0)
-    return (train - mean) / std, (test - mean) / std
 
 
 class _Candidate:
@@ -132,25 +141,28 @@ class _Candidate:
         return self.Z_test @ (W * (self.U.T @ (Y - ym))) + ym
 
 
-def layer_gate(errors_base: np.ndarray, errors_best: np.ndarray, fold_of_row: np.ndarray, block: int,
-               gate_se: float) -> np.ndarray:
-    """True where the baseline alone is within ``gate_se`` standard errors of the best candidate.
+def layer_weight(errors_base: np.ndarray, errors_best: np.ndarray, fold_of_row: np.ndarray, block: int,
+                 gate_se: float, ramp: float = GATE_RAMP) -> np.ndarray:
+    """Weight in [0, 1] of the layer's prediction, from how clearly it beats "no layer" in the inner CV.
 
     ``errors_*``: squared validation errors (n_rows, n_targets) in time order;
-    ``fold_of_row``: the inner fold of each row.  The paired difference is
-    averaged over all rows.  Its standard error is the larger of two: over the
-    means of ``block`` consecutive rows (stable: ~30 blocks on 300 rows) and
-    over the inner folds' means (slower drifts, which a spurious layer can
-    ride within one fold's training data).
+    ``fold_of_row``: the inner fold of each row.  The evidence is the mean
+    paired difference over all rows divided by its standard error, the larger
+    of two: over the means of ``block`` consecutive rows (stable: ~30 blocks
+    on 300 rows) and over the inner folds' means (slower drifts, which a
+    spurious fit can ride within one fold's training data).  The weight is 0
+    up to ``gate_se`` standard errors (1: the one-standard-error rule), 1
+    from ``gate_se + ramp`` on, and linear in between, so a decision on the
+    edge neither throws a real gain away nor takes a spurious layer in whole.
 
     Examples
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> base = 1 + rng.normal(scale=0.1, size=(300, 2))
-    >>> best = base - [0.05, 0.001] + rng.normal(scale=0.05, size=(300, 2))  # a clear gain, a tiny one
-    >>> layer_gate(base, best, np.repeat(np.arange(5), 60), 10, 0.75).tolist()
-    [False, True]
+    >>> best = base - [0.05, -0.01] + rng.normal(scale=0.05, size=(300, 2))  # a clear gain, a loss
+    >>> layer_weight(base, best, np.repeat(np.arange(5), 60), 10, 1.0).round(2).tolist()
+    [1.0, 0.0]
     """
     diff = errors_base - errors_best
     n = diff.shape[0]
@@ -164,19 +176,22 @@ def layer_gate(errors_base: np.ndarray, errors_best: np.ndarray, fold_of_row: np
     if folds.size >= 2:
         fold_means = np.stack([diff[fold_of_row == f].mean(0) for f in folds])
         se = np.maximum(se, fold_means.std(0, ddof=1) / np.sqrt(folds.size))
-    scale = np.abs(errors_best).mean(0)
-    return diff.mean(0) <= gate_se * se + 1e-12 * scale
+    gain = diff.mean(0)
+    floor = 1e-12 * np.abs(errors_best).mean(0)  # a difference without spread is not noise
+    evidence = np.where(gain > floor, gain / np.maximum(se, floor + 1e-300), 0.0)
+    if ramp <= 0:
+        return (evidence > gate_se).astype(float)
+    return np.clip((evidence - gate_se) / ramp, 0.0, 1.0)
 
 
 def gated_pcr_predict(Xb_train, Xl_train, Y_train, Xb_test, Xl_test, splits, alphas, *, n_components="auto",
-                      gate_se=0.75, block=10, n_targets_batch=None, backend=None) -> dict:
-    """Baseline + k layer principal components in one ridge, k (0 = baseline alone) by gated inner CV.
+                      gate_se=1.0, block=10, n_targets_batch=None, backend=None) -> dict:
+    """Baseline ridge, then k layer principal components on its residual, k (0 = none) by inner CV, gated.
 
     Parameters
     ----------
     Xb_train, Xl_train : ndarray (n_train, n_baseline), (n_train, n_layer)
-        Baseline and layer columns of the training rows (standardised or not:
-        every candidate design is standardised on the training rows).
+        Standardised baseline and layer columns of the training rows.
     Y_train : ndarray (n_train, n_targets)
     Xb_test, Xl_test : ndarray
         The same columns of the rows to predict.
@@ -184,25 +199,28 @@ def gated_pcr_predict(Xb_train, Xl_train, Y_train, Xb_test, Xl_test, splits, alp
         Inner folds; their validation rows, in time order, give the blocks of
         the gate's standard error.
     alphas : ndarray
-        Candidate penalties (chosen per target and candidate by inner CV).
+        Candidate penalties of the baseline and of the layer (chosen per
+        target, and per candidate ``k``, by inner CV).
     n_components : "auto" or sequence of int
         See :func:`component_candidates`.
     gate_se : float
-        The layer is used only when its inner-CV error is lower than the
-        baseline's by more than ``gate_se`` block standard errors.
+        The layer's prediction gets no weight until its inner-CV error is lower
+        than without it by ``gate_se`` standard errors, and its full weight from
+        ``gate_se + 1`` on (see :func:`layer_weight`).
     block : int
         Validation rows per block (the CV gap is a good choice: about the
         length of the autocorrelation).
     n_targets_batch : int or None
     backend : himalaya backend or None
-        Used for the baseline-alone fit, whose predictions are those of the
-        targets where the layer is left out (so their gain is exactly 0);
-        the other candidates run in numpy.
+        Used for the baseline's fit (the same as a one-band fit of the
+        baseline, so a target without the layer has a gain of exactly 0);
+        the layer's candidates run in numpy.
 
     Returns
     -------
-    dict with ``predictions`` (n_test, n_targets), ``alphas`` (chosen penalty
-    per target), ``n_components`` (chosen k per target, 0 = baseline alone),
+    dict with ``predictions`` (n_test, n_targets), ``baseline_alphas``,
+    ``layer_alphas`` (``inf`` where the layer is left out), ``layer_weights``
+    (0-1), ``n_components`` (chosen k per target, 0 = no layer),
     ``candidates`` and ``form``.
 
     Examples
@@ -219,55 +237,54 @@ def gated_pcr_predict(Xb_train, Xl_train, Y_train, Xb_test, Xl_test, splits, alp
     >>> out["n_components"].tolist()   # the layer helps the first target, not the second
     [50, 0]
     """
-    # the baseline alone exactly as a one-band fit computes it: a target without the layer scores
-    # the baseline's own r, not a number that differs from it in the 8th decimal
-    base = solve_ridge_cv(Xb_train, Y_train, alphas, splits, X_test=Xb_test, return_weights=False,
-                          n_targets_batch=n_targets_batch, backend=backend)
-    base_test = base["predictions"]
-    Xb_train, Xl_train = np.asarray(Xb_train, np.float64), np.asarray(Xl_train, np.float64)
-    Xb_test, Xl_test = np.asarray(Xb_test, np.float64), np.asarray(Xl_test, np.float64)
-    Y_train = np.asarray(Y_train, np.float64)
-    if Xb_train.shape[1] == 0 or Xl_train.shape[1] == 0:
+    if np.shape(Xb_train)[1] == 0 or np.shape(Xl_train)[1] == 0:
         raise BrainalignInputError("estimator='pcr' needs baseline and layer columns (two bands).")
     if not (np.isfinite(gate_se) and gate_se >= 0):
         raise BrainalignInputError(f"gate_se must be a number of standard errors >= 0, got {gate_se!r}.")
+    # the baseline exactly as a one-band fit computes it: a target without the layer scores the
+    # baseline's own r, not a number that differs from it in the 8th decimal
+    n_train = np.shape(Xb_train)[0]
+    base = solve_ridge_cv(Xb_train, Y_train, alphas, splits, X_test=np.vstack([Xb_train, Xb_test]),
+                          return_weights=False, n_targets_batch=n_targets_batch, backend=backend)
+    base_train, base_test = base["predictions"][:n_train], base["predictions"][n_train:]
+    Xl_train, Xl_test = np.asarray(Xl_train, np.float64), np.asarray(Xl_test, np.float64)
+    residual = np.asarray(Y_train, np.float64) - base_train
     alphas = np.asarray(alphas, dtype=np.float64)
-    n_train, n_targets = Y_train.shape
+    n_targets = residual.shape[1]
     ks = component_candidates(n_train, Xl_train.shape[1], n_components)
     mean = Xl_train.mean(0)
     _, _, Vt = np.linalg.svd(Xl_train - mean, full_matrices=False)
     P_train, P_test = (Xl_train - mean) @ Vt[: max(ks)].T, (Xl_test - mean) @ Vt[: max(ks)].T
-    candidates = [_Candidate(*_standardize(Xb_train, Xb_test), splits)]
-    for k in ks:
-        Z_train, Z_test = _standardize(np.hstack([Xb_train, P_train[:, :k]]), np.hstack([Xb_test, P_test[:, :k]]))
-        candidates.append(_Candidate(Z_train, Z_test, splits))
+    # one scale for all components (the first one's): ridge then shrinks the weak ones most, as it
+    # would on the whole layer; whitening them gave noise directions the weight of the main ones
+    scale = P_train[:, 0].std() or 1.0
+    candidates = [_Candidate(np.zeros((n_train, 0)), np.zeros((P_test.shape[0], 0)), splits)]
+    candidates += [_Candidate(P_train[:, :k] / scale, P_test[:, :k] / scale, splits) for k in ks]
     validated = np.unique(np.concatenate([va for _, va in splits]))
     fold_of_row = np.empty(n_train, dtype=int)
     for f, (_, va) in enumerate(splits):
         fold_of_row[va] = f
     fold_of_row = fold_of_row[validated]
-    pred = np.empty((Xb_test.shape[0], n_targets))
-    chosen_alpha = np.empty(n_targets)
+    pred = np.array(base_test, dtype=np.float64)
+    layer_alphas = np.full(n_targets, np.inf)
+    layer_weights = np.zeros(n_targets)
     chosen_k = np.zeros(n_targets, dtype=int)
     batch = n_targets_batch or default_targets_batch(n_train, n_targets)
     for start in range(0, n_targets, batch):
         cols = slice(start, min(n_targets, start + batch))
-        Yb = Y_train[:, cols]
-        fits = [c.inner_errors(Yb, alphas, n_train) for c in candidates]
+        Rb = residual[:, cols]
+        fits = [c.inner_errors(Rb, alphas, n_train) for c in candidates]
         errors = np.stack([e[validated] for _, e in fits])  # (candidates, rows, targets)
         best = np.argmin(errors.mean(1), axis=0)  # ties: the simpler candidate
-        idx = np.arange(Yb.shape[1])
-        use_base = layer_gate(errors[0], errors[best, :, idx].T, fold_of_row, block, gate_se)
-        pick = np.where(use_base, 0, best)
-        for c in np.unique(pick):
+        idx = np.arange(Rb.shape[1])
+        weight = layer_weight(errors[0], errors[best, :, idx].T, fold_of_row, block, gate_se)
+        pick = np.where(weight > 0, best, 0)
+        for c in np.unique(pick[pick > 0]):
             sel = np.flatnonzero(pick == c)
-            if c == 0:
-                pred[:, start + sel] = base_test[:, start + sel]
-                chosen_alpha[start + sel] = base["best_alphas"][start + sel]
-                continue
             a = fits[c][0][sel]
-            pred[:, start + sel] = candidates[c].predict(Yb[:, sel], a)
-            chosen_alpha[start + sel] = a
+            pred[:, start + sel] += weight[sel] * candidates[c].predict(Rb[:, sel], a)
+            layer_alphas[start + sel] = a
+        layer_weights[cols] = weight
         chosen_k[cols] = np.asarray([0] + ks)[pick]
-    return {"predictions": pred.astype(np.float32), "alphas": chosen_alpha, "n_components": chosen_k,
-            "candidates": [0] + ks, "form": "pcr"}
+    return {"predictions": pred.astype(np.float32), "baseline_alphas": base["best_alphas"],
+            "layer_alphas": layer_alphas, "layer_weights": layer_weights, "n_components": chosen_k, "candidates": [0] + ks, "form": "pcr"}

@@ -348,12 +348,13 @@ def sweep_layers(
         n_permutations, seed, backend, model, ...).  Without ``gap_s`` the
         largest default gap over all designs is used for every fit, so layers
         and baselines are scored on the same folds.  With a baseline the
-        default ``estimator`` is ``"pcr"``: the baseline and the layer's top
-        ``k`` principal components (fitted on the training rows) in one ridge,
-        ``k`` chosen per target by inner CV with "baseline alone" among the
-        candidates and kept only when the layer beats it by more than
-        ``gate_se`` block standard errors, so a layer that carries nothing
-        scores within noise of the baseline.  ``"stacked"`` (the layer's ridge
+        default ``estimator`` is ``"pcr"``: the baseline is fitted first, then
+        the layer's top ``k`` principal components (fitted on the training
+        rows) on its training residual, ``k`` chosen per target by inner CV
+        with "no layer" among the candidates, and the layer's prediction
+        weighted by how clearly it helps (none below ``gate_se`` = 1 standard
+        error), so a layer that carries nothing scores within noise of the
+        baseline.  ``"stacked"`` (the layer's ridge
         on the baseline's residual, one-standard-error rule), ``"banded"``
         (banded ridge, one penalty per band) and ``"ridge"`` (one penalty over
         the stacked columns) are the alternatives; see the encoding guide for
