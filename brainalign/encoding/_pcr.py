@@ -57,7 +57,7 @@ AUTO_COMPONENTS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 def component_candidates(n_train: int, n_layer: int, n_components="auto") -> list[int]:
-    """The numbers of layer components tried (``0``, the baseline alone, is always tried too).
+    """The numbers of layer components tried (``0``, no layer, is always tried too).
 
     Parameters
     ----------
@@ -97,7 +97,7 @@ def component_candidates(n_train: int, n_layer: int, n_components="auto") -> lis
 
 
 class _Candidate:
-    """One design (baseline [+ k layer components]) decomposed for every inner fold and for the fit."""
+    """One candidate design (k layer components; none: no layer) decomposed for every inner fold and the fit."""
 
     def __init__(self, Z_train, Z_test, splits):
         self.folds = []
