@@ -269,7 +269,9 @@ def gated_pcr_predict(Xb_train, Xl_train, Y_train, Xb_test, Xl_test, splits, alp
     layer_alphas = np.full(n_targets, np.inf)
     layer_weights = np.zeros(n_targets)
     chosen_k = np.zeros(n_targets, dtype=int)
-    batch = n_targets_batch or default_targets_batch(n_train, n_targets)
+    # every candidate holds its (n_train, batch) float64 validation errors at once, and they are
+    # stacked once more: share the usual one-block budget between them
+    batch = n_targets_batch or max(1, default_targets_batch(n_train, n_targets) // (4 * len(candidates)))
     for start in range(0, n_targets, batch):
         cols = slice(start, min(n_targets, start + batch))
         Rb = residual[:, cols]
