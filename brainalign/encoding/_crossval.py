@@ -243,11 +243,9 @@ def cross_validate(
     if estimator not in ESTIMATORS:
         raise BrainalignInputError(f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}, got {estimator!r}.")
     if estimator == "pcr":
-        from ._pcr import component_candidates
+        from ._pcr import check_options
 
-        component_candidates(1000, 1000, n_components)  # validates the value before any fit
-        if not (isinstance(gate_se, (int, float)) and np.isfinite(gate_se) and gate_se >= 0):
-            raise BrainalignInputError(f"gate_se must be a number of standard errors >= 0, got {gate_se!r}.")
+        n_components = check_options(n_components, gate_se)
     if not (np.isfinite(one_se) and one_se >= 0):
         raise BrainalignInputError(f"one_se must be a number of standard errors >= 0, got {one_se!r}.")
     band_sizes = None
@@ -379,8 +377,8 @@ def cross_validate(
         "pca": None if pca is None else int(pca),
         **({"n_iter": int(n_iter), "bands": band_sizes} if estimator == "banded" else {}),
         **({"one_se": float(one_se), "bands": band_sizes} if estimator == "stacked" else {}),
-        **({"n_components": n_components if isinstance(n_components, str) else [int(k) for k in np.atleast_1d(n_components)],
-            "gate_se": float(gate_se), "bands": band_sizes} if estimator == "pcr" else {}),
+        **({"n_components": n_components, "gate_se": float(gate_se), "bands": band_sizes}
+           if estimator == "pcr" else {}),
         "scoring": "per-fold pearson r and R2 (test-fold mean), averaged over folds",
     }
     result = EncodingResult(r, r2, chosen, recording.target_names, design.name, recording.subject, model,

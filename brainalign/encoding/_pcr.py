@@ -80,20 +80,29 @@ def component_candidates(n_train: int, n_layer: int, n_components="auto") -> lis
     >>> component_candidates(400, 6)
     [2, 5, 6]
     """
+    n_components = check_options(n_components)
     cap = max(1, min(n_layer, n_train - 1))
-    if isinstance(n_components, str):
-        if n_components != "auto":
-            raise BrainalignInputError(f"n_components must be 'auto' or a list of ints >= 1, got {n_components!r}.")
+    if n_components == "auto":
         ks = [k for k in AUTO_COMPONENTS if k <= n_train // 10 and k < n_layer]
         if n_layer <= n_train // 10:
             ks.append(n_layer)  # a narrow layer is also tried whole
         return ks or [min(cap, max(1, n_train // 10))]
+    return sorted({min(k, cap) for k in n_components})
+
+
+def check_options(n_components="auto", gate_se: float = 1.0):
+    """``n_components`` as "auto" or a list of ints, after checking both options (clear errors)."""
+    if not (isinstance(gate_se, (int, float, np.integer, np.floating)) and not isinstance(gate_se, bool)
+            and np.isfinite(gate_se) and gate_se >= 0):
+        raise BrainalignInputError(f"gate_se must be a number of standard errors >= 0, got {gate_se!r}.")
+    if isinstance(n_components, str) and n_components == "auto":
+        return n_components
     if isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool):
         n_components = [n_components]
-    if not isinstance(n_components, Sequence) or not n_components or any(
+    if isinstance(n_components, str) or not isinstance(n_components, Sequence) or not n_components or any(
             isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in n_components):
         raise BrainalignInputError(f"n_components must be 'auto' or a list of ints >= 1, got {n_components!r}.")
-    return sorted({min(int(k), cap) for k in n_components})
+    return [int(k) for k in n_components]
 
 
 class _Candidate:
@@ -239,8 +248,7 @@ def gated_pcr_predict(Xb_train, Xl_train, Y_train, Xb_test, Xl_test, splits, alp
     """
     if np.shape(Xb_train)[1] == 0 or np.shape(Xl_train)[1] == 0:
         raise BrainalignInputError("estimator='pcr' needs baseline and layer columns (two bands).")
-    if not (np.isfinite(gate_se) and gate_se >= 0):
-        raise BrainalignInputError(f"gate_se must be a number of standard errors >= 0, got {gate_se!r}.")
+    check_options(n_components, gate_se)
     # the baseline exactly as a one-band fit computes it: a target without the layer scores the
     # baseline's own r, not a number that differs from it in the 8th decimal
     n_train = np.shape(Xb_train)[0]
