@@ -49,6 +49,17 @@ def vit():
 
 
 @pytest.fixture(scope="module")
+def wav2vec2():
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    torch.manual_seed(0)
+    return Wav2Vec2Model(Wav2Vec2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                        intermediate_size=32, conv_dim=(8, 8), conv_stride=(5, 4),
+                                        conv_kernel=(10, 4), num_conv_pos_embeddings=8,
+                                        num_conv_pos_embedding_groups=2)).eval()
+
+
+@pytest.fixture(scope="module")
 def movies(tmp_path_factory):
     root = tmp_path_factory.mktemp("movies")
     out = {}
@@ -191,25 +202,20 @@ def test_kill_9_mid_video_resumes_without_recomputing_finished_chunks(movies, vi
     np.testing.assert_allclose(resumed.metadata["frame_times"], expected, atol=1e-6)
 
 
-def test_soundtrack_of_a_movie_through_a_speech_model(movies):
-    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+def test_soundtrack_of_a_movie_through_a_speech_model(movies, wav2vec2):
+    from transformers import Wav2Vec2FeatureExtractor
 
-    torch.manual_seed(0)
-    net = Wav2Vec2Model(Wav2Vec2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                       intermediate_size=32, conv_dim=(8, 8), conv_stride=(5, 4),
-                                       conv_kernel=(10, 4), num_conv_pos_embeddings=8,
-                                       num_conv_pos_embedding_groups=2)).eval()
     extractor = Wav2Vec2FeatureExtractor(sampling_rate=16000)
     path, _ = movies["mkv"]
-    fs = extract_audio_features(path, None, net, feature_extractor=extractor, frame_rate=10.0, device="cpu")
+    fs = extract_audio_features(path, None, wav2vec2, feature_extractor=extractor, frame_rate=10.0, device="cpu")
     assert fs.metadata["source"] == "movie.mkv" and fs.metadata["input_sfreq"] == 16000.0
     assert fs.metadata["duration"] == pytest.approx(3.0) and fs["layer.0"].shape == (30, 16)
     samples, _ = read_audio_track(path, 16000)
-    direct = extract_audio_features(samples.astype(np.float64), 16000, net, feature_extractor=extractor,
+    direct = extract_audio_features(samples.astype(np.float64), 16000, wav2vec2, feature_extractor=extractor,
                                     frame_rate=10.0, device="cpu")
     np.testing.assert_allclose(fs["layer.0"], direct["layer.0"], rtol=1e-5, atol=1e-6)
     with pytest.raises(BrainalignInputError, match="pass sfreq=None"):
-        extract_audio_features(path, 16000, net, feature_extractor=extractor, device="cpu")
+        extract_audio_features(path, 16000, wav2vec2, feature_extractor=extractor, device="cpu")
 
 
 def test_cli_extract_video_from_a_saved_model(movies, vit, tmp_path, capsys):
@@ -244,23 +250,18 @@ def test_one_fingerprint_sees_any_weight_change():
     assert model_fingerprint(other) != model_fingerprint(net)
 
 
-def test_all_modalities_of_two_movie_runs_in_one_call(movies, vit):
-    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+def test_all_modalities_of_two_movie_runs_in_one_call(movies, vit, wav2vec2):
+    from transformers import Wav2Vec2FeatureExtractor
 
     from brainalign.alignment import SampleGrid, multimodal_designs
     from brainalign.core import Timeline
     from brainalign.features import bundled_model_dir, extract_movie_features
 
     net, proc = vit
-    torch.manual_seed(0)
-    speech = Wav2Vec2Model(Wav2Vec2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                          intermediate_size=32, conv_dim=(8, 8), conv_stride=(5, 4),
-                                          conv_kernel=(10, 4), num_conv_pos_embeddings=8,
-                                          num_conv_pos_embedding_groups=2)).eval()
     runs = {"run-a": movies["mp4"][0], "run-b": movies["mkv"][0]}
     words = movies["mp4"][1]
     transcript = Timeline.concatenate([Timeline(words.tokens, words.onsets, words.offsets, runs=run) for run in runs])
-    feats = extract_movie_features(runs, video_model=net, processor=proc, sample_fps=4, audio_model=speech,
+    feats = extract_movie_features(runs, video_model=net, processor=proc, sample_fps=4, audio_model=wav2vec2,
                                    feature_extractor=Wav2Vec2FeatureExtractor(sampling_rate=16000),
                                    audio_frame_rate=10.0, text_model=bundled_model_dir(), transcript=transcript,
                                    text_layers=["layer.5"], context_tokens=8, device="cpu")
@@ -276,30 +277,25 @@ def test_all_modalities_of_two_movie_runs_in_one_call(movies, vit):
         extract_movie_features(runs, text_model=bundled_model_dir(), transcript=words)
 
 
-def test_every_modality_records_the_same_metadata_schema(movies, vit):
-    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+def test_every_modality_records_the_same_metadata_schema(movies, vit, wav2vec2):
+    from transformers import Wav2Vec2FeatureExtractor
 
     from brainalign.core import Timeline
     from brainalign.features import bundled_model_dir, extract_text_features, load_text_model
 
     net, proc = vit
-    torch.manual_seed(0)
-    speech = Wav2Vec2Model(Wav2Vec2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                          intermediate_size=32, conv_dim=(8, 8), conv_stride=(5, 4),
-                                          conv_kernel=(10, 4), num_conv_pos_embeddings=8,
-                                          num_conv_pos_embedding_groups=2)).eval()
     path, words = movies["mkv"]
     text_model = load_text_model(bundled_model_dir(), device="cpu")
     results = {
         "video": extract_video_features(path, net, processor=proc, sample_fps=2, device="cpu"),
         "image": extract_image_features(np.zeros((2, 40, 40, 3), np.uint8), net, processor=proc, device="cpu"),
-        "audio": extract_audio_features(path, None, speech, feature_extractor=Wav2Vec2FeatureExtractor(),
+        "audio": extract_audio_features(path, None, wav2vec2, feature_extractor=Wav2Vec2FeatureExtractor(),
                                         device="cpu"),
         "text": extract_text_features(Timeline(words.tokens, words.onsets), text_model, layers=["layer.5"],
                                       context_tokens=8),
     }
     fingerprints = {"video": model_fingerprint(net), "image": model_fingerprint(net),
-                    "audio": model_fingerprint(speech), "text": model_fingerprint(text_model.model)}
+                    "audio": model_fingerprint(wav2vec2), "text": model_fingerprint(text_model.model)}
     for modality, fs in results.items():
         md = fs.metadata
         assert md["modality"] == modality and md["engine_version"] == 2 and md["device"] == "cpu"
