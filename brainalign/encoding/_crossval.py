@@ -286,26 +286,24 @@ def cross_validate(
             if pca is not None:
                 Xtr, Xte = _pca_reduce(Xtr, Xte, pca)
             splits = inner_splits(train, runs, inner_cv, gap, shuffle=shuffle, seed=seed + k)
-            if estimator == "pcr":
-                from ._pcr import gated_pcr_predict
+            if estimator in ("pcr", "stacked"):
+                # both fit the baseline first, then the layer (or nothing) on its training residual
+                if estimator == "pcr":
+                    from ._pcr import gated_pcr_predict as combine
 
+                    options = dict(n_components=n_components, gate_se=gate_se, block=max(gap, 1))
+                else:
+                    from ._stacked import stacked_ridge_predict as combine
+
+                    options = dict(one_se=one_se)
                 nb = band_sizes[0]
-                out = gated_pcr_predict(Xtr[:, :nb], Xtr[:, nb:], Y[train], Xte[:, :nb], Xte[:, nb:], splits,
-                                        alphas_arr, n_components=n_components, gate_se=gate_se, block=max(gap, 1),
-                                        n_targets_batch=n_targets_batch, backend=bk)
+                out = combine(Xtr[:, :nb], Xtr[:, nb:], Y[train], Xte[:, :nb], Xte[:, nb:], splits, alphas_arr,
+                              n_targets_batch=n_targets_batch, backend=bk, **options)
                 out["best_alphas"] = out["layer_alphas"]
                 baseline_alphas.append(out["baseline_alphas"].tolist())
-                layer_components.append(out["n_components"].tolist())
-                layer_weights.append(np.round(out["layer_weights"], 4).tolist())
-                pred = out["predictions"]
-            elif estimator == "stacked":
-                from ._stacked import stacked_ridge_predict
-
-                nb = band_sizes[0]
-                out = stacked_ridge_predict(Xtr[:, :nb], Xtr[:, nb:], Y[train], Xte[:, :nb], Xte[:, nb:], splits,
-                                            alphas_arr, one_se=one_se, n_targets_batch=n_targets_batch, backend=bk)
-                out["best_alphas"] = out["layer_alphas"]
-                baseline_alphas.append(out["baseline_alphas"].tolist())
+                if estimator == "pcr":
+                    layer_components.append(out["n_components"].tolist())
+                    layer_weights.append(np.round(out["layer_weights"], 4).tolist())
                 pred = out["predictions"]
             elif band_sizes is not None:
                 from ._banded import BandedRidgeEncoder
@@ -350,15 +348,14 @@ def cross_validate(
         "data_hashes": {"design": hash_array(X), "recording": hash_array(Y)},
         "design_metadata": _jsonable(design.metadata),
     }
-    if estimator == "stacked":
+    if estimator in ("stacked", "pcr"):
         metadata["baseline_alphas"] = baseline_alphas
-        # how often the layer was switched off (fold x target), the first thing to read when gains are ~0
+        # how often the layer was switched off (fold x target; its penalty is inf there), the first
+        # thing to read when gains are ~0
         metadata["layer_off_fraction"] = float(np.isinf(chosen).mean())
     if estimator == "pcr":
-        metadata["baseline_alphas"] = baseline_alphas
         metadata["n_components"] = layer_components
         metadata["layer_weights"] = layer_weights
-        metadata["layer_off_fraction"] = float((np.asarray(layer_components) == 0).mean())
     if n_permutations:
         p_values = _shift_pvalues(Y, predictions, [te for _, te in folds], r.mean(0), n_permutations, gap, rng)
         metadata["p_fdr"] = fdr(p_values).tolist()

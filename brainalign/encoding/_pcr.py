@@ -127,19 +127,20 @@ class _Candidate:
             for tr, va, *_ in self.folds:
                 errors[va] = (Y[va] - Y[tr].mean(0)) ** 2
             return np.full(Y.shape[1], np.inf), errors
+        projected = []  # per fold: the centred validation targets and the projected training targets
         for tr, va, U, s, Zv in self.folds:
             ym = Y[tr].mean(0)
             UtY = U.T @ (Y[tr] - ym)
             E = Y[va] - ym
+            projected.append((E, UtY))
             for i, a in enumerate(alphas):
                 sse[i] += ((E - Zv @ ((s / (s ** 2 + a))[:, None] * UtY)) ** 2).sum(0)
         pick = alphas.size - 1 - np.argmin(sse[::-1], axis=0)
         chosen = alphas[pick]
         errors = np.zeros((n_train, Y.shape[1]))
-        for tr, va, U, s, Zv in self.folds:
-            ym = Y[tr].mean(0)
+        for (tr, va, U, s, Zv), (E, UtY) in zip(self.folds, projected):
             W = s[:, None] / (s[:, None] ** 2 + chosen[None, :])
-            errors[va] = (Y[va] - ym - Zv @ (W * (U.T @ (Y[tr] - ym)))) ** 2
+            errors[va] = (E - Zv @ (W * UtY)) ** 2
         return chosen, errors
 
     def predict(self, Y, alphas):
