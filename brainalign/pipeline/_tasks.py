@@ -116,11 +116,6 @@ def _layer_cv(config: StudyConfig, base_info: dict) -> dict:
     if base_info["has_baseline"]:
         cv.setdefault("estimator", DEFAULT_BASELINE_ESTIMATOR)
         return cv
-    return _single(cv)
-
-
-def _single(cv: dict) -> dict:
-    """Options for a design of one band (baselines): plain ridge, as sweep_layers fits them."""
     return single_band_options(cv)
 
 
@@ -348,7 +343,7 @@ def _baseline_task(task, config, context):
     cv = _cv_options(config)
     flags = _study_flags(config)
     cv["gap_s"] = _gap(cv, [first_design] + ([base] if base is not None else []), recording)
-    single = _single(cv)
+    single = single_band_options(cv)
     folder = fresh_folder(Path(task["folder"]))
     info: dict[str, Any] = {"gap_s": cv["gap_s"], "has_baseline": base is not None, "baselines": []}
     if base is not None:
