@@ -146,7 +146,7 @@ def main() -> int:
         for variant, sub in table.groupby("variant", sort=False):
             print(f"  {variant:<22s} " + "  ".join(f"{r.target} {r.gain:+.3f} [{r.ci_low:+.3f},{r.ci_high:+.3f}] "
                                                    f"{r.p_fdr:.3f}" for r in sub.itertuples()))
-    from brainalign.plotting import write_report
+    from brainalign.report import write_report
 
     print(f"report: {write_report(sweep_dir)}")
     return 0

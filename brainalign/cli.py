@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("brainalign.pipeline._cli_run", "run a study (models x layers x subjects) from a TOML/JSON config"),
     "localize": ("brainalign.localize._cli", "localize language-selective (or MD / ToM) units in an LLM"),
     "ablate": ("brainalign.localize._cli_ablate", "ablate localized units and measure the deficit"),
-    "report": ("brainalign.plotting._report", "write a self-contained HTML report of a results folder"),
+    "report": ("brainalign.report._cli", "write a self-contained HTML report of a results folder"),
     "datasets": ("brainalign.datasets._cli", "list dataset cards, check or fetch local copies"),
     "cache": ("brainalign.features._cli_cache", "verify a feature cache (exit 1 if damaged) or clean it up"),
 }

@@ -138,7 +138,7 @@ def test_pure_noise_layer_on_the_real_alice_baseline_stays_within_noise_of_it(sh
 
 
 def test_sensitivity_table_and_report_sections(planted, tmp_path):
-    from brainalign.plotting import write_report
+    from brainalign.report import write_report
 
     design, baseline, recording, sweep = planted
     folder = sweep.save(tmp_path / "run")

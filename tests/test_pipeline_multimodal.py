@@ -114,7 +114,7 @@ def test_joint_section_is_checked(tmp_path, movie_models, movie):
 
 
 def test_report_of_a_joint_only_study(tmp_path, movie_models, movie):
-    from brainalign.plotting import write_report
+    from brainalign.report import write_report
 
     n_scans = int(np.ceil(DURATION / TR)) + 15
     np.savetxt(tmp_path / "r.txt", np.random.default_rng(0).normal(size=(n_scans, 2)))

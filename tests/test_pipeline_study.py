@@ -182,7 +182,7 @@ def test_report_compares_the_models(sequential_study):
     import base64
     import re
 
-    from brainalign.plotting import write_report
+    from brainalign.report import write_report
 
     _, run = sequential_study
     page = write_report(run.output, run.output / "report.html").read_text()

@@ -73,7 +73,7 @@ def test_best_layer_recovers_argmax_and_threshold():
         best_layer({"a": [0.1]}, ["nope"])
 
 
-def test_best_layer_glass_map_has_one_colour_per_layer(mni_recording, rng):
+def test_best_layer_map_is_drawn_on_axial_slices_with_one_colour_per_layer(mni_recording, rng):
     scores, truth = _layer_scores(mni_recording, rng)
     best, _ = best_layer(scores)
     np.testing.assert_array_equal(best, truth)
@@ -83,8 +83,13 @@ def test_best_layer_glass_map_has_one_colour_per_layer(mni_recording, rng):
     assert [t.get_text() for t in legend.get_texts()] == LAYERS
     colours = {tuple(np.round(h.get_facecolor(), 3)) for h in legend.legend_handles}
     assert len(colours) == len(LAYERS)
-    cmaps = [img.cmap for ax in display.axes.values() for img in ax.ax.images]
-    assert cmaps and all(cmap.N == len(LAYERS) for cmap in cmaps)
+    # axial cuts (one axes per z), the label overlay in a discrete map with one colour per layer
+    assert len(display.axes) > 1 and {getattr(ax, "direction", "z") for ax in display.axes.values()} == {"z"}
+    overlays = [img.cmap for ax in display.axes.values() for img in ax.ax.images if img.cmap.name.endswith("layers")]
+    assert overlays and all(cmap.N == len(LAYERS) for cmap in overlays)
+    # a categorical map as a maximum projection shows the highest label along each line: refused
+    with pytest.raises(BrainalignInputError, match="maximum projection"):
+        plot_best_layer_map(scores, mni_recording, kind="glass")
 
 
 def test_best_layer_slices_and_surface(mni_recording, rng, tmp_path):

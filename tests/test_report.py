@@ -19,7 +19,7 @@ import pytest
 
 from brainalign.cli import main as cli_main
 from brainalign.core import BrainalignInputError, EncodingResult, save_json
-from brainalign.plotting import write_report
+from brainalign.report import write_report
 
 LAYERS = ["embeddings", "layer.0", "layer.1"]
 ROIS = ["LATL", "LIFG", "LPTL"]

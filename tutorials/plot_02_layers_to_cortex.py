@@ -187,12 +187,12 @@ fig = plot_layer_profile(table[np.tile(signal, len(names))], group="region", acr
 # A results folder holds the tidy scores (``scores.tsv``), every layer's
 # result, the configuration and the package versions; maps and tables can be
 # added next to them. ``brainalign report FOLDER`` (or
-# :func:`~brainalign.plotting.write_report`) turns it into one self-contained
+# :func:`~brainalign.report.write_report`) turns it into one self-contained
 # HTML page to share.
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from brainalign.plotting import write_report  # noqa: E402
+from brainalign.report import write_report  # noqa: E402
 
 folder = sweep.save(Path(tempfile.mkdtemp()) / "layers_to_cortex")
 (folder / "maps").mkdir(exist_ok=True)

@@ -24,7 +24,8 @@ import numpy as np
 
 from brainalign.datasets import DataUnavailableError, list_subjects_alice
 from brainalign.pipeline import parse_config, plan_study, run_study
-from brainalign.plotting import plot_model_profiles, write_study_report
+from brainalign.plotting import plot_model_profiles
+from brainalign.report import study_report
 
 FAST = os.environ.get("BRAINALIGN_FAST") == "1"
 work = Path(tempfile.mkdtemp(prefix="brainalign-study-"))
@@ -148,7 +149,7 @@ group = results.sweep("minilm", "group")
 print(group.layer_profile().round(3))
 
 # %%
-# ``brainalign report`` (or :func:`~brainalign.plotting.write_study_report`)
+# ``brainalign report`` (or :func:`~brainalign.report.study_report`)
 # puts the comparison on one self-contained HTML page.
-page = write_study_report(results.folder)
+page = study_report(results.folder)
 print("report:", page.name, f"({page.stat().st_size // 1024} KB)")

@@ -220,7 +220,7 @@ def gain_sensitivity(
     with its own options, e.g. the default cross-validation against leaving more
     out (``{"cv": 3}``), or the recording with motion confounds regressed out
     (``{"recording": cleaned}``).  The report
-    (:func:`brainalign.plotting.write_report`) shows a results folder's
+    (:func:`brainalign.report.write_report`) shows a results folder's
     ``tables/sensitivity.tsv`` (this table) with a column saying where the
     verdict changes.
 

@@ -230,7 +230,7 @@ def plot_best_layer_map(
     layer_names: Sequence[str] | None = None,
     *,
     threshold: float | None = None,
-    kind: Literal["glass", "slices", "surface"] = "glass",
+    kind: Literal["slices", "surface"] = "slices",
     cmap: str = "viridis",
     hemi: Hemi = "both",
     view: str = "lateral",
@@ -255,10 +255,9 @@ def plot_best_layer_map(
     layer_names : sequence of str, optional
     threshold : float, optional
         Minimum best score (e.g. r) for a voxel to be shown.
-    kind : {"glass", "slices", "surface"}
-        ``"glass"``: maximum projection (where a projection line crosses voxels
-        of several layers, the latest layer wins); ``"slices"``: orthogonal
-        slices with nearest-neighbour resampling; ``"surface"``: each layer's
+    kind : {"slices", "surface"}
+        ``"slices"``: axial slices (``display_mode="z"``) with nearest-neighbour
+        resampling, so every coloured voxel shows its own label; ``"surface"``: each layer's
         score map is projected onto fsaverage and the best layer is taken per
         vertex.
     cmap : str
@@ -271,25 +270,40 @@ def plot_best_layer_map(
     Returns
     -------
     display or figure
-        A nilearn display (``"glass"``, ``"slices"``) or a matplotlib figure
+        A nilearn display (``"slices"``) or a matplotlib figure
         (``"surface"``); its figure carries a legend with one entry per layer.
     """
-    if kind in ("glass", "slices"):
+    if kind == "glass":
+        raise BrainalignInputError(_NO_GLASS)
+    if kind == "slices":
         best, names = best_layer(scores, layer_names, threshold=threshold)
         label_values = np.where(best >= 0, best + 1, 0).astype(np.float32)
         return draw_layer_labels(to_brain_image(label_values, space), names, kind=kind, cmap=cmap, title=title,
                                  figure=figure, axes=axes, output_file=output_file)
     if kind != "surface":
-        raise BrainalignInputError(f"kind must be 'glass', 'slices' or 'surface', got {kind!r}.")
+        raise BrainalignInputError(f"kind must be 'slices' or 'surface', got {kind!r}.")
     return _surface_best_layer(scores, space, layer_names, threshold, cmap, hemi, view, mesh, title, figure, axes,
                                output_file)
 
 
-def draw_layer_labels(img, names: Sequence[str], *, kind: str = "glass", cmap: str = "viridis",
+_NO_GLASS = ("A best-layer map is categorical: a glass-brain maximum projection would show the highest layer "
+             "number along each line of sight, not the layer of any voxel. Use kind='slices' (axial cuts) or "
+             "kind='surface'.")
+
+
+def draw_layer_labels(img, names: Sequence[str], *, kind: str = "slices", cmap: str = "viridis",
                       title: str | None = None, legend_title: str = "best layer", figure=None, axes=None,
-                      output_file=None):
-    """Draw an image of layer numbers (1 = first of ``names``, 0 = none) with one colour per layer."""
+                      output_file=None, cut_coords: int = 7):
+    """Draw an image of layer numbers (1 = first of ``names``, 0 = none) on axial slices, one colour per layer.
+
+    Labels are categorical, so they are shown on slices with nearest-neighbour
+    resampling, never as a maximum projection (which would show the highest
+    label along each line of sight).
+    """
     from nilearn import plotting
+
+    if kind != "slices":
+        raise BrainalignInputError(_NO_GLASS if kind == "glass" else f"kind must be 'slices', got {kind!r}.")
 
     n_layers = len(names)
     colors = layer_colors(n_layers, cmap)
@@ -298,16 +312,14 @@ def draw_layer_labels(img, names: Sequence[str], *, kind: str = "glass", cmap: s
         import matplotlib.pyplot as plt
 
         # Leave the right edge of the figure free for the layer legend.
-        figure = plt.figure(figsize=(11.0, 3.4) if kind == "glass" else (9.0, 3.4))
-        axes = [0.0, 0.0, 0.84, 1.0]
+        figure = plt.figure(figsize=(12.0, 2.6))
+        axes = [0.0, 0.0, 0.86, 1.0]
     common = dict(
         cmap=listed, vmin=0.5, vmax=n_layers + 0.5, threshold=0.5, colorbar=False,
         title=title, figure=figure, axes=axes,
     )
-    if kind == "glass":
-        display = plotting.plot_glass_brain(img, display_mode="lzry", plot_abs=False, **common)
-    else:
-        display = plotting.plot_stat_map(img, display_mode="ortho", resampling_interpolation="nearest", **common)
+    display = plotting.plot_stat_map(img, display_mode="z", cut_coords=cut_coords, resampling_interpolation="nearest",
+                                     **common)
     fig = display.frame_axes.figure
     _layer_legend(fig, names, colors, title=legend_title)
     if output_file is not None:

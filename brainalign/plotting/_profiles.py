@@ -14,6 +14,18 @@ from ._utils import as_vector, finish, is_results, layer_matrix, layer_rows, new
 ErrorKind = Literal["sem", "ci", "std"]
 
 
+def t_halfwidth(values: np.ndarray, level: float = 0.95) -> float:
+    """Half-width of the t confidence interval of the mean of the finite ``values`` (NaN below two)."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    n = values.size
+    if n < 2:
+        return np.nan
+    return float(stats.t.ppf(0.5 + level / 2, n - 1) * np.std(values, ddof=1) / np.sqrt(n))
+
+
 def _spread(values: np.ndarray, error: ErrorKind | None) -> float:
     values = values[np.isfinite(values)]
     n = values.size
@@ -22,13 +34,10 @@ def _spread(values: np.ndarray, error: ErrorKind | None) -> float:
     std = float(np.std(values, ddof=1))
     if error == "std":
         return std
-    sem = std / np.sqrt(n)
     if error == "sem":
-        return sem
+        return std / np.sqrt(n)
     if error == "ci":
-        from scipy import stats
-
-        return float(stats.t.ppf(0.975, n - 1) * sem)
+        return t_halfwidth(values)
     raise BrainalignInputError(f"error must be 'sem', 'ci', 'std' or None, got {error!r}.")
 
 
@@ -183,7 +192,7 @@ def plot_layer_profile(
     ax.set_xlabel("layer")
     bar = {"sem": "± SEM", "ci": "± 95% CI", "std": "± SD", None: ""}[error]
     ax.set_ylabel(f"{value} (mean {bar})".replace(" )", ")"))
-    ax.axhline(0, color="0.8", lw=0.8, zorder=0)
+    # no line at 0: it would stretch the y axis down to 0 and flatten differences between layers
     if group is not None and len(groups) > 1:
         ax.legend(fontsize=8, title=group, ncol=2 if len(groups) > 6 else 1)
     notes = [n for n, level in (("dashed: noise ceiling", ceiling), ("dotted: baseline", baseline)) if level is not None]
