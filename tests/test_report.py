@@ -6,6 +6,7 @@ import base64
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib
@@ -195,3 +196,241 @@ def test_report_of_a_localize_results_folder(tmp_path, rng):
     n_figures = len(list((root / "figures").glob("*.png")))
     assert page.count("data:image/png;base64,") == n_figures > 0
     assert "Kind: localize" in page
+
+
+# --------------------------------------------------------------------------- study pages
+STUDY_LAYERS = ["embeddings", "layer.0", "layer.1"]
+STUDY_ROIS = ["LATL", "LIFG", "LPTL", "LIPL"]
+SUBJECTS = [f"s{i:02d}" for i in range(1, 9)]
+
+
+def _study_folder(root: Path, rng: np.random.Generator) -> tuple[Path, pd.DataFrame]:
+    """A study folder as ``brainalign run`` writes it: two models, 8 subjects and a group average.
+
+    "signal-lm" adds +0.03 r over the baseline at layer.1 in every subject (less elsewhere);
+    "noise-lm" adds nothing anywhere (gains are noise around 0) in the subjects, but its
+    group-average recording shows a large gain at layer.1: pooled with the subjects it would
+    turn the null into a positive result.
+    """
+    rows = []
+    truth = {"signal-lm": [0.0, 0.01, 0.03], "noise-lm": [0.0, 0.0, 0.0]}
+    for model, gains in truth.items():
+        for i, layer in enumerate(STUDY_LAYERS):
+            for subject in SUBJECTS + ["group"]:
+                is_group = subject == "group"
+                for roi in STUDY_ROIS:
+                    base = 0.1 + 0.02 * rng.normal()
+                    gain = (0.3 if model == "noise-lm" and layer == "layer.1" else gains[i]) if is_group \
+                        else gains[i] + 0.01 * rng.normal()
+                    rows.append({"model": model, "layer": layer, "layer_index": i, "depth": i / 2,
+                                 "subject": subject, "kind": "group" if is_group else "subject", "target": roi,
+                                 "r": base + gain, "r2": -0.37, "r_baseline": base, "gain": gain,
+                                 "ci_low": gain - 0.02, "ci_high": gain + 0.02, "p": 0.5,
+                                 "p_fdr": 0.01 if gain - 0.02 > 0 else 0.6})
+    table = pd.DataFrame(rows)
+    root.mkdir(parents=True)
+    table.to_csv(root / "study_scores.tsv", sep="\t", index=False)
+    save_json(root / "summary.json", {
+        "kind": "study", "name": "toy-study", "created": "2026-01-01T00:00:00+00:00",
+        "config": {"name": "toy-study", "dataset": {"subjects": SUBJECTS, "group_average": True}},
+        "models": list(truth), "recordings": SUBJECTS + ["group"],
+        "headline": {m: {"best_layer": "layer.1"} for m in truth},
+        "versions": {"brainalign": "0.1.0", "numpy": np.__version__},
+        "data_hashes": {f"{m}/{s}": {"recording": "cd" * 32} for m in truth for s in SUBJECTS[:1]}})
+    for model in truth:  # what each sweep records of its resolved settings
+        sweep = root / model / SUBJECTS[0]
+        save_json(sweep / "summary.json", {"kind": "layer_sweep", "config": {
+            "baseline": "baseline", "baseline_combination": "gated principal components",
+            "autocorrelation_baseline": True, "gain_test": {"n_bootstraps": 1000}}})
+        save_json(sweep / "layers" / "layer.0" / "result.json", {"name": "layer.0", "config": {
+            "estimator": "pcr", "alphas": [1.0, 100.0, 10000.0], "cv": "ContiguousBlockCV(n_splits=5, gap=10)",
+            "gap_s": 20.0, "design": "layer.0"}})
+    save_json(root / ".work" / "designs" / "k1" / "design" / "design.json",
+              {"name": "layer.0", "metadata": {"method": "hrf", "hrf_model": "glover", "events_as": "impulse"}})
+    save_json(root / ".work" / "features" / "k2" / "task.json", {
+        "label": "features signal-lm stimulus", "layer_names": STUDY_LAYERS,
+        "provenance": {"model_id": "bundled:all-MiniLM-L6-v2", "model_fingerprint": "12e6b35c5acd1e8d",
+                       "context_tokens": 128, "pooling": "last"}})
+    return root, table
+
+
+class _Page(HTMLParser):
+    """The parts of a report page a reader looks at: text, tables and verdicts per section (h2 id)."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.sections: dict[str, dict] = {}
+        self._section = "top"
+        self._open(self._section)
+        self._cell: list[str] | None = None
+        self._row: list[str] | None = None
+        self._verdict: list[str] | None = None
+        self.feed(page)
+
+    def _open(self, name):
+        self.sections[name] = {"text": [], "tables": [], "verdicts": [], "images": 0}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        here = self.sections[self._section]
+        if tag == "h2":
+            self._section = attrs.get("id", "?")
+            self._open(self._section)
+        elif tag == "table":
+            here["tables"].append([])
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "img":
+            here["images"] += 1
+        elif tag == "p" and "verdict" in (attrs.get("class") or ""):
+            self._verdict = []
+
+    def handle_endtag(self, tag):
+        here = self.sections[self._section]
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            here["tables"][-1].append(self._row)
+            self._row = None
+        elif tag == "p" and self._verdict is not None:
+            here["verdicts"].append("".join(self._verdict).strip())
+            self._verdict = None
+
+    def handle_data(self, data):
+        self.sections[self._section]["text"].append(data)
+        for part in (self._cell, self._verdict):
+            if part is not None:
+                part.append(data)
+
+    def text(self, section: str) -> str:
+        return " ".join(" ".join(self.sections[section]["text"]).split())
+
+
+def _records(rows: list[list[str]]) -> list[dict]:
+    return [dict(zip(rows[0], row)) for row in rows[1:]]
+
+
+_INTERVAL = re.compile(r"^[+-]\d\.\d{4} \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]$")
+
+
+def test_study_report_scientists_checklist(tmp_path, rng):
+    """What a scientist checks before believing a study page (issue #19 item 2)."""
+    from brainalign.report import study_report
+
+    root, table = _study_folder(tmp_path / "study", rng)
+    page = _Page(write_report(root).read_text())
+    assert list(page.sections)[1:] == ["verdict", "profiles", "gains", "rois", "maps", "provenance"]
+
+    # 1. the verdict: a best layer with its interval for the model with signal, a plain null for the other
+    verdicts = page.sections["verdict"]["verdicts"]
+    signal = next(v for v in verdicts if v.startswith("signal-lm: best layer layer.1"))
+    assert "95% CI over 8 subjects" in signal and "bootstrap resamples" in signal
+    null = next(v for v in verdicts if v.startswith("noise-lm:") and "group average" not in v)
+    assert "noise-lm: no layer beats the baseline" in null and "no best layer is reported" in null
+    # the group average's large gain is reported on its own line, and did not leak into the verdict
+    assert any(v.startswith("noise-lm, group average on its own") and "layer.1" in v for v in verdicts)
+    best = {r["model"]: r for r in _records(page.sections["verdict"]["tables"][0])}
+    assert best["noise-lm"]["layers with gain CI above 0"] == "none"
+    assert best["signal-lm"]["layers with gain CI above 0"].split(", ")[-1] == "layer.1"
+    assert best["signal-lm"]["units"] == "8 subjects"
+
+    # 2. profiles draw the baseline, and subjects and group average are separate figures
+    profiles = page.text("profiles")
+    assert "baseline alone (dotted)" in profiles and page.sections["profiles"]["images"] == 2
+    assert "R² is the held-out coefficient of determination: it is below 0" in profiles
+
+    # 3. gains: over subjects only, with CIs, and the group average in its own table with its own CI
+    subjects_table, group_table = (_records(t) for t in page.sections["gains"]["tables"])
+    subjects = table[table["kind"] == "subject"]
+    for row in subjects_table:
+        assert _INTERVAL.match(row["mean gain over subjects [95% CI]"]), row
+        assert row["subjects"] == "8"
+        expected = subjects[(subjects.model == row["model"]) & (subjects.layer == row["layer"])]["gain"].mean()
+        assert float(row["mean gain over subjects [95% CI]"].split()[0]) == pytest.approx(expected, abs=1e-4)
+    assert len(subjects_table) == len(group_table) == 2 * len(STUDY_LAYERS)
+    group_noise = next(r for r in group_table if r["model"] == "noise-lm" and r["layer"] == "layer.1")
+    assert _INTERVAL.match(group_noise["group-average gain [mean of per-target 95% CIs]"])
+    assert group_noise["group-average gain [mean of per-target 95% CIs]"].startswith("+0.3000")
+    noise_subjects = next(r for r in subjects_table if r["model"] == "noise-lm" and r["layer"] == "layer.1")
+    assert abs(float(noise_subjects["mean gain over subjects [95% CI]"].split()[0])) < 0.02  # not pooled
+    assert page.sections["gains"]["images"] == 1
+
+    # 4. per-ROI tables: one per model, subjects and group average in separate columns, layer names
+    rois = page.sections["rois"]["tables"]
+    assert len(rois) == 2
+    roi_rows = _records(rois[0])
+    assert {r["target"] for r in roi_rows} == set(STUDY_ROIS) and {r["layer"] for r in roi_rows} == set(STUDY_LAYERS)
+    assert all(r["subjects with own CI above 0"].endswith("/8") for r in roi_rows)
+    assert all(_INTERVAL.match(r["group average: gain [95% CI]"]) for r in roi_rows)
+
+    # 5. provenance: the resolved estimator, alphas, CV and gap, baselines, HRF and the model fingerprint
+    settings = {r["setting"]: r["value"] for r in _records(page.sections["provenance"]["tables"][0])}
+    assert settings["encoding: estimator"] == "pcr" and "ContiguousBlockCV" in settings["encoding: cv"]
+    assert settings["encoding: gap_s"] == "20" and "10000.0" in settings["encoding: alphas"]
+    assert settings["baseline_combination"] == "gated principal components"
+    assert settings["alignment: hrf_model"] == '"glover"'
+    assert "12e6b35c5acd1e8d" in page.text("provenance")
+    assert "best_layer_index" not in page.text("provenance") + page.text("verdict")
+
+    # the Python names: study_report is the page of a study folder, write_report dispatches to it
+    assert study_report(root, tmp_path / "again.html").read_text().count("no layer beats the baseline") >= 1
+
+
+def test_study_verdicts_for_the_log_and_best_layer_uncertainty(tmp_path, rng):
+    """The sentence `brainalign run` logs, and the best layer's uncertainty, on planted truth."""
+    from brainalign.pipeline import StudyResults
+    from brainalign.report import best_layer_summary, split_recordings
+
+    root, table = _study_folder(tmp_path / "study", rng)
+    lines = StudyResults(root).verdicts()
+    assert lines[0].startswith("signal-lm: best layer layer.1") and lines[1].startswith(
+        "noise-lm: no layer beats the baseline")
+    subjects, group = split_recordings(table)
+    assert set(group["subject"]) == {"group"} and "group" not in set(subjects["subject"])
+    # the group average is identified by the data (kind column), not by its name
+    renamed = table.assign(subject=table["subject"].replace({"group": "avg"}))
+    assert set(split_recordings(renamed)[1]["subject"]) == {"avg"}
+    signal = best_layer_summary(table)[0]
+    assert signal.best == "layer.1" and signal.indistinguishable == ["layer.1"] and signal.share_best > 0.95
+    assert signal.beating[-1] == "layer.1" and signal.ci_low[2] > 0
+    # two layers with the same planted gain cannot be told apart: both are in the set
+    tied = table.copy()
+    tied.loc[(tied.model == "signal-lm") & (tied.layer == "layer.0"), "gain"] = \
+        tied.loc[(tied.model == "signal-lm") & (tied.layer == "layer.1"), "gain"].to_numpy()
+    tie = best_layer_summary(tied)[0]
+    assert set(tie.indistinguishable) >= {"layer.0", "layer.1"}
+    # one subject only: the units become the targets and say so
+    one = table[table.subject.isin(["s01"])]
+    assert best_layer_summary(one)[0].units == "targets"
+    # no baseline (no gain column): ranked by r, never claims anything about a baseline
+    no_base = best_layer_summary(table.drop(columns="gain"))[0]
+    assert no_base.value == "r" and "baseline" not in no_base.sentence()
+
+
+def test_model_comparison_section_counts_wins_per_pair(tmp_path, rng):
+    from brainalign.report import comparison_html, model_comparison_summary
+
+    n = 30
+    diff = np.r_[np.full(10, 0.05), np.full(5, -0.04), np.zeros(15)] + 0.001 * rng.normal(size=n)
+    frame = pd.DataFrame({"model_a": "deep<b>", "model_b": "linear", "target": [f"v{i}" for i in range(n)],
+                          "difference": diff, "ci_low": diff - 0.02, "ci_high": diff + 0.02,
+                          "p_fdr": np.where(np.abs(diff) > 0.02, 0.01, 0.8)})
+    other = frame.assign(model_a="gpt2", difference=-frame["difference"], ci_low=-frame["ci_high"],
+                         ci_high=-frame["ci_low"])
+    both = pd.concat([frame, other], ignore_index=True)
+    summary = model_comparison_summary(both)
+    assert summary[["A wins", "B wins", "no difference"]].values.tolist() == [[10, 5, 15], [5, 10, 15]]
+    assert summary["targets"].tolist() == [30, 30]
+    fragment = comparison_html(both)
+    assert "deep&lt;b&gt; minus linear" in fragment and "<b>" not in fragment
+    with pytest.raises(BrainalignInputError, match="missing \\['p_fdr'\\]"):
+        model_comparison_summary(both.drop(columns="p_fdr"))
+    # a results folder with tables/model_comparison.tsv gets the section in its report
+    root = _results_folder(tmp_path / "results", rng)
+    both.to_csv(root / "tables" / "model_comparison.tsv", sep="\t", index=False)
+    page = _Page(write_report(root).read_text())
+    counts = _records(page.sections["model_comparison"]["tables"][0])
+    assert [(r["model A"], r["A wins"], r["B wins"]) for r in counts] == [("deep<b>", "10", "5"), ("gpt2", "5", "10")]

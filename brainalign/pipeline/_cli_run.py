@@ -78,11 +78,8 @@ def main(args: argparse.Namespace) -> int:
     run = run_study(config, output=args.output, executor=args.executor, n_workers=args.workers,
                     threads_per_worker=args.threads, scheduler=args.scheduler)
     results = run.results()
-    for model, head in results.summary["headline"].items():
-        gain = head["mean_gain_over_baseline"]
-        logger.info("%s: best layer %s (depth %.2f), mean r %.3f%s", model, head["best_layer"],
-                    head["best_layer_depth"], head["best_layer_mean_r"],
-                    "" if gain is None else f", gain over baseline {gain:+.3f}")
+    for line in results.verdicts():  # the best layer with its interval, or "no layer beats the baseline"
+        logger.info("%s", line)
     joint = results.summary.get("joint_headline")
     if joint:
         logger.info("models fitted together: %s", ", ".join(f"{k} {v:.3f}" for k, v in joint.items()))

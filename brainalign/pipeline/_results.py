@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, load_json
+from ..report import BestLayer, best_layer_summary, group_gains, split_recordings, subject_gains
 
 
 class StudyResults:
@@ -20,6 +21,8 @@ class StudyResults:
         ``r2``, ``r_baseline``, ``gain`` and, with a baseline, the gain's
         bootstrap ``ci_low`` / ``ci_high``, ``p`` and ``p_fdr``; ``depth`` is the
         layer's position in its model, 0 (embeddings) to 1 (last block).
+        The group-average recording (``kind == "group"``) is a row set of its
+        own: every summary below keeps it apart from the subjects.
     summary : dict
         Config, package versions, data hashes and per-model headline.
     """
@@ -55,16 +58,39 @@ class StudyResults:
                                        f"recordings {self.recordings}.")
         return LayerSweep.load(self.folder / model / recording)
 
-    def layer_profiles(self, *, subjects_only: bool = True) -> pd.DataFrame:
-        """Mean r per model and layer over targets, with the mean and SEM over subjects, by depth."""
-        table = self.table
-        if subjects_only and (table.kind == "subject").any():
-            table = table[table.kind == "subject"]
+    def layer_profiles(self, *, recordings: str = "subjects") -> pd.DataFrame:
+        """Mean r per model and layer over targets, with the mean and SEM over subjects, by depth.
+
+        ``recordings="group"`` gives the group-average recording alone (``n_subjects`` 1,
+        no SEM); subjects and the group average are never pooled.
+        """
+        subjects, group = split_recordings(self.table)
+        if recordings not in ("subjects", "group"):
+            raise BrainalignInputError(f"recordings must be 'subjects' or 'group', got {recordings!r}.")
+        table = subjects if recordings == "subjects" else group
         per_subject = table.groupby(["model", "layer", "layer_index", "depth", "subject"], sort=False)["r"].mean()
         grouped = per_subject.groupby(level=["model", "layer", "layer_index", "depth"], sort=False)
         out = pd.DataFrame({"r": grouped.mean(), "sem": grouped.std(ddof=1) / np.sqrt(grouped.count()),
                             "n_subjects": grouped.count()}).reset_index()
         return out.sort_values(["model", "layer_index"]).reset_index(drop=True)
+
+    def gains(self, *, recordings: str = "subjects", by_target: bool = False) -> pd.DataFrame:
+        """Gain over the baseline per model and layer (and target): over subjects with a 95 % t interval,
+        or the group average alone with its bootstrap interval (see :func:`brainalign.report.subject_gains`,
+        :func:`brainalign.report.group_gains`)."""
+        if recordings == "subjects":
+            return subject_gains(self.table, by_target=by_target)
+        if recordings == "group":
+            return group_gains(self.table, by_target=by_target)
+        raise BrainalignInputError(f"recordings must be 'subjects' or 'group', got {recordings!r}.")
+
+    def best_layers(self, **kwargs) -> list[BestLayer]:
+        """Each model's best layer with its uncertainty (:func:`brainalign.report.best_layer_summary`)."""
+        return best_layer_summary(self.table, **kwargs)
+
+    def verdicts(self, **kwargs) -> list[str]:
+        """One plain sentence per model: its best layer with its interval, or that no layer beats the baseline."""
+        return [best.sentence() for best in self.best_layers(**kwargs)] if len(self.table) else []
 
     def __repr__(self) -> str:
         return f"StudyResults({self.folder}, models={self.models}, recordings={len(self.recordings)})"

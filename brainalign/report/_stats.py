@@ -71,7 +71,12 @@ def _layer_order(table: pd.DataFrame) -> pd.DataFrame:
     order = "layer_index" if "layer_index" in table.columns else ("depth" if "depth" in table.columns else None)
     cols = ["model", "layer"] + ([order] if order else [])
     layers = table[cols].drop_duplicates(["model", "layer"])
-    return layers.sort_values(["model", order], kind="stable") if order else layers
+    if not order:
+        return layers
+    # models in the study's order (first appearance), layers by their position in the model
+    rank = {m: i for i, m in enumerate(dict.fromkeys(table["model"]))}
+    return layers.assign(_rank=layers["model"].map(rank)).sort_values(["_rank", order], kind="stable").drop(
+        columns="_rank")
 
 
 def subject_gains(table: pd.DataFrame, *, by_target: bool = False, value: str = "gain") -> pd.DataFrame:

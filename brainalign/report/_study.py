@@ -46,11 +46,32 @@ def _verdict_section(table_: pd.DataFrame, summary: dict, n_bootstraps: int = 20
                      "best in bootstrap": "" if not np.isfinite(b.share_best) else f"{b.share_best:.0%}",
                      "not distinguishable from it": ", ".join(n for n in b.indistinguishable if n != b.best) or "none",
                      "layers with gain CI above 0": (", ".join(b.beating) or "none") if b.has_baseline else "n/a"})
+    verdicts += _group_verdicts(table_)
     units = best[0].units if best else "subjects"
     value = "gain over the baseline" if best and best[0].has_baseline else "r"
     return Section("verdict", "Verdict", "sections/verdict.html", {
         "overview": overview, "verdicts": verdicts, "table": table(pd.DataFrame(rows)),
         "method": _METHOD.format(value=value, units=units, n=n_bootstraps)}), best
+
+
+def _group_verdicts(table_: pd.DataFrame) -> list[dict]:
+    """One line per model on the group-average recording alone (when the study has one and a baseline)."""
+    subjects, group = split_recordings(table_)
+    if group.empty or subjects["subject"].nunique() < 2:  # with no subjects the main verdict is the group's
+        return []
+    gains = group_gains(table_)
+    out = []
+    for model, frame in gains.groupby("model", sort=False):
+        if not frame["gain"].notna().any():
+            continue
+        top = frame.loc[frame["gain"].idxmax()]
+        above = frame.loc[frame["ci_low"] > 0, "layer"].tolist()
+        text = (f"{model}, group average on its own: largest mean gain {interval(top['gain'], top['ci_low'], top['ci_high'])} "
+                f"at {top['layer']} (mean of the per-target bootstrap bounds); layers whose interval lies above 0: "
+                f"{', '.join(above) if above else 'none'}. A group average is one recording, not a sample of "
+                "subjects: it says the effect is present in the averaged signal, not how it generalises.")
+        out.append({"css": "positive" if above else "null", "text": text})
+    return out
 
 
 def _ceilings(study_dir: Path) -> dict[str, float] | None:
