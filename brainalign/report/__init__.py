@@ -16,7 +16,8 @@ with the numbers behind them.
   model B per target" section, for any tidy table of paired differences.
 """
 
-from ._folder import comparison_section, write_report
+from ._common import comparison_section
+from ._folder import write_report
 from ._render import render_fragment
 from ._stats import (
     BestLayer,

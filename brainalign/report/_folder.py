@@ -11,14 +11,9 @@ import pandas as pd
 
 from ..core import BrainalignInputError, load_json
 from ..plotting import draw_layer_labels, plot_layer_profile, plot_score_map, plot_score_vs_baseline
-from ._render import Figure, Section, figure, kv_table, logger, now, read_tsv, render, table
-from ._stats import model_comparison_summary
-
-#: one line under any table or card showing R², because a negative R² surprises
-R2_NOTE = ("R² is the held-out coefficient of determination: it is below 0 when the prediction is worse than "
-           "each test fold's own mean, which is common for weak signals (a small r with a mis-scaled "
-           "prediction); r is the score used for every ranking here.")
-
+from ._common import R2_NOTE, comparison_sections, provenance
+from ._render import Figure, Section, figure, logger, now, read_tsv, render, table
+from ._study import study_report
 
 def _layer_summary(scores: pd.DataFrame, value: str) -> pd.DataFrame:
     keys = [c for c in ("model", "layer") if c in scores.columns]
@@ -276,40 +271,8 @@ def _layers_section(results_dir: Path) -> Section | None:
     if not rows and not warnings:
         return None
     return Section("layers", "Saved results per layer and baseline", "sections/layers.html",
-                   {"warnings": list(dict.fromkeys(warnings)), "table": table(pd.DataFrame(rows), 200) if rows else None})
-
-
-def comparison_section(comparison: pd.DataFrame, *, title: str = "Model A vs model B per target",
-                       max_rows: int = 60, anchor: str = "comparison") -> Section:
-    """The "model A vs model B per target" section: counts of wins and the paired differences per pair.
-
-    ``comparison`` is tidy: ``model_a``, ``model_b``, ``target``, ``difference``
-    (A minus B), ``ci_low``, ``ci_high``, ``p_fdr`` (see
-    :func:`~brainalign.report.model_comparison_summary`).  Both report pages
-    add it for every ``tables/model_comparison*.tsv`` (study folder: also
-    ``model_comparison*.tsv`` at the top); callers can render it alone with
-    :func:`~brainalign.report.comparison_html`.
-    """
-    summary = model_comparison_summary(comparison)
-    pairs = []
-    for (a, b), pair in comparison.groupby(["model_a", "model_b"], sort=False):
-        shown = pair.drop(columns=["model_a", "model_b"]).sort_values("difference", ascending=False)
-        pairs.append((f"{a} minus {b}, per target", table(shown, max_rows)))
-    return Section(anchor, title, "sections/comparison.html",
-                   {"level": "95%", "summary": table(summary, max_rows), "pairs": pairs})
-
-
-def comparison_sections(*folders: Path, max_rows: int = 60) -> list[Section]:
-    sections = []
-    for folder in folders:
-        for path in sorted(folder.glob("model_comparison*.tsv")) if folder.is_dir() else []:
-            frame = read_tsv(path)
-            if frame is not None:
-                name = path.stem.replace("model_comparison", "").strip("_-")
-                sections.append(comparison_section(frame, title="Model A vs model B per target"
-                                                   + (f" ({name})" if name else ""),
-                                                   max_rows=max_rows, anchor=path.stem))
-    return sections
+                   {"warnings": list(dict.fromkeys(warnings)),
+                    "table": table(pd.DataFrame(rows), 200) if rows else None})
 
 
 def _collect_tables(results_dir: Path) -> dict[str, pd.DataFrame]:
@@ -321,25 +284,6 @@ def _collect_tables(results_dir: Path) -> dict[str, pd.DataFrame]:
             if frame is not None:
                 tables[path.stem] = frame
     return tables
-
-
-def provenance(summary: dict, *, settings: dict | None = None, models: pd.DataFrame | None = None,
-               hashes: dict | None = None, hashes_title: str = "Data hashes (SHA-256)",
-               skip: tuple[str, ...] = ()) -> dict:
-    """Data of the provenance block every page ends with."""
-    config = summary.get("config")
-    versions = summary.get("versions") or {}
-    hashes = summary.get("data_hashes") or {} if hashes is None else hashes
-    known = {"kind", "config", "versions", "data_hashes", "headline", "created", *skip}
-    extra = {k: summary[k] for k in sorted(set(summary) - known)}
-    return {
-        "settings": kv_table(settings, "setting", "value") if settings else None,
-        "models": table(models, 100) if models is not None and len(models) else None,
-        "config": None if config is None else json.dumps(config, indent=2, sort_keys=True, default=str),
-        "versions": kv_table(versions, "package", "version") if versions else None,
-        "hashes": kv_table(hashes, "data", "sha256") if hashes else None, "hashes_title": hashes_title,
-        "extra": json.dumps(extra, indent=2, sort_keys=True, default=str) if extra else None,
-    }
 
 
 def _sweep_settings(summary: dict) -> dict:
@@ -400,8 +344,6 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *, titl
     >>> write_report("demo_results")  # doctest: +SKIP
     PosixPath('demo_results/report.html')
     """
-    from ._study import study_report
-
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise BrainalignInputError(f"Results folder {results_dir} does not exist or is not a folder.")

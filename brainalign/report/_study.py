@@ -12,7 +12,7 @@ import pandas as pd
 from ..core import BrainalignInputError, load_json
 from ..encoding import MultimodalResult
 from ..plotting import draw_layer_labels, plot_gain_profile, plot_model_profiles, plot_variance_partition
-from ._folder import R2_NOTE, comparison_sections, provenance
+from ._common import R2_NOTE, comparison_sections, provenance
 from ._render import Section, figure, interval, logger, now, render, table
 from ._stats import CI_LEVEL, best_layer_summary, group_gains, split_recordings, subject_gains
 
@@ -66,10 +66,10 @@ def _group_verdicts(table_: pd.DataFrame) -> list[dict]:
             continue
         top = frame.loc[frame["gain"].idxmax()]
         above = frame.loc[frame["ci_low"] > 0, "layer"].tolist()
-        text = (f"{model}, group average on its own: largest mean gain {interval(top['gain'], top['ci_low'], top['ci_high'])} "
-                f"at {top['layer']} (mean of the per-target bootstrap bounds); layers whose interval lies above 0: "
-                f"{', '.join(above) if above else 'none'}. A group average is one recording, not a sample of "
-                "subjects: it says the effect is present in the averaged signal, not how it generalises.")
+        largest = interval(top["gain"], top["ci_low"], top["ci_high"])
+        text = (f"{model}, group average on its own: largest mean gain {largest} at {top['layer']} (mean of the "
+                f"per-target bootstrap bounds); layers whose interval lies above 0: {', '.join(above) or 'none'}. "
+                "A group average is one recording, not a sample of subjects: it says the effect is present in the averaged signal, not how it generalises.")
         out.append({"css": "positive" if above else "null", "text": text})
     return out
 
