@@ -69,7 +69,8 @@ def _group_verdicts(table_: pd.DataFrame) -> list[dict]:
         largest = interval(top["gain"], top["ci_low"], top["ci_high"])
         text = (f"{model}, group average on its own: largest mean gain {largest} at {top['layer']} (mean of the "
                 f"per-target bootstrap bounds); layers whose interval lies above 0: {', '.join(above) or 'none'}. "
-                "A group average is one recording, not a sample of subjects: it says the effect is present in the averaged signal, not how it generalises.")
+                "A group average is one recording, not a sample of subjects: it says the effect is present in the "
+                "averaged signal, not how it generalises.")
         out.append({"css": "positive" if above else "null", "text": text})
     return out
 
