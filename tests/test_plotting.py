@@ -279,3 +279,46 @@ def test_layer_profile_leaves_out_baseline_rows(rng):
     assert list(dict.fromkeys(table["layer"])) == LAYERS
     best, names = best_layer(pd.concat([frame, baseline]))
     assert names == LAYERS
+
+
+def _study_table(rng, n_subjects=6):
+    rows = []
+    for model, slope in (("a", 0.02), ("b", 0.0)):
+        for i, layer in enumerate(["embeddings", "layer.0", "layer.1"]):
+            for subject in [f"s{k}" for k in range(n_subjects)] + ["group"]:
+                gain = 0.5 if subject == "group" else slope * i + 0.005 * rng.normal()
+                rows.append({"model": model, "layer": layer, "layer_index": i, "depth": i / 2, "subject": subject,
+                             "kind": "group" if subject == "group" else "subject", "target": "ROI",
+                             "r": 0.3 + gain, "r_baseline": 0.3 if subject != "group" else 0.6, "gain": gain,
+                             "ci_low": gain - 0.01, "ci_high": gain + 0.01})
+    return pd.DataFrame(rows)
+
+
+def test_study_profiles_draw_the_baseline_and_keep_the_group_apart(rng):
+    from brainalign.plotting import model_profiles, plot_gain_profile, plot_model_profiles
+
+    table = _study_table(rng)
+    profiles = model_profiles(table)
+    assert set(profiles["n"]) == {6}  # subjects only: the group average is not a seventh subject
+    assert profiles["mean"].max() < 0.4 and (profiles["baseline"] == 0.3).all()
+    assert (profiles["ci_low"] < profiles["mean"]).all() and (profiles["mean"] < profiles["ci_high"]).all()
+    group = model_profiles(table, recordings="group")
+    assert set(group["n"]) == {1} and np.allclose(group["mean"], 0.8)
+
+    ax = plot_model_profiles(table, ceiling=0.45).axes[0]
+    dotted = [line for line in ax.lines if line.get_linestyle() == ":"]
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(dotted) == 1 and dotted[0].get_ydata()[0] == pytest.approx(0.3)  # one baseline shared by both
+    assert len(dashed) == 1 and dashed[0].get_ydata()[0] == pytest.approx(0.45)
+    assert ax.get_ylim()[0] > 0.2  # fitted to the data, not stretched down to 0
+
+    fig = plot_gain_profile(table)
+    subjects_ax, group_ax = fig.axes
+    assert "6 subject(s)" in subjects_ax.get_title() and "group average" in group_ax.get_title()
+    top = max(max(line.get_ydata()) for line in subjects_ax.lines if line.get_marker() == "o")
+    assert top == pytest.approx(0.04, abs=0.01)  # model a's planted gain at the last layer, without the group
+    assert any(line.get_ydata()[0] == 0 for line in subjects_ax.lines)  # the 0 line: above it = adds to baseline
+    with pytest.raises(BrainalignInputError, match="no gain column"):
+        plot_gain_profile(table.drop(columns="gain"))
+    with pytest.raises(BrainalignInputError, match="recordings"):
+        model_profiles(table, recordings="both")

@@ -434,3 +434,24 @@ def test_model_comparison_section_counts_wins_per_pair(tmp_path, rng):
     page = _Page(write_report(root).read_text())
     counts = _records(page.sections["model_comparison"]["tables"][0])
     assert [(r["model A"], r["A wins"], r["B wins"]) for r in counts] == [("deep<b>", "10", "5"), ("gpt2", "5", "10")]
+
+
+def test_report_of_a_null_layer_sweep_says_no_layer_beats_the_baseline(tmp_path, rng):
+    """Layers of pure noise over a real baseline: the page says so, and names the layers, not indices."""
+    from brainalign.core import DesignMatrix, Recording
+    from brainalign.encoding import sweep_layers
+
+    runs = np.repeat(["run-1", "run-2", "run-3"], 60)
+    base = rng.normal(size=(180, 1))
+    recording = Recording(base @ [[1.0, 0.8]] + rng.normal(size=(180, 2)), 2.0, runs, ["ROI-A", "ROI-B"], "roi")
+    designs = {name: DesignMatrix(rng.normal(size=(180, 3)), runs, 2.0, name) for name in ("layer.0", "layer.1")}
+    sweep = sweep_layers(designs, recording, baseline=DesignMatrix(base, runs, 2.0, "word rate"),
+                         alphas=np.logspace(-2, 3, 6), gap_s=0.0, autocorrelation=False)
+    assert (sweep.gain_table()["ci_low"] <= 0).all()  # the planted truth: nothing above the baseline
+    page = _Page(write_report(sweep.save(tmp_path / "sweep")).read_text())
+    verdicts = page.sections["gain"]["verdicts"]
+    assert len(verdicts) == 1 and verdicts[0].startswith("No layer beats the baseline")
+    cards = page.text("top")
+    assert "best_layer_index" not in cards and "best_layer" in cards
+    index = sweep.headline()["best_layer_index"]
+    assert sweep.layer_names[index] in cards
