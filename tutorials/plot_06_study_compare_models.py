@@ -128,19 +128,23 @@ print(table[columns].head(8).round(3).to_string())
 
 # %%
 # Layer profiles of both models on one axis of normalised depth (0 =
-# embeddings, 1 = last block), mean ± SEM over participants:
+# embeddings, 1 = last block), mean and 95 % CI over participants, with the
+# baseline alone (dotted): a layer only matters above it. The group average is
+# a recording of its own, never pooled with the participants.
 fig = plot_model_profiles(table)
 
 # %%
-# Per ROI, the best layer of each model and how often its gain over the
-# baseline survives FDR across participants:
-subjects_only = table[table.kind == "subject"]
-best = {m: h["best_layer"] for m, h in results.summary["headline"].items()}
-summary = (subjects_only[subjects_only.apply(lambda r: best[r.model] == r.layer, axis=1)]
-           .groupby(["model", "target"])
-           .agg(gain=("gain", "mean"), significant=("p_fdr", lambda p: f"{(p < 0.05).sum()}/{len(p)}"))
-           .round(3))
-print(summary.to_string())
+# The verdict per model: the best layer with its interval over participants
+# and the layers not distinguishable from it, or a plain "no layer beats the
+# baseline" when no layer's gain interval lies above 0.
+for line in results.verdicts():
+    print(line)
+
+# %%
+# Per ROI, each layer's gain over the baseline: mean and 95 % CI over
+# participants (the group average has its own table, ``recordings="group"``).
+per_roi = results.gains(by_target=True)
+print(per_roi.round(3).to_string())
 
 # %%
 # Each cell of the study is an ordinary results folder: the group average of
