@@ -63,7 +63,11 @@ def model_profiles(table: pd.DataFrame, *, recordings: Recordings = "subjects", 
         out.append(dict(zip(keys, key), mean=mean, ci_low=low, ci_high=high, n=int(x.size),
                         baseline=float(frame["r_baseline"].mean()) if has_base else np.nan))
     columns = keys + ["mean", "ci_low", "ci_high", "n", "baseline"]
-    return pd.DataFrame(out, columns=columns).sort_values(["model", "depth"], kind="stable").reset_index(drop=True)
+    frame = pd.DataFrame(out, columns=columns)
+    # models in the study's order (as in the report's tables), layers by depth
+    rank = frame["model"].map({m: i for i, m in enumerate(dict.fromkeys(table["model"]))})
+    return frame.assign(_rank=rank).sort_values(["_rank", "depth"], kind="stable").drop(columns="_rank").reset_index(
+        drop=True)
 
 
 def _draw(ax, profiles: pd.DataFrame, marker: str = "o"):
