@@ -247,6 +247,8 @@ def _study_folder(root: Path, rng: np.random.Generator) -> tuple[Path, pd.DataFr
             "gap_s": 20.0, "design": "layer.0"}})
     save_json(root / ".work" / "designs" / "k1" / "design" / "design.json",
               {"name": "layer.0", "metadata": {"method": "hrf", "hrf_model": "glover", "events_as": "impulse"}})
+    save_json(root / ".work" / "recordings" / "k3" / "baseline" / "design.json",
+              {"name": "baseline", "feature_names": ["rate", "sndpwr"], "metadata": {"method": "provided"}})
     save_json(root / ".work" / "features" / "k2" / "task.json", {
         "label": "features signal-lm stimulus", "layer_names": STUDY_LAYERS,
         "provenance": {"model_id": "bundled:all-MiniLM-L6-v2", "model_fingerprint": "12e6b35c5acd1e8d",
@@ -371,7 +373,7 @@ def test_study_report_scientists_checklist(tmp_path, rng):
     assert settings["encoding: estimator"] == "pcr" and "ContiguousBlockCV" in settings["encoding: cv"]
     assert settings["encoding: gap_s"] == "20" and "10000.0" in settings["encoding: alphas"]
     assert settings["baseline_combination"] == "gated principal components"
-    assert settings["alignment: hrf_model"] == '"glover"'
+    assert settings["alignment: hrf_model"] == "glover" and settings["baseline features"] == "rate, sndpwr"
     assert "12e6b35c5acd1e8d" in page.text("provenance")
     assert "best_layer_index" not in page.text("provenance") + page.text("verdict")
 

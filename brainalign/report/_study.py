@@ -240,8 +240,16 @@ def study_settings(study_dir: Path, summary: dict) -> tuple[dict, pd.DataFrame |
         meta = load_json(design).get("metadata") or {}
         for key in ("method", "hrf_model", "events_as", "oversampling", "delays", "tmin", "tmax", "normalize"):
             if key in meta:
-                alignment.setdefault(f"alignment: {key}", set()).add(json.dumps(meta[key], default=str))
+                value = meta[key]
+                alignment.setdefault(f"alignment: {key}", set()).add(
+                    value if isinstance(value, str) else json.dumps(value, default=str))
     merged.update({k: ", ".join(sorted(v)) for k, v in alignment.items()})
+    for design in sorted((study_dir / ".work" / "recordings").glob("*/baseline/design.json"))[:1]:
+        info = load_json(design)
+        meta = info.get("metadata") or {}
+        merged["baseline features"] = ", ".join(map(str, info.get("feature_names") or []))
+        if meta.get("source") or meta.get("method"):
+            merged["baseline source"] = meta.get("source") or meta.get("method")
     rows = []
     for task in sorted((study_dir / ".work" / "features").glob("*/task.json")):
         info = load_json(task)
