@@ -142,8 +142,9 @@ display = plot_score_map(scores.max(axis=0), recording, threshold=0.1, title="be
 # The layer-to-cortex map
 # -----------------------
 # One colour per layer, from early (dark) to late (light). Voxels whose best
-# score is below ``threshold`` are left blank. On a glass brain, a projection
-# line crossing several layers shows the deepest one.
+# score is below ``threshold`` are left blank. The map is categorical, so it is
+# drawn on axial slices: a glass-brain projection would show the highest layer
+# along each line of sight, not the layer of any voxel.
 display = plot_best_layer_map(scores, recording, names, threshold=0.1, title="recovered best layer")
 
 # %%
