@@ -436,6 +436,10 @@ def test_model_comparison_section_counts_wins_per_pair(tmp_path, rng):
     page = _Page(write_report(root).read_text())
     counts = _records(page.sections["model_comparison"]["tables"][0])
     assert [(r["model A"], r["A wins"], r["B wins"]) for r in counts] == [("deep<b>", "10", "5"), ("gpt2", "5", "10")]
+    # a comparison table without the needed columns is shown as a plain table, and the page is still written
+    both.drop(columns="p_fdr").to_csv(root / "tables" / "model_comparison_old.tsv", sep="\t", index=False)
+    page = _Page(write_report(root).read_text())
+    assert "model_comparison_old" not in page.sections and "tables/model_comparison_old.tsv" in page.text("tables")
 
 
 def test_report_of_a_null_layer_sweep_says_no_layer_beats_the_baseline(tmp_path, rng):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._render import Section, kv_table, read_tsv, table
+from ..core import BrainalignInputError
+from ._render import Section, kv_table, logger, read_tsv, table
 from ._stats import model_comparison_summary
 
 #: one line under any table or card showing R², because a negative R² surprises
@@ -22,7 +23,7 @@ def provenance(summary: dict, *, settings: dict | None = None, models: pd.DataFr
     """Data of the provenance block every page ends with."""
     config = summary.get("config")
     versions = summary.get("versions") or {}
-    hashes = summary.get("data_hashes") or {} if hashes is None else hashes
+    hashes = (summary.get("data_hashes") or {}) if hashes is None else hashes
     known = {"kind", "config", "versions", "data_hashes", "headline", "created", *skip}
     extra = {k: summary[k] for k in sorted(set(summary) - known)}
     return {
@@ -56,13 +57,18 @@ def comparison_section(comparison: pd.DataFrame, *, title: str = "Model A vs mod
 
 
 def comparison_sections(*folders: Path, max_rows: int = 60) -> list[Section]:
+    """A comparison section for each readable ``model_comparison*.tsv`` of ``folders`` (its stem is the anchor)."""
     sections = []
     for folder in folders:
         for path in sorted(folder.glob("model_comparison*.tsv")) if folder.is_dir() else []:
             frame = read_tsv(path)
-            if frame is not None:
-                name = path.stem.replace("model_comparison", "").strip("_-")
+            if frame is None:
+                continue
+            name = path.stem.replace("model_comparison", "").strip("_-")
+            try:
                 sections.append(comparison_section(frame, title="Model A vs model B per target"
                                                    + (f" ({name})" if name else ""),
                                                    max_rows=max_rows, anchor=path.stem))
+            except BrainalignInputError as err:  # shown as a plain table instead; the page still gets written
+                logger.warning("%s: %s", path, err)
     return sections

@@ -389,13 +389,14 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *, titl
             headline.update(extra)
     sections += [_gain_section(scores, max_table_rows), _sensitivity_section(tables, max_table_rows),
                  _baseline_section(scores, baselines, ceiling)]
-    sections += comparison_sections(results_dir / "tables", max_rows=max_table_rows)
+    comparisons = comparison_sections(results_dir / "tables", max_rows=max_table_rows)
+    sections += comparisons
     if figure_paths:
         sections.append(Section("figures", "Figures", "sections/figures.html",
                                 {"figures": [Figure(p.read_bytes(), f"figures/{p.name}") for p in figure_paths]}))
     sections.append(_maps_section(results_dir, layer_names))
     shown_tables = [(name, table(frame, max_table_rows)) for name, frame in tables.items()
-                    if not name.startswith("model_comparison")]
+                    if name not in {s.id for s in comparisons}]
     if shown_tables:
         sections.append(Section("tables", "Tables", "sections/tables.html", {"tables": shown_tables}))
     sections.append(_layers_section(results_dir))

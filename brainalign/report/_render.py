@@ -54,7 +54,6 @@ class Table:
     rows: list[list[str]]
     highlight: int | None = None
     total: int = 0
-    css: list[str] = field(default_factory=list)
 
     @property
     def cut(self) -> bool:

@@ -99,7 +99,7 @@ def _profiles_section(table_: pd.DataFrame, ceiling: dict | None) -> Section:
                    {"figures": figures, "ceiling": ceiling is not None, "r2_note": R2_NOTE})
 
 
-def _gain_cells(frame: pd.DataFrame, value: str, count: int | None = None) -> list[str]:
+def _gain_cells(frame: pd.DataFrame, value: str) -> list[str]:
     return [interval(v, lo, hi) for v, lo, hi in zip(frame[value], frame["ci_low"], frame["ci_high"])]
 
 
