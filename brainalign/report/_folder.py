@@ -77,8 +77,8 @@ def _scores_section(scores: pd.DataFrame, baselines: dict[str, pd.Series], ceili
     try:
         group = "target" if scores["target"].nunique() <= 12 else None
         level = None
-        if baselines and value == "r":  # the first baseline is the one every gain is measured against
-            first = next(iter(baselines.values()))
+        if baselines and value == "r":  # the one every gain is measured against ("baseline"), else the first
+            first = baselines.get("baseline", next(iter(baselines.values())))
             level = {str(k): float(v) for k, v in first.items()} if group else float(first.mean())
         ceil = None
         if ceiling is not None and value == "r":
