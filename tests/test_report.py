@@ -86,6 +86,9 @@ def test_report_content_and_escaping(tmp_path, rng):
     best_row = re.search(r'<tr class="best"><td>([^<]+)</td>', page)
     assert best_row and best_row.group(1) == "layer.1"
     assert "Model: <code>toy-lm</code>" in page
+    # the uncertainty of that choice: layer.1 is planted 0.1 r above layer.0, so the resamples agree
+    assert "layer.1 has the highest mean in 100% of resamples; the 95% interval of the best layer runs only layer.1" \
+        in page
 
 
 def test_report_tolerates_missing_parts_and_refuses_empty(tmp_path, rng):

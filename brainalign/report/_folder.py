@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, load_json
+from ..encoding import bootstrap_best_layer_ci
 from ..plotting import draw_layer_labels, plot_layer_profile, plot_score_map, plot_score_vs_baseline
 from ._common import R2_NOTE, comparison_sections, provenance
 from ._render import Figure, Section, figure, logger, now, read_tsv, render, table
@@ -72,7 +73,7 @@ def _scores_section(scores: pd.DataFrame, baselines: dict[str, pd.Series], ceili
         "missing": None, "n_targets": scores["target"].nunique(), "n_layers": summary.shape[0],
         "n_folds": scores["fold"].nunique() if "fold" in scores.columns else 1, "n_subjects": n_subjects,
         "model": model, "summary": table(summary, max_rows, highlight=best), "figures": [], "per_target": None,
-        "best": None, "r2_note": R2_NOTE if value == "r2" else None}
+        "best": None, "r2_note": R2_NOTE if value == "r2" else None, "best_ci": None}
     best_row = {} if best is None else {"highest layer mean " + value: float(summary.iloc[best][f"mean {value}"])}
     try:
         group = "target" if scores["target"].nunique() <= 12 else None
@@ -92,6 +93,8 @@ def _scores_section(scores: pd.DataFrame, baselines: dict[str, pd.Series], ceili
                                       + f", mean ± SEM{drawn}. The y axis is fitted to the data, not to 0."))
     except (BrainalignInputError, ValueError, KeyError) as err:
         logger.warning("Layer profile figure skipped: %s", err)
+    if best is not None and value == "r":
+        data["best_ci"] = _best_layer_uncertainty(scores, list(summary["layer"].astype(str)))
     if best is not None and scores["target"].nunique() <= 40:
         layer = summary.iloc[best]["layer"]
         spread = "SD over folds" if n_subjects == 1 else "SD over folds and subjects"
@@ -99,6 +102,32 @@ def _scores_section(scores: pd.DataFrame, baselines: dict[str, pd.Series], ceili
                       .reset_index().rename(columns={"mean": f"mean {value}", "std": spread}))
         data.update(per_target=table(per_target, max_rows), best=layer)
     return Section("scores", "Encoding scores", "sections/scores.html", data), best_row
+
+
+def _best_layer_uncertainty(scores: pd.DataFrame, layers: list[str], n_bootstraps: int = 1000) -> str | None:
+    """How sure the highest-r layer is: targets and folds resampled (one subject's sweep), as a sentence."""
+    if len(layers) < 2 or "fold" not in scores.columns or ("subject" in scores.columns
+                                                           and scores["subject"].nunique() > 1):
+        return None
+    frame = scores.assign(layer=scores["layer"].astype(str), target=scores["target"].astype(str))
+    try:
+        folds = [frame[frame["layer"] == name].pivot_table(index="fold", columns="target", values="r")
+                 for name in layers]
+        targets = folds[0].columns
+        folds = [f.reindex(columns=targets).to_numpy(dtype=np.float64) for f in folds]
+        matrix = np.stack([f.mean(0) for f in folds])
+        if len({f.shape for f in folds}) != 1 or not np.isfinite(matrix).all():
+            return None
+        ci = bootstrap_best_layer_ci(matrix, folds, n_bootstraps=n_bootstraps)
+    except (BrainalignInputError, ValueError, KeyError) as err:
+        logger.warning("Best-layer interval skipped: %s", err)
+        return None
+    share = float(np.mean(ci["distribution"] == ci["best"]))
+    low, high = layers[int(np.floor(ci["low"]))], layers[int(np.ceil(ci["high"]))]
+    span = f"from {low} to {high}" if low != high else f"only {low}"
+    return (f"How sure is the highest mean r? Resampling targets and folds {n_bootstraps} times, "
+            f"{layers[ci['best']]} has the highest mean in {share:.0%} of resamples; the 95% interval of the "
+            f"best layer runs {span}.")
 
 
 _GAIN_COLS = ("gain", "gain_ci_low", "gain_ci_high", "gain_p", "gain_p_fdr")
