@@ -16,6 +16,7 @@ from ._common import R2_NOTE, comparison_sections, provenance
 from ._render import Figure, Section, figure, logger, now, read_tsv, render, table
 from ._study import study_report
 
+
 def _layer_summary(scores: pd.DataFrame, value: str) -> pd.DataFrame:
     keys = [c for c in ("model", "layer") if c in scores.columns]
     # an empty model name reads back from TSV as NaN; keep those rows
