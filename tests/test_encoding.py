@@ -93,7 +93,7 @@ def test_encoder_errors_are_specific(rng):
 # --------------------------------------------------------------------------- splitters
 def test_contiguous_blocks_leave_a_gap_within_runs():
     runs = np.repeat(["a", "b"], 50)
-    for train, test in ContiguousBlockCV(n_splits=4, gap=5).split(100, runs):
+    for train, test in ContiguousBlockCV(n_splits=4, gap=5).split(100, groups=runs):
         assert np.all(np.diff(test) == 1)
         for edge in (test[0], test[-1]):
             near = train[np.abs(train - edge) <= 5]
@@ -104,10 +104,10 @@ def test_contiguous_blocks_leave_a_gap_within_runs():
 
 def test_leave_one_run_out_and_shuffled_warning():
     runs = np.repeat(["r1", "r2", "r3"], 4)
-    tests = [te for _, te in LeaveOneRunOut().split(12, runs)]
+    tests = [te for _, te in LeaveOneRunOut().split(12, groups=runs)]
     assert [t.tolist() for t in tests] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
     with pytest.raises(BrainalignInputError, match="two runs"):
-        list(LeaveOneRunOut().split(5, None))
+        list(LeaveOneRunOut().split(5))
     with pytest.warns(UserWarning, match="inflates scores"):
         ShuffledKFold(3)
 

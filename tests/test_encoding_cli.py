@@ -117,7 +117,6 @@ def test_write_maps_saves_nifti_and_gifti(tmp_path, rng):
 
     from brainalign.core import Recording
     from brainalign.encoding import sweep_layers
-    from brainalign.encoding._cli_encode import write_maps
     from brainalign.recordings import SurfaceSpace
 
     n = 150
@@ -126,9 +125,9 @@ def test_write_maps_saves_nifti_and_gifti(tmp_path, rng):
     mask = np.zeros((2, 2, 2), dtype=np.int8) + 1
     volume = Recording(Y, 2.0, kind="fmri", space=NiftiMasker(nib.Nifti1Image(mask, np.eye(4))).fit())
     sweep = sweep_layers(designs, volume, backend="numpy", autocorrelation=False)
-    [nifti] = write_maps(sweep, volume, tmp_path / "vol")
+    [nifti] = sweep.write_maps(volume, tmp_path / "vol")
     assert nib.load(nifti).shape == (2, 2, 2, 2)
     surface = Recording(Y, 2.0, kind="fmri", space=SurfaceSpace([5, 3], ["left", "right"]))
-    paths = write_maps(sweep, surface, tmp_path / "surf")
+    paths = sweep.write_maps(surface, tmp_path / "surf")
     assert [p.rsplit("/", 1)[1] for p in paths] == ["best_layer_0.func.gii", "best_layer_1.func.gii"]
     assert nib.load(paths[1]).darrays[1].data.shape == (3,)

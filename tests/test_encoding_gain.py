@@ -9,7 +9,7 @@ from scipy.signal import lfilter
 from brainalign.core import BrainalignInputError, DesignMatrix, Recording
 from brainalign.encoding import cross_validate, gain_over_baseline_test, sweep_layers
 from brainalign.encoding import correlation_score
-from brainalign.encoding._gain import block_resample_rows, bootstrap_fold_gains, draw_block_starts
+from brainalign.encoding._bootstrap import block_resample_rows, bootstrap_fold_gains, draw_block_starts
 
 N_HALF = 20
 TR = 2.0

@@ -1,6 +1,6 @@
 """The data model shared by every stage: timelines, features, designs, recordings, results."""
 
-from ._design import DesignMatrix
+from ._design import Band, DesignMatrix, seconds_to_samples
 from ._features import FeatureSet
 from ._io import (
     atomic_path,
@@ -22,6 +22,7 @@ from ._timeline import Timeline
 from ._validation import BrainalignInputError
 
 __all__ = [
+    "Band",
     "BrainalignInputError",
     "DesignMatrix",
     "EncodingResult",
@@ -40,4 +41,5 @@ __all__ = [
     "package_versions",
     "save_arrays",
     "save_json",
+    "seconds_to_samples",
 ]

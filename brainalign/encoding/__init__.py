@@ -1,18 +1,34 @@
 """Cross-validated encoding models: ridge per target, layer sweeps, baselines, ceilings, statistics.
 
 The main entry points are :func:`cross_validate` (one design, one recording,
-scored fold by fold) and :func:`sweep_layers` (every layer of a model, with
-baselines side by side, written to a resumable results folder).
+scored fold by fold, with any registered or user-written estimator) and
+:func:`sweep_layers` (every layer of a model, with baselines side by side,
+written to a resumable results folder), both built on the encoding cell
+(:mod:`brainalign.encoding.cell`).
 """
 
-from ._banded import BandedRidgeEncoder, variance_partitioning
+from ._banded import BandedRidgeEncoder
 from ._baselines import autocorrelation_baseline
 from ._ceilings import explainable_variance, intersubject_ceiling, normalize_scores
-from ._crossval import cross_validate, default_gap_s
+from ._crossval import cross_validate, default_gap_s, with_baseline
 from ._cv import ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold
 from ._gain import gain_over_baseline_test, gain_sensitivity
+from ._layered import BaselineThenLayer
 from ._multimodal import MultimodalResult, fit_multimodal
-from ._sklearn_api import RidgeEncoder, default_alphas
+from ._partition import variance_partitioning
+from ._pcr import GatedPCREncoder
+from ._registry import (
+    DEFAULT_BASELINE_ESTIMATOR,
+    estimator_class,
+    estimator_name,
+    estimator_options,
+    estimator_options_model,
+    list_estimators,
+    make_estimator,
+    register_estimator,
+)
+from ._stacked import StackedEncoder
+from ._sklearn_api import RidgeEncoder, alphas_from_text, default_alphas
 from ._stats import (
     bootstrap_best_layer_ci,
     correlation_score,
@@ -20,16 +36,31 @@ from ._stats import (
     permutation_pvalues,
     r2_score,
 )
-from ._sweep import LayerSweep, sweep_layers
+from ._layer_sweep import LayerSweep, layer_dirname
+from ._sweep import sweep_layers
+from .cell import BaselineFits, assemble_sweep, fit_baselines, fit_layer, gain_test
 
 __all__ = [
+    "DEFAULT_BASELINE_ESTIMATOR",
     "BandedRidgeEncoder",
+    "BaselineThenLayer",
+    "GatedPCREncoder",
+    "StackedEncoder",
+    "estimator_class",
+    "estimator_name",
+    "estimator_options",
+    "estimator_options_model",
+    "list_estimators",
+    "make_estimator",
+    "register_estimator",
+    "with_baseline",
     "ContiguousBlockCV",
     "LayerSweep",
     "LeaveOneRunOut",
     "MultimodalResult",
     "RidgeEncoder",
     "ShuffledKFold",
+    "alphas_from_text",
     "autocorrelation_baseline",
     "bootstrap_best_layer_ci",
     "correlation_score",
@@ -46,5 +77,11 @@ __all__ = [
     "permutation_pvalues",
     "r2_score",
     "sweep_layers",
+    "BaselineFits",
+    "assemble_sweep",
+    "fit_baselines",
+    "fit_layer",
+    "gain_test",
+    "layer_dirname",
     "variance_partitioning",
 ]

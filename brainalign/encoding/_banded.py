@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Mapping
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from ..core import BrainalignInputError, DesignMatrix, Recording
+from ..core import BrainalignInputError
 from ._backend import using_backend
 from ._sklearn_api import (
     Standardizer,
@@ -22,8 +20,9 @@ from ._sklearn_api import (
     _scaled,
     _validated,
     _warn_alpha_edge,
+    inner_cv_of,
+    protocol_groups,
 )
-from ._stats import r2_score
 
 logger = logging.getLogger("brainalign.encoding")
 
@@ -88,9 +87,11 @@ class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         Candidate global penalties (default ``np.logspace(-1, 7, 17)``).
     n_iter : int
         Random band weightings tried (Dirichlet samples on the simplex).
-    cv : int, splitter or sequence of (train, validation) index arrays
+    inner_cv : int, splitter or sequence of (train, validation) index arrays
         Inner folds (an int gives contiguous blocks, at most n_samples; see
         :class:`RidgeEncoder`).
+    cv : same as ``inner_cv`` or None
+        Older name of ``inner_cv``; used instead of it when given.
     fit_intercept, standardize : bool
     backend : {"auto", "numpy", "cpu", "torch", "torch_cuda"}
     solver : {"auto", "primal", "kernel"}
@@ -98,8 +99,9 @@ class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
     n_targets_batch : int or None
     band_sizes : sequence of int or None
         Columns of each band, in order, when ``X`` is one 2-D array;
-        ``None`` = one band of all columns (plain ridge).  With a list of
-        arrays the sizes come from the arrays (and must agree when given).
+        ``None`` = the sizes of ``fit(..., bands=)``, else one band of all
+        columns (plain ridge).  With a list of arrays the sizes come from the
+        arrays (and must agree when given).
 
     Attributes
     ----------
@@ -130,9 +132,13 @@ class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
     [4, 3]
     """
 
-    def __init__(self, alphas=None, *, n_iter=20, cv=5, fit_intercept=True, standardize=True,
+    #: cross_validate refuses a one-band design (banded ridge of one band is plain ridge: use "ridge")
+    _min_bands = 2
+
+    def __init__(self, alphas=None, *, inner_cv=5, n_iter=20, cv=None, fit_intercept=True, standardize=True,
                  backend="auto", solver="auto", random_state=0, n_targets_batch=None, band_sizes=None):
         self.alphas = alphas
+        self.inner_cv = inner_cv
         self.n_iter = n_iter
         self.cv = cv
         self.fit_intercept = fit_intercept
@@ -149,31 +155,39 @@ class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         tags.target_tags.single_output = True
         return tags
 
-    def fit(self, X, y, runs=None, gap: int = 0) -> "BandedRidgeEncoder":
+    def fit(self, X, y, runs=None, gap: int = 0, *, bands=None, groups=None) -> "BandedRidgeEncoder":
         """Fit on the bands of ``X`` and on ``y`` (n_samples,) or (n_samples, n_targets).
 
         Parameters
         ----------
         X : list of array-like (n_samples, n_features_band), or array-like (n_samples, n_features)
-            One block per band, or all bands side by side (cut by ``band_sizes``).
+            One block per band, or all bands side by side (cut by ``band_sizes`` or ``bands``).
         y : array-like (n_samples,) or (n_samples, n_targets)
         runs : sequence of str or None
-            Run label per sample; an int ``cv`` keeps inner blocks within runs.
+            Older name of ``groups``.
         gap : int
             Samples dropped from training on each side of an inner validation block.
+        bands : tuple of Band or None
+            The bands of ``X``'s columns (used when ``band_sizes`` is None).
+        groups : sequence of str or None
+            Run label per sample; an int ``inner_cv`` keeps inner blocks within runs.
 
         Returns
         -------
         BandedRidgeEncoder
         """
         owner = type(self).__name__
+        runs = protocol_groups(groups, runs, owner)
         X, list_sizes = _stack_bands(X, owner)
         X, y = _validated(self, X, y, fit=True)
         if list_sizes is not None and self.band_sizes is not None and _check_band_sizes(
                 self.band_sizes, X.shape[1], owner) != list_sizes:
             raise BrainalignInputError(f"{owner}: band_sizes={list(self.band_sizes)} but the band list has "
                                        f"blocks of {list_sizes} columns.")
-        sizes = list_sizes if list_sizes is not None else _check_band_sizes(self.band_sizes, X.shape[1], owner)
+        given = self.band_sizes
+        if given is None and bands is not None:
+            given = [b.n_features for b in bands]
+        sizes = list_sizes if list_sizes is not None else _check_band_sizes(given, X.shape[1], owner)
         if isinstance(self.n_iter, (bool, np.bool_)) or not isinstance(self.n_iter, (int, np.integer)) or self.n_iter < 1:
             raise BrainalignInputError(f"{owner}: n_iter must be a positive int, got {self.n_iter!r}.")
         self._y_1d = y.ndim == 1
@@ -185,7 +199,7 @@ class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         self.scaler_ = Standardizer().fit(X) if self.standardize else None
         Xs_ = _scaled(X, self.scaler_)
         n, p = Xs_.shape
-        splits = _estimator_splits(self.cv, n, runs, gap, owner=owner)
+        splits = _estimator_splits(inner_cv_of(self), n, runs, gap, owner=owner)
         form = self.solver if self.solver != "auto" else ("primal" if n >= p else "kernel")
         if form not in ("primal", "kernel"):
             raise BrainalignInputError(f"solver must be 'auto', 'primal' or 'kernel', got {self.solver!r}.")
@@ -224,6 +238,7 @@ class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         self.coef_ = np.asarray(coef, dtype=np.float32)
         self._x_mean = x_mean
         self.intercept_ = (y_mean - x_mean @ self.coef_).astype(np.float32)
+        self.fit_info_ = {"alphas": self.best_alphas_}
         _warn_alpha_edge(self.best_alphas_, alphas, owner)
         return self
 
@@ -270,50 +285,4 @@ class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         return np.stack([(2 * (Yc * p).sum(0) - (p * full).sum(0)) / total for p in parts])
 
 
-def variance_partitioning(
-    bands: Mapping[str, DesignMatrix],
-    recording: Recording,
-    **cv_kwargs,
-) -> pd.DataFrame:
-    """Unique and shared cross-validated R^2 of each band (e.g. a layer vs baseline regressors).
-
-    Fits the joint model and every leave-one-band-out model with
-    :func:`cross_validate` (same folds), then per target::
-
-        unique[band] = R2(all bands) - R2(all bands but this one)
-        shared       = R2(all bands) - sum(unique)
-
-    Parameters
-    ----------
-    bands : mapping of band name to DesignMatrix (same grid), at least two
-    recording : Recording
-    **cv_kwargs
-        Passed to :func:`cross_validate`.
-
-    Returns
-    -------
-    DataFrame indexed by target with columns ``joint``, ``unique:<band>`` ...,
-    ``shared`` (fold-averaged R^2).
-    """
-    from ._crossval import as_design, cross_validate
-
-    if not isinstance(bands, Mapping):
-        raise BrainalignInputError(f"variance_partitioning takes a dict of band name to design, got {type(bands).__name__}.")
-    if len(bands) < 2:
-        raise BrainalignInputError("variance_partitioning needs at least two bands.")
-    designs = {name: as_design(d, recording) for name, d in bands.items()}
-    names = list(designs)
-    joint = cross_validate(DesignMatrix.stack([designs[n] for n in names], name="joint"), recording, **cv_kwargs)
-    table = pd.DataFrame({"joint": joint.mean_r2}, index=pd.Index(joint.target_names, name="target"))
-    unique_sum = np.zeros(recording.n_targets)
-    for name in names:
-        rest = [designs[n] for n in names if n != name]
-        without = cross_validate(DesignMatrix.stack(rest, name=f"without:{name}"), recording, **cv_kwargs)
-        unique = joint.mean_r2 - without.mean_r2
-        table[f"unique:{name}"] = unique
-        unique_sum += unique
-    table["shared"] = joint.mean_r2 - unique_sum
-    return table
-
-
-__all__ = ["BandedRidgeEncoder", "variance_partitioning", "r2_score"]
+__all__ = ["BandedRidgeEncoder"]

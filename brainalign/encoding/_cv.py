@@ -3,7 +3,11 @@
 Neighbouring samples of brain data are correlated (slow haemodynamics, drifts),
 so a test sample must never have a training sample a few seconds away: that is
 how shuffled K-fold lets a model that only knows "what time it is" score high.
-Splitters here yield ``(train, test)`` index arrays from ``split(n_samples, runs)``.
+Splitters here follow scikit-learn: ``split(X, y=None, groups=None)`` yields
+``(train, test)`` index arrays, with the run label of every row as ``groups``
+(``X`` may also be the number of rows), and ``get_n_splits(X, y, groups)``.
+Any scikit-learn splitter (``GroupKFold``, ``LeaveOneGroupOut``, ...) is accepted
+where these are.
 """
 
 from __future__ import annotations
@@ -37,6 +41,15 @@ def _n_splits(n_splits, n_samples) -> int:
     return int(n_splits)
 
 
+def n_rows(X) -> int:
+    """Rows of ``X`` for a splitter: ``X`` is an array-like or the number of rows itself."""
+    if isinstance(X, (int, np.integer)) and not isinstance(X, (bool, np.bool_)):
+        return int(X)
+    if X is None:
+        raise BrainalignInputError("split() needs X (the design rows, or their number).")
+    return int(X.shape[0]) if hasattr(X, "shape") else len(X)
+
+
 def _segments(runs: np.ndarray) -> list[np.ndarray]:
     """Row indices of each contiguous run block, in order."""
     runs = np.asarray(runs)
@@ -51,12 +64,13 @@ class LeaveOneRunOut:
     Examples
     --------
     >>> cv = LeaveOneRunOut()
-    >>> [test.tolist() for _, test in cv.split(4, ["a", "a", "b", "b"])]
+    >>> [test.tolist() for _, test in cv.split(4, groups=["a", "a", "b", "b"])]
     [[0, 1], [2, 3]]
     """
 
-    def split(self, n_samples: int, runs: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        runs = run_labels(runs, n_samples)
+    def split(self, X, y=None, groups: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n_samples = n_rows(X)
+        runs = run_labels(groups, n_samples)
         labels = ordered_unique(runs)
         if len(labels) < 2:
             raise BrainalignInputError(
@@ -66,8 +80,10 @@ class LeaveOneRunOut:
             test = np.flatnonzero(runs == label)
             yield np.flatnonzero(runs != label), test
 
-    def get_n_splits(self, n_samples: int | None = None, runs: Sequence[str] | None = None) -> int:
-        return len(ordered_unique(run_labels(runs, n_samples))) if runs is not None else -1
+    def get_n_splits(self, X=None, y=None, groups: Sequence[str] | None = None) -> int:
+        if groups is None:
+            raise BrainalignInputError("LeaveOneRunOut.get_n_splits needs groups (the run label of every row).")
+        return len(ordered_unique(run_labels(groups, len(groups))))
 
     def __repr__(self) -> str:
         return "LeaveOneRunOut()"
@@ -98,7 +114,9 @@ class ContiguousBlockCV:
         self.n_splits = n_splits
         self.gap = gap
 
-    def split(self, n_samples: int, runs: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def split(self, X, y=None, groups: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n_samples = n_rows(X)
+        runs = groups
         k = _n_splits(self.n_splits, n_samples)
         if isinstance(self.gap, (bool, np.bool_)) or not isinstance(self.gap, (int, np.integer)) or self.gap < 0:
             raise BrainalignInputError(f"gap must be an int >= 0 samples, got {self.gap!r}.")
@@ -128,7 +146,7 @@ class ContiguousBlockCV:
                 )
             yield train, test
 
-    def get_n_splits(self, n_samples: int | None = None, runs: Sequence[str] | None = None) -> int:
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
         return int(self.n_splits)
 
     def __repr__(self) -> str:
@@ -147,11 +165,12 @@ class ShuffledKFold:
         warnings.warn(SHUFFLED_CV_WARNING, UserWarning, stacklevel=2)
         logger.warning(SHUFFLED_CV_WARNING)
 
-    def split(self, n_samples: int, runs: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def split(self, X, y=None, groups=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n_samples = n_rows(X)
         k = _n_splits(self.n_splits, n_samples)
         yield from _shuffled_splits(n_samples, k, self.seed)
 
-    def get_n_splits(self, n_samples: int | None = None, runs: Sequence[str] | None = None) -> int:
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
         return int(self.n_splits)
 
     def __repr__(self) -> str:
@@ -188,7 +207,7 @@ def inner_splits(train_rows: np.ndarray, runs: np.ndarray, n_splits: int, gap: i
     segment = np.concatenate([[0], np.cumsum(np.diff(train_rows) != 1)])
     labels = np.array([f"{r}#{s}" for r, s in zip(np.asarray(runs)[train_rows], segment)], dtype=object)
     try:
-        return list(ContiguousBlockCV(n_splits, gap).split(n, labels))
+        return list(ContiguousBlockCV(n_splits, gap).split(n, groups=labels))
     except BrainalignInputError as err:
         raise BrainalignInputError(
             f"Inner cross-validation ({n_splits} blocks, gap {gap} samples) of {n} training samples failed: "
@@ -210,4 +229,12 @@ def resolve_outer_cv(cv, runs: np.ndarray, gap: int, shuffle: bool, seed: int):
         return ContiguousBlockCV(int(cv), gap)
     if hasattr(cv, "split"):
         return cv
-    raise BrainalignInputError(f"cv must be 'auto', an int or a splitter with split(n_samples, runs), got {cv!r}.")
+    raise BrainalignInputError(f"cv must be 'auto', an int or a splitter with split(X, y, groups), got {cv!r}.")
+
+
+def contiguity_groups(rows: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Run label of each of ``rows``, split where ``rows`` skip (a removed test block): inner CV
+    then never applies its gap across the hole, exactly as :func:`inner_splits` does."""
+    rows = np.asarray(rows)
+    segment = np.concatenate([[0], np.cumsum(np.diff(rows) != 1)]) if rows.size else np.zeros(0, int)
+    return np.array([f"{r}#{s}" for r, s in zip(np.asarray(runs)[rows], segment)], dtype=object)

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import pandas as pd
 
-from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording
-from ._crossval import DEFAULT_BASELINE_ESTIMATOR, cross_validate, default_gap_s, single_band_options
-from ._stats import fdr
+from ..core import BrainalignInputError, DesignMatrix, Recording
+from ._registry import DEFAULT_ESTIMATOR
+from .cell import fit_baselines, fit_layer
 
 logger = logging.getLogger("brainalign.encoding")
-
-#: keeps the (n_bootstraps, n_targets_batch) blocks of running sums at about this size
-_BATCH_BYTES = 64 * 2**20
 
 
 def gain_over_baseline_test(
@@ -84,7 +80,8 @@ def gain_over_baseline_test(
         Bootstrap block length in seconds (default: the cross-validation gap,
         or the designs' default gap when ``gap_s=0``).  Every test fold must
         hold at least two blocks; a fold's test rows are taken in order and
-        wrapped around at its end.
+        wrapped around at its end (a shorter fold is an error; the default
+        block is shrunk instead, see :func:`brainalign.encoding.cell.gain_test`).
     ci : float
         Coverage of the percentile interval, in (0, 1).
     seed : int
@@ -136,67 +133,39 @@ def gain_over_baseline_test(
         raise BrainalignInputError(f"n_bootstraps must be a positive integer, got {n_bootstraps!r}.")
     if not 0 < ci < 1:
         raise BrainalignInputError(f"ci must be a coverage in (0, 1), e.g. 0.95, got {ci!r}.")
-    model, base = _check_designs(design, baseline, recording)
-    # from the designs as given: stacking drops their delay / lag metadata
-    default_gap = max(default_gap_s(model, recording), default_gap_s(base, recording))
-    if stack_baseline:
-        model = DesignMatrix.stack([base, model], name=f"{base.name}+{model.name}")
-        # as sweep_layers: the baseline first, the layer on its residual only where it helps
-        cv_kwargs.setdefault("estimator", DEFAULT_BASELINE_ESTIMATOR)
-
-    kwargs = dict(cv_kwargs, seed=seed, return_predictions=True)
-    if kwargs.get("gap_s") is None:
-        kwargs["gap_s"] = default_gap
-    if block_s is None:
-        # the gap is the span of history samples share; gap_s=0 says nothing about it
-        block_s = float(kwargs["gap_s"]) if float(kwargs["gap_s"]) > 0 else default_gap
-    block_s = float(block_s)
-    if not (np.isfinite(block_s) and block_s > 0):
+    if block_s is not None and not (np.isfinite(float(block_s)) and float(block_s) > 0):
         raise BrainalignInputError(f"block_s must be a positive number of seconds, got {block_s!r}.")
-    block = max(1, int(math.ceil(block_s / recording.sampling_period - 1e-9)))
-
+    model, base = _check_designs(design, baseline, recording)
+    if not stack_baseline:
+        # a non-nested comparison: the design alone, by the estimator given (ridge by default)
+        cv_kwargs.setdefault("estimator", DEFAULT_ESTIMATOR)
     logger.info("Gain test: cross-validating %s and %s", model.name, base.name)
-    model_result = cross_validate(model, recording, **kwargs)
-    # a single design has one band: banded ridge only applies to the stacked model
-    base_kwargs = single_band_options(kwargs)
-    base_result = cross_validate(base, recording, **base_kwargs)
-    folds = _shared_folds(model_result, base_result)
-    for k, test in enumerate(folds):
-        if test.size < 2 * block:
-            raise BrainalignInputError(
-                f"Test fold {k} has {test.size} samples, fewer than two bootstrap blocks of {block} samples "
-                f"({block_s:g} s); pass a smaller block_s or use fewer, longer folds."
-            )
-
-    gains = bootstrap_fold_gains(recording.data, model_result.predictions, base_result.predictions, folds,
-                                 block, int(n_bootstraps), np.random.default_rng(seed))
-    r_model = model_result.r.mean(0)
-    r_base = base_result.r.mean(0)
-    gain = r_model - r_base
-    q = (1.0 - ci) / 2.0
-    p = (1.0 + (gains <= 0).sum(0)) / (1.0 + gains.shape[0])
+    fits = fit_baselines(recording, baseline=base, designs=[model], autocorrelation=False, seed=seed, **cv_kwargs)
+    name = f"{base.name}+{model.name}" if stack_baseline else model.name
+    result = fit_layer(model, recording, fits, name=name, gain_bootstraps=int(n_bootstraps),
+                       stack_baseline=stack_baseline, block_s=block_s, ci=ci)
+    test = result.metadata["gain_test"]
+    r_model = result.r.mean(0)
+    r_base = fits.results["baseline"].r.mean(0)
     table = pd.DataFrame({
         "target": recording.target_names,
         "r_model": r_model,
         "r_baseline": r_base,
-        "gain": gain,
-        "ci_low": np.quantile(gains, q, axis=0),
-        "ci_high": np.quantile(gains, 1.0 - q, axis=0),
-        "p": p,
-        "p_fdr": fdr(p),
+        "gain": r_model - r_base,
+        **{k: np.asarray(test[k]) for k in ("ci_low", "ci_high", "p", "p_fdr")},
     })
     table.attrs.update({
-        "model": model.name,
+        "model": name,
         "baseline": base.name,
         "stack_baseline": bool(stack_baseline),
         "n_bootstraps": int(n_bootstraps),
-        "block_s": block_s,
-        "block_samples": block,
+        "block_s": test["block_s"],
+        "block_samples": test["block_samples"],
         "ci": float(ci),
         "seed": int(seed),
-        "n_folds": len(folds),
-        "cv": model_result.config.get("cv"),
-        "gap_s": float(kwargs["gap_s"]),
+        "n_folds": len(result.metadata["folds"]),
+        "cv": result.config.get("cv"),
+        "gap_s": float(fits.options["gap_s"]),
         "method": "paired circular block bootstrap of test rows within each outer fold; "
                   "percentile CI; one-sided p of gain <= 0; BH-FDR across targets",
     })
@@ -306,108 +275,3 @@ def _check_designs(design, baseline, recording: Recording) -> tuple[DesignMatrix
         base = DesignMatrix(base.X, base.runs, base.sampling_period, "baseline", base.feature_names,
                             base.metadata)
     return model, base
-
-
-def _shared_folds(model_result: EncodingResult, base_result: EncodingResult) -> list[np.ndarray]:
-    folds_m, folds_b = model_result.folds, base_result.folds
-    if len(folds_m) != len(folds_b) or any(not np.array_equal(a, b) for a, b in zip(folds_m, folds_b)):
-        raise BrainalignInputError(
-            "The model and the baseline were tested on different folds; pass an explicit cv and gap_s."
-        )
-    return [np.asarray(f) for f in folds_m]
-
-
-def draw_block_starts(n: int, block: int, n_bootstraps: int, rng: np.random.Generator) -> np.ndarray:
-    """First rows of the ``ceil(n / block)`` blocks of each circular block-bootstrap resample.
-
-    Resample ``b`` is rows ``starts[b, j], starts[b, j] + 1, ...`` (modulo ``n``)
-    for ``block`` rows per block, the last block cut so that ``n`` rows are drawn
-    in all; see :func:`block_resample_rows`.
-    """
-    return rng.integers(0, n, size=(n_bootstraps, -(-n // block)))
-
-
-def block_resample_rows(n: int, block: int, starts: np.ndarray) -> np.ndarray:
-    """Row indices (n_bootstraps, n) of the resamples described by ``starts``."""
-    rows = starts[:, :, None] + np.arange(block)[None, None, :]
-    return rows.reshape(starts.shape[0], -1)[:, :n] % n
-
-
-def _resampled_sums(Z: np.ndarray, block: int, starts: np.ndarray) -> np.ndarray:
-    """Column sums of ``Z`` (n, m) over the rows of every resample, shape (n_bootstraps, m).
-
-    A resample is a union of blocks, so its sum is a sum of block sums (read off a
-    circular cumulative sum): ``n_blocks`` gathers per resample instead of ``n``.
-    """
-    from scipy import sparse
-
-    n = Z.shape[0]
-    n_boot, n_blocks = starts.shape
-    last = n - (n_blocks - 1) * block
-    wrapped = Z[np.arange(n + block) % n]
-    cum = np.concatenate([np.zeros((1, Z.shape[1])), np.cumsum(wrapped, axis=0)])
-    full_sums = cum[np.arange(n) + block] - cum[:n]
-    last_sums = cum[np.arange(n) + last] - cum[:n]
-
-    def picks(cols):
-        # (n_bootstraps, n) matrix counting how often each block start is drawn
-        k = cols.shape[1]
-        return sparse.csr_matrix((np.ones(n_boot * k), (np.repeat(np.arange(n_boot), k), cols.ravel())),
-                                 shape=(n_boot, n))
-
-    out = picks(starts[:, -1:]) @ last_sums
-    if n_blocks > 1:
-        out = out + picks(starts[:, :-1]) @ full_sums
-    return np.asarray(out)
-
-
-def _resampled_r(sums: dict, n: int, pred: str) -> np.ndarray:
-    """Pearson r of y and a prediction on each resample, from the resampled sums."""
-    sy, syy = sums["y"], sums["yy"]
-    sp, spp, syp = sums[pred], sums[pred + pred], sums["y" + pred]
-    cov = syp - sy * sp / n
-    var = (syy - sy * sy / n) * (spp - sp * sp / n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = cov / np.sqrt(var)
-    return np.where(var > 1e-24, r, 0.0)
-
-
-def bootstrap_fold_gains(Y: np.ndarray, pred_model: np.ndarray, pred_base: np.ndarray, folds,
-                         block: int, n_bootstraps: int, rng: np.random.Generator) -> np.ndarray:
-    """Bootstrap distribution (n_bootstraps, n_targets) of the fold-averaged gain in test r.
-
-    One set of resampled rows per fold, shared by both models and all targets.
-    """
-    from tqdm.auto import tqdm
-
-    from .._logging import progress_disabled
-
-    n_targets = Y.shape[1]
-    starts = [draw_block_starts(test.size, block, n_bootstraps, rng) for test in folds]
-    longest = max(max(test.size for test in folds) + block, n_bootstraps)
-    batch = max(1, int(_BATCH_BYTES // (8 * 8 * 4 * longest)))
-    gains = np.empty((n_bootstraps, n_targets))
-    batches = range(0, n_targets, batch)
-    for start in tqdm(batches, desc="gain bootstrap", disable=progress_disabled() or len(batches) < 2):
-        cols = slice(start, min(n_targets, start + batch))
-        width = cols.stop - cols.start
-        total = np.zeros((n_bootstraps, width))
-        for test, fold_starts in zip(folds, starts):
-            # centred and scaled per fold so the running sums do not cancel catastrophically
-            y = _standardize(Y[test, cols])
-            m = _standardize(pred_model[test, cols])
-            b = _standardize(pred_base[test, cols])
-            names = ("y", "yy", "m", "mm", "ym", "b", "bb", "yb")
-            Z = np.hstack([y, y * y, m, m * m, y * m, b, b * b, y * b])
-            flat = _resampled_sums(Z, block, fold_starts)
-            sums = {name: flat[:, i * width:(i + 1) * width] for i, name in enumerate(names)}
-            total += _resampled_r(sums, test.size, "m") - _resampled_r(sums, test.size, "b")
-        gains[:, cols] = total / len(folds)
-    return gains
-
-
-def _standardize(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    a = a - a.mean(0)
-    scale = np.sqrt((a * a).mean(0))
-    return a / np.where(scale > 0, scale, 1.0)

@@ -49,7 +49,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError
-from ._solvers import default_targets_batch, solve_ridge_cv
+from ._layered import BaselineThenLayer
+from ._solvers import default_targets_batch
 
 #: width, in standard errors, of the gate's ramp from "layer left out" (at gate_se) to "layer used whole"
 GATE_RAMP = 1.0
@@ -114,9 +115,8 @@ class _Candidate:
             zm = Z_train[tr].mean(0)
             U, s, Vt = np.linalg.svd(Z_train[tr] - zm, full_matrices=False)
             self.folds.append((tr, va, U, s, (Z_train[va] - zm) @ Vt.T))
-        zm = Z_train.mean(0)
-        self.U, self.s, Vt = np.linalg.svd(Z_train - zm, full_matrices=False)
-        self.Z_test = (Z_test - zm) @ Vt.T
+        self.z_mean = Z_train.mean(0)
+        self.U, self.s, self.Vt = np.linalg.svd(Z_train - self.z_mean, full_matrices=False)
 
     def inner_errors(self, Y, alphas, n_train):
         """Chosen alpha per target (lowest summed validation error; ties: the larger) and the
@@ -143,12 +143,14 @@ class _Candidate:
             errors[va] = (E - Zv @ (W * UtY)) ** 2
         return chosen, errors
 
-    def predict(self, Y, alphas):
-        if self.Z_test.shape[1] == 0:
-            return np.broadcast_to(Y.mean(0), (self.Z_test.shape[0], Y.shape[1])).copy()
+    def coefficients(self, Y, alphas):
+        """Weights on the components (n_components, n_targets) and intercepts of the refit on all rows."""
         ym = Y.mean(0)
         W = self.s[:, None] / (self.s[:, None] ** 2 + alphas[None, :])
-        return self.Z_test @ (W * (self.U.T @ (Y - ym))) + ym
+        return W * (self.U.T @ (Y - ym)), ym
+
+    def transform(self, Z):
+        return (Z - self.z_mean) @ self.Vt.T
 
 
 def layer_weight(errors_base: np.ndarray, errors_best: np.ndarray, fold_of_row: np.ndarray, block: int,
@@ -194,9 +196,126 @@ def layer_weight(errors_base: np.ndarray, errors_best: np.ndarray, fold_of_row: 
     return np.clip((evidence - gate_se) / ramp, 0.0, 1.0)
 
 
+class GatedPCREncoder(BaselineThenLayer):
+    """The baseline's ridge, then ``k`` principal components of the layer on its residual, gated.
+
+    Protocol encoder ("layer given baseline", the default with a baseline):
+    the design's FIRST band is the baseline, the other bands the layer.  ``k``
+    (0 = no layer among the candidates) and the layer's penalty are chosen per
+    target by inner CV, and the layer's prediction is weighted by how clearly
+    it beats "no layer" (see the module docstring and :func:`layer_weight`).
+
+    Parameters
+    ----------
+    alphas : array-like or None
+        Candidate penalties of the baseline and of the layer (default ``np.logspace(-1, 7, 17)``).
+    inner_cv : int, splitter or sequence of (train, validation) folds
+        Inner folds (an int: contiguous blocks within ``groups``, ``gap`` apart).
+    n_components : "auto" or list of int
+        Candidate numbers of layer components (see :func:`component_candidates`).
+    gate_se : float
+        Standard errors by which the layer must beat "no layer" before it gets
+        any weight (full weight at ``gate_se + 1``).
+    n_targets_batch : int or None
+    backend : {"auto", "numpy", "cpu", "torch", "torch_cuda"}
+        Backend of the baseline's ridge; the layer's candidates run in numpy.
+
+    Attributes
+    ----------
+    fit_info_ : dict
+        ``alphas`` (layer penalty per target, ``inf`` = left out),
+        ``baseline_alphas``, ``n_components`` (chosen ``k``, 0 = left out)
+        and ``layer_weights`` (the gate's weights, 0-1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainalign.core import Band
+    >>> rng = np.random.default_rng(0)
+    >>> base, layer = rng.normal(size=(400, 2)), rng.normal(size=(400, 50))
+    >>> Y = np.column_stack([base @ [1.0, 0.5] + layer[:, :3] @ [1.0, 1.0, 1.0] + rng.normal(size=400),
+    ...                      base @ [1.0, 0.5] + rng.normal(size=400)])
+    >>> enc = GatedPCREncoder(n_components=[5, 50], backend="numpy")
+    >>> enc = enc.fit(np.hstack([base, layer]), Y, bands=(Band("baseline", 2), Band("layer", 50)), gap=5)
+    >>> enc.fit_info_["n_components"].tolist()   # the layer helps the first target, not the second
+    [50, 0]
+    """
+
+    _min_bands = 2
+
+    def __init__(self, alphas=None, *, inner_cv=5, n_components="auto", gate_se=1.0, n_targets_batch=None,
+                 backend="auto"):
+        self.alphas = alphas
+        self.inner_cv = inner_cv
+        self.n_components = n_components
+        self.gate_se = gate_se
+        self.n_targets_batch = n_targets_batch
+        self.backend = backend
+
+    def _check_params(self):
+        check_options(self.n_components, self.gate_se)
+
+    def _fit_layer(self, Xl_train, residual, splits, alphas, gap):
+        n_components = check_options(self.n_components, self.gate_se)
+        block = max(gap, 1)  # blocks of the gate's standard error: about the autocorrelation's length
+        n_train, n_targets = residual.shape
+        alphas = np.asarray(alphas, dtype=np.float64)
+        ks = component_candidates(n_train, Xl_train.shape[1], n_components)
+        self.layer_mean_ = Xl_train.mean(0)
+        _, _, Vt = np.linalg.svd(Xl_train - self.layer_mean_, full_matrices=False)
+        self.layer_components_ = Vt[: max(ks)]
+        P_train = (Xl_train - self.layer_mean_) @ self.layer_components_.T
+        # one scale for all components (the first one's): ridge then shrinks the weak ones most, as it
+        # would on the whole layer; whitening them gave noise directions the weight of the main ones
+        self.layer_scale_ = P_train[:, 0].std() or 1.0
+        candidates = [_Candidate(np.zeros((n_train, 0)), None, splits)]
+        candidates += [_Candidate(P_train[:, :k] / self.layer_scale_, None, splits) for k in ks]
+        validated = np.unique(np.concatenate([va for _, va in splits]))
+        fold_of_row = np.empty(n_train, dtype=int)
+        for f, (_, va) in enumerate(splits):
+            fold_of_row[va] = f
+        fold_of_row = fold_of_row[validated]
+        layer_alphas = np.full(n_targets, np.inf)
+        layer_weights = np.zeros(n_targets)
+        chosen_k = np.zeros(n_targets, dtype=int)
+        self.parts_ = []  # (k, target columns, weights, coefficients, intercepts) of every fitted piece
+        # every candidate holds its (n_train, batch) float64 validation errors at once, and they are
+        # stacked once more: share the usual one-block budget between them
+        batch = self.n_targets_batch or max(1, default_targets_batch(n_train, n_targets) // (4 * len(candidates)))
+        for start in range(0, n_targets, batch):
+            cols = slice(start, min(n_targets, start + batch))
+            Rb = residual[:, cols]
+            fits = [c.inner_errors(Rb, alphas, n_train) for c in candidates]
+            errors = np.stack([e[validated] for _, e in fits])  # (candidates, rows, targets)
+            best = np.argmin(errors.mean(1), axis=0)  # ties: the simpler candidate
+            idx = np.arange(Rb.shape[1])
+            weight = layer_weight(errors[0], errors[best, :, idx].T, fold_of_row, block, self.gate_se)
+            pick = np.where(weight > 0, best, 0)
+            for c in np.unique(pick[pick > 0]):
+                sel = np.flatnonzero(pick == c)
+                a = fits[c][0][sel]
+                coef, intercept = candidates[c].coefficients(Rb[:, sel], a)
+                self.parts_.append((candidates[c], start + sel, weight[sel], coef, intercept))
+                layer_alphas[start + sel] = a
+            layer_weights[cols] = weight
+            chosen_k[cols] = np.asarray([0] + ks)[pick]
+        return {"alphas": layer_alphas, "n_components": chosen_k, "layer_weights": layer_weights,
+                "candidates": [0] + ks}
+
+    def _combine(self, base, Xl):
+        pred = np.array(base, dtype=np.float64)
+        P = (Xl - self.layer_mean_) @ self.layer_components_.T
+        for candidate, targets, weight, coef, intercept in self.parts_:
+            k = candidate.Vt.shape[1]
+            pred[:, targets] += weight * (candidate.transform(P[:, :k] / self.layer_scale_) @ coef + intercept)
+        return pred.astype(np.float32)
+
+
 def gated_pcr_predict(Xb_train, Xl_train, Y_train, Xb_test, Xl_test, splits, alphas, *, n_components="auto",
                       gate_se=1.0, block=10, n_targets_batch=None, backend=None) -> dict:
     """Baseline ridge, then k layer principal components on its residual, k (0 = none) by inner CV, gated.
+
+    Functional form of :class:`GatedPCREncoder` with given inner folds and gate block length.
 
     Parameters
     ----------
@@ -206,25 +325,12 @@ def gated_pcr_predict(Xb_train, Xl_train, Y_train, Xb_test, Xl_test, splits, alp
     Xb_test, Xl_test : ndarray
         The same columns of the rows to predict.
     splits : list of (train, validation) positions into the training rows
-        Inner folds; their validation rows, in time order, give the blocks of
-        the gate's standard error.
     alphas : ndarray
-        Candidate penalties of the baseline and of the layer (chosen per
-        target, and per candidate ``k``, by inner CV).
-    n_components : "auto" or sequence of int
-        See :func:`component_candidates`.
-    gate_se : float
-        The layer's prediction gets no weight until its inner-CV error is lower
-        than without it by ``gate_se`` standard errors, and its full weight from
-        ``gate_se + 1`` on (see :func:`layer_weight`).
+    n_components, gate_se, n_targets_batch
+        As for :class:`GatedPCREncoder`.
     block : int
-        Validation rows per block (the CV gap is a good choice: about the
-        length of the autocorrelation).
-    n_targets_batch : int or None
+        Validation rows per block of the gate's standard error (the CV gap is a good choice).
     backend : himalaya backend or None
-        Used for the baseline's fit (the same as a one-band fit of the
-        baseline, so a target without the layer has a gain of exactly 0);
-        the layer's candidates run in numpy.
 
     Returns
     -------
@@ -232,70 +338,17 @@ def gated_pcr_predict(Xb_train, Xl_train, Y_train, Xb_test, Xl_test, splits, alp
     ``layer_alphas`` (``inf`` where the layer is left out), ``layer_weights``
     (0-1), ``n_components`` (chosen k per target, 0 = no layer),
     ``candidates`` and ``form``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> n = 400
-    >>> base, layer = rng.normal(size=(n, 2)), rng.normal(size=(n, 50))
-    >>> y = base @ [1.0, 0.5] + layer[:, :3] @ [1.0, 1.0, 1.0] + rng.normal(size=n)
-    >>> Y = np.column_stack([y, base @ [1.0, 0.5] + rng.normal(size=n)])
-    >>> splits = [(np.r_[0:i * 60, (i + 1) * 60:300], np.arange(i * 60, (i + 1) * 60)) for i in range(5)]
-    >>> out = gated_pcr_predict(base[:300], layer[:300], Y[:300], base[300:], layer[300:], splits,
-    ...                         np.logspace(-1, 4, 11), n_components=[5, 50])
-    >>> out["n_components"].tolist()   # the layer helps the first target, not the second
-    [50, 0]
     """
+    from ..core import Band
+
     if np.shape(Xb_train)[1] == 0 or np.shape(Xl_train)[1] == 0:
         raise BrainalignInputError("estimator='pcr' needs baseline and layer columns (two bands).")
-    check_options(n_components, gate_se)
-    # the baseline exactly as a one-band fit computes it: a target without the layer scores the
-    # baseline's own r, not a number that differs from it in the 8th decimal
-    n_train = np.shape(Xb_train)[0]
-    base = solve_ridge_cv(Xb_train, Y_train, alphas, splits, X_test=np.vstack([Xb_train, Xb_test]),
-                          return_weights=False, n_targets_batch=n_targets_batch, backend=backend)
-    base_train, base_test = base["predictions"][:n_train], base["predictions"][n_train:]
-    Xl_train, Xl_test = np.asarray(Xl_train, np.float64), np.asarray(Xl_test, np.float64)
-    residual = np.asarray(Y_train, np.float64) - base_train
-    alphas = np.asarray(alphas, dtype=np.float64)
-    n_targets = residual.shape[1]
-    ks = component_candidates(n_train, Xl_train.shape[1], n_components)
-    mean = Xl_train.mean(0)
-    _, _, Vt = np.linalg.svd(Xl_train - mean, full_matrices=False)
-    P_train, P_test = (Xl_train - mean) @ Vt[: max(ks)].T, (Xl_test - mean) @ Vt[: max(ks)].T
-    # one scale for all components (the first one's): ridge then shrinks the weak ones most, as it
-    # would on the whole layer; whitening them gave noise directions the weight of the main ones
-    scale = P_train[:, 0].std() or 1.0
-    candidates = [_Candidate(np.zeros((n_train, 0)), np.zeros((P_test.shape[0], 0)), splits)]
-    candidates += [_Candidate(P_train[:, :k] / scale, P_test[:, :k] / scale, splits) for k in ks]
-    validated = np.unique(np.concatenate([va for _, va in splits]))
-    fold_of_row = np.empty(n_train, dtype=int)
-    for f, (_, va) in enumerate(splits):
-        fold_of_row[va] = f
-    fold_of_row = fold_of_row[validated]
-    pred = np.array(base_test, dtype=np.float64)
-    layer_alphas = np.full(n_targets, np.inf)
-    layer_weights = np.zeros(n_targets)
-    chosen_k = np.zeros(n_targets, dtype=int)
-    # every candidate holds its (n_train, batch) float64 validation errors at once, and they are
-    # stacked once more: share the usual one-block budget between them
-    batch = n_targets_batch or max(1, default_targets_batch(n_train, n_targets) // (4 * len(candidates)))
-    for start in range(0, n_targets, batch):
-        cols = slice(start, min(n_targets, start + batch))
-        Rb = residual[:, cols]
-        fits = [c.inner_errors(Rb, alphas, n_train) for c in candidates]
-        errors = np.stack([e[validated] for _, e in fits])  # (candidates, rows, targets)
-        best = np.argmin(errors.mean(1), axis=0)  # ties: the simpler candidate
-        idx = np.arange(Rb.shape[1])
-        weight = layer_weight(errors[0], errors[best, :, idx].T, fold_of_row, block, gate_se)
-        pick = np.where(weight > 0, best, 0)
-        for c in np.unique(pick[pick > 0]):
-            sel = np.flatnonzero(pick == c)
-            a = fits[c][0][sel]
-            pred[:, start + sel] += weight[sel] * candidates[c].predict(Rb[:, sel], a)
-            layer_alphas[start + sel] = a
-        layer_weights[cols] = weight
-        chosen_k[cols] = np.asarray([0] + ks)[pick]
-    return {"predictions": pred.astype(np.float32), "baseline_alphas": base["best_alphas"],
-            "layer_alphas": layer_alphas, "layer_weights": layer_weights, "n_components": chosen_k, "candidates": [0] + ks, "form": "pcr"}
+    nb, nl = np.shape(Xb_train)[1], np.shape(Xl_train)[1]
+    enc = GatedPCREncoder(alphas, inner_cv=list(splits), n_components=n_components, gate_se=gate_se,
+                          n_targets_batch=n_targets_batch, backend=backend.name if backend is not None else "auto")
+    enc.fit(np.hstack([Xb_train, Xl_train]), Y_train, bands=(Band("baseline", nb), Band("layer", nl)),
+            gap=max(int(block), 1) if int(block) > 1 else 0)
+    info = enc.fit_info_
+    return {"predictions": enc.predict(np.hstack([Xb_test, Xl_test])), "baseline_alphas": info["baseline_alphas"],
+            "layer_alphas": info["alphas"], "layer_weights": info["layer_weights"],
+            "n_components": info["n_components"], "candidates": info["candidates"], "form": "pcr"}

@@ -14,9 +14,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core import BrainalignInputError
 from ._backend import using_backend
-from ._cv import ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold
 from ._cv import inner_splits as make_inner_splits
-from ._solvers import solve_ridge_cv
+from ._solvers import default_targets_batch, solve_ridge_cv
 from ._stats import correlation_score, r2_score
 
 logger = logging.getLogger("brainalign.encoding")
@@ -30,6 +29,23 @@ ALPHA_EDGE_SHARE = 0.5
 def default_alphas() -> np.ndarray:
     """``np.logspace(-1, 7, 17)``: wide enough for standardised designs of 10 to 10 000 columns."""
     return DEFAULT_ALPHAS.copy()
+
+
+def alphas_from_text(text: str | None) -> np.ndarray | None:
+    """A log-spaced grid from ``"low,high,n"`` (exponents of 10), as written in TOML files and on the CLI.
+
+    Examples
+    --------
+    >>> alphas_from_text("-1,7,17")[[0, -1]].tolist()
+    [0.1, 10000000.0]
+    """
+    if text is None:
+        return None
+    try:
+        low, high, n = (float(x) for x in str(text).split(","))
+        return np.logspace(low, high, int(n))
+    except ValueError as err:
+        raise BrainalignInputError(f"alphas must be 'low,high,n' (exponents of 10), e.g. '-1,7,17', got {text!r}.") from err
 
 
 def _alpha_grid(alphas) -> np.ndarray:
@@ -135,10 +151,11 @@ def _estimator_splits(cv, n_samples: int, runs, gap: int, owner: str = "encoder"
             raise BrainalignInputError(f"{owner}: gap must be >= 0 samples, got {gap!r}.")
         return make_inner_splits(np.arange(n_samples), runs_arr, k, int(gap))
     if hasattr(cv, "split"):
-        if isinstance(cv, (ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold)):
-            cv = list(cv.split(n_samples, runs))
-        else:  # a scikit-learn splitter (KFold, TimeSeriesSplit, ...)
-            cv = list(cv.split(np.zeros((n_samples, 1))))
+        # brainalign's and scikit-learn's splitters alike: runs are the groups
+        try:
+            cv = list(cv.split(np.zeros((n_samples, 1)), None, runs))
+        except ValueError as err:
+            raise BrainalignInputError(f"{owner}: the inner splitter {cv!r} failed: {err}") from err
     try:
         folds = [(np.asarray(tr, dtype=np.intp), np.asarray(va, dtype=np.intp)) for tr, va in cv]
     except (TypeError, ValueError) as err:
@@ -157,6 +174,31 @@ def _estimator_splits(cv, n_samples: int, runs, gap: int, owner: str = "encoder"
     if not folds:
         raise BrainalignInputError(f"{owner}: cv gave no inner folds.")
     return folds
+
+
+def inner_cv_of(estimator):
+    """The inner-CV setting of an encoder: ``inner_cv``, or its older name ``cv`` when that is given."""
+    cv = getattr(estimator, "cv", None)
+    return cv if cv is not None else estimator.inner_cv
+
+
+def protocol_groups(groups, runs, owner: str):
+    """Run label per row from ``fit(..., groups=)`` or its older name ``runs=`` (one of them)."""
+    if groups is not None and runs is not None:
+        raise BrainalignInputError(f"{owner}.fit: give groups (the run label per row) or runs, not both.")
+    return groups if groups is not None else runs
+
+
+def batched_predict(X32: np.ndarray, coef: np.ndarray, intercept: np.ndarray, batch: int | None) -> np.ndarray:
+    """``X32 @ coef + intercept`` in float32, target batch by target batch as the ridge solver predicts,
+    so a prediction made after the fit equals the one made inside it bit for bit."""
+    n_targets = coef.shape[1]
+    batch = int(batch) if batch else max(1, n_targets)
+    out = np.empty((X32.shape[0], n_targets), dtype=np.float32)
+    for start in range(0, n_targets, batch):
+        cols = slice(start, min(start + batch, n_targets))
+        out[:, cols] = X32 @ np.ascontiguousarray(coef[:, cols]) + intercept[cols]
+    return out
 
 
 class EncoderInputTypeError(BrainalignInputError, TypeError):
@@ -330,11 +372,13 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
     ----------
     alphas : array-like or None
         Candidate penalties; ``None`` = ``np.logspace(-1, 7, 17)``.
-    cv : int, splitter or sequence of (train, validation) index arrays
+    inner_cv : int, splitter or sequence of (train, validation) index arrays
         Inner folds for choosing alphas: an int gives contiguous blocks
-        (time-aware; ``fit(..., runs=, gap=)`` shapes them) and must not
+        (time-aware; ``fit(..., groups=, gap=)`` shapes them) and must not
         exceed the number of samples; a splitter is a brainalign one
         (:class:`ContiguousBlockCV`, ...) or a scikit-learn one (``KFold``, ...).
+    cv : same as ``inner_cv`` or None
+        Older name of ``inner_cv``; used instead of it when given.
     fit_intercept : bool
     standardize : bool
         Z-score the columns of X with statistics of the training data.
@@ -369,9 +413,10 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
     (True, True)
     """
 
-    def __init__(self, alphas=None, *, cv=5, fit_intercept=True, standardize=True,
+    def __init__(self, alphas=None, *, inner_cv=5, cv=None, fit_intercept=True, standardize=True,
                  n_targets_batch=None, backend="auto", solver="auto"):
         self.alphas = alphas
+        self.inner_cv = inner_cv
         self.cv = cv
         self.fit_intercept = fit_intercept
         self.standardize = standardize
@@ -385,7 +430,8 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         tags.target_tags.single_output = True
         return tags
 
-    def fit(self, X, y, runs: Sequence[str] | None = None, gap: int = 0) -> "RidgeEncoder":
+    def fit(self, X, y, runs: Sequence[str] | None = None, gap: int = 0, *, bands=None,
+            groups: Sequence[str] | None = None) -> "RidgeEncoder":
         """Fit on ``X`` (n_samples, n_features) and ``y`` (n_samples,) or (n_samples, n_targets).
 
         Parameters
@@ -393,21 +439,26 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         X : array-like (n_samples, n_features)
         y : array-like (n_samples,) or (n_samples, n_targets)
         runs : sequence of str or None
-            Run label per sample; an int ``cv`` keeps inner blocks within runs.
+            Older name of ``groups``.
         gap : int
             Samples dropped from training on each side of an inner validation block.
+        bands : tuple of Band or None
+            Ignored (one penalty for all columns); accepted as every encoder does.
+        groups : sequence of str or None
+            Run label per sample; an int ``inner_cv`` keeps inner blocks within runs.
 
         Returns
         -------
         RidgeEncoder
         """
+        runs = protocol_groups(groups, runs, type(self).__name__)
         if self.solver not in ("auto", "primal", "kernel", "himalaya"):
             raise BrainalignInputError(f"solver must be 'auto', 'primal', 'kernel' or 'himalaya', got {self.solver!r}.")
         X, y = _validated(self, X, y, fit=True)
         self._y_1d = y.ndim == 1
         Y = y[:, None] if self._y_1d else y
         alphas = _alpha_grid(self.alphas)
-        splits = _estimator_splits(self.cv, X.shape[0], runs, gap, owner=type(self).__name__)
+        splits = _estimator_splits(inner_cv_of(self), X.shape[0], runs, gap, owner=type(self).__name__)
         self.scaler_ = Standardizer().fit(X) if self.standardize else None
         Xs = _scaled(X, self.scaler_)
         with using_backend(self.backend) as backend:
@@ -421,6 +472,10 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         self.intercept_ = out["intercept"]
         self.best_alphas_ = out["best_alphas"]
         self.cv_scores_ = out["cv_scores"]
+        self.form_ = out.get("form", "himalaya")
+        self.fit_info_ = {"alphas": self.best_alphas_}
+        # the solver's target batches, so that predict reproduces its predictions bit for bit
+        self._targets_batch = self.n_targets_batch or default_targets_batch(X.shape[0], Y.shape[1])
         _warn_alpha_edge(self.best_alphas_, alphas, type(self).__name__)
         return self
 
@@ -431,7 +486,10 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         """
         _require_fitted(self)
         X = _validated(self, X, fit=False)
-        pred = _linear_predict(X, self.scaler_, self.coef_, self.intercept_)
+        if X.dtype == np.float32 and self.scaler_ is None:
+            pred = batched_predict(X, self.coef_, self.intercept_, getattr(self, "_targets_batch", None))
+        else:
+            pred = _linear_predict(X, self.scaler_, self.coef_, self.intercept_)
         return pred[:, 0] if getattr(self, "_y_1d", False) else pred
 
 

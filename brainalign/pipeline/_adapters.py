@@ -456,9 +456,7 @@ class FilesAdapter(DatasetAdapter):
         return p if p.is_absolute() else self.base / p
 
     def load(self, subject, root, options):
-        from types import SimpleNamespace
-
-        from ..encoding._cli_encode import load_recording
+        from ..recordings import load_recording
         from ..stimuli import read_textgrid, read_word_table
 
         self._check()
@@ -482,10 +480,11 @@ class FilesAdapter(DatasetAdapter):
         shift = float(s.get("shift_s", 0.0))
         timeline = timeline.shift(shift) if shift else timeline
         r = self.recording
-        args = SimpleNamespace(recording=[str(self._path(f)) for f in self._files()[subject]], tr=r.get("tr"),
-                               mask=str(self._path(r["mask"])) if r.get("mask") else None, runs=r.get("runs"),
-                               subject=subject, skip_rows=int(r.get("skip_rows", 0)), clean=r.get("clean", "detrend"))
-        return SubjectData(timeline, load_recording(args), media=media, media_shift_s=shift)
+        recording = load_recording([self._path(f) for f in self._files()[subject]], tr=r.get("tr"),
+                                   mask=str(self._path(r["mask"])) if r.get("mask") else None, runs=r.get("runs"),
+                                   subject=subject, skip_rows=int(r.get("skip_rows", 0)),
+                                   clean=r.get("clean", "detrend"))
+        return SubjectData(timeline, recording, media=media, media_shift_s=shift)
 
 
 for _adapter in (AliceAdapter(), NarrativesAdapter(), LeBelAdapter(), PereiraAdapter(), MegMascAdapter(),

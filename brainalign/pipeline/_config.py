@@ -82,11 +82,20 @@ def _alignment_model():
 
 
 def _encoding_model():
-    from ..encoding import cross_validate, sweep_layers
+    from ..encoding import cross_validate, estimator_options_model, list_estimators, sweep_layers
 
-    # sweep_layers' own options (autocorrelation, gain_bootstraps) and every cross_validate option
+    # sweep_layers' own options (autocorrelation, gain_bootstraps), every cross_validate option and the
+    # options of every registered estimator (the chosen estimator refuses those of another one)
+    extra: dict[str, Any] = {}
+    for name in list_estimators():
+        for key, field in estimator_options_model(name).model_fields.items():
+            extra.setdefault(key, (Optional[field.annotation], None))
+    extra.pop("cv", None)  # cross_validate's outer cv, not an estimator's older name of inner_cv
+    extra.pop("standardize", None)
+    extra["alphas"] = (Optional[Union[str, list[float]]], None)
+    extra["estimator"] = (Optional[str], None)
     return _signature_model("EncodingOptions", [sweep_layers, cross_validate], skip={"model", "designs"},
-                            extra_fields={"alphas": (Optional[Union[str, list[float]]], None)})
+                            extra_fields=extra)
 
 
 def _video_options_model():
@@ -110,11 +119,16 @@ _LAZY_MODELS: dict[str, type[BaseModel]] = {}
 
 def option_model(section: str) -> type[BaseModel]:
     """The pydantic model of an option section (``features``, ``alignment``, ``encoding``, ``features:video``...)."""
-    if section not in _LAZY_MODELS:
-        _LAZY_MODELS[section] = {"features": _text_options_model, "features:text": _text_options_model,
-                                 "features:video": _video_options_model, "features:audio": _audio_options_model,
-                                 "alignment": _alignment_model, "encoding": _encoding_model}[section]()
-    return _LAZY_MODELS[section]
+    key = section
+    if section == "encoding":  # an estimator registered later brings its options
+        from ..encoding import list_estimators
+
+        key = (section, tuple(list_estimators()))
+    if key not in _LAZY_MODELS:
+        _LAZY_MODELS[key] = {"features": _text_options_model, "features:text": _text_options_model,
+                             "features:video": _video_options_model, "features:audio": _audio_options_model,
+                             "alignment": _alignment_model, "encoding": _encoding_model}[section]()
+    return _LAZY_MODELS[key]
 
 
 # ------------------------------------------------------------------------------ study sections

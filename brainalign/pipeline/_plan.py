@@ -374,6 +374,6 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
 
 
 def _safe(name: str) -> str:
-    from ..encoding._sweep import _safe_dirname
+    from ..encoding import layer_dirname as _safe_dirname
 
     return _safe_dirname(name)

@@ -25,25 +25,32 @@ from ..core import (
     atomic_write_text,
     canonical_json,
     hash_array,
-    load_arrays,
     load_json,
-    save_arrays,
     save_json,
 )
-from ..encoding._crossval import DEFAULT_BASELINE_ESTIMATOR, single_band_options
+from ..encoding import (
+    BaselineFits,
+    LayerSweep,
+    alphas_from_text,
+    assemble_sweep,
+    fit_baselines,
+    fit_layer,
+    layer_dirname,
+    sweep_layers,
+    with_baseline,
+)
+from ..encoding.cell import sweep_config
 from ._config import StudyConfig, parse_config, resolve_path
 from ._work import (
     fresh_folder,
     is_done,
     load_design,
-    load_npy,
     load_recording,
     load_subject_parts,
     load_timeline,
     mark_done,
     read_marker,
     save_design,
-    save_npy,
     save_recording,
 )
 
@@ -90,9 +97,7 @@ def _cv_options(config: StudyConfig) -> dict[str, Any]:
     for key in ("autocorrelation", "gain_bootstraps"):
         enc.pop(key, None)
     if isinstance(enc.get("alphas"), str):
-        from ..encoding._cli_encode import parse_alphas
-
-        enc["alphas"] = parse_alphas(enc["alphas"])
+        enc["alphas"] = alphas_from_text(enc["alphas"])
     return enc
 
 
@@ -100,23 +105,11 @@ def _study_flags(config: StudyConfig) -> dict[str, Any]:
     """sweep_layers' options, with its defaults (so a study cell equals a sweep_layers call)."""
     import inspect
 
-    from ..encoding import sweep_layers
-
     defaults = inspect.signature(sweep_layers).parameters
     enc = config.encoding_options()
     n_boot = int(enc.get("gain_bootstraps", defaults["gain_bootstraps"].default))
     return {"autocorrelation": bool(enc.get("autocorrelation", defaults["autocorrelation"].default)),
             "gain_test": n_boot > 0, "n_bootstraps": n_boot}
-
-
-def _layer_cv(config: StudyConfig, base_info: dict) -> dict:
-    """Cross-validation options of a layer fit, as sweep_layers sets them (combined with a baseline)."""
-    cv = _cv_options(config)
-    cv["gap_s"] = base_info["gap_s"]
-    if base_info["has_baseline"]:
-        cv.setdefault("estimator", DEFAULT_BASELINE_ESTIMATOR)
-        return cv
-    return single_band_options(cv)
 
 
 # ------------------------------------------------------------------------------- entry point
@@ -308,7 +301,7 @@ def _design_task(task, config, context):
 # ------------------------------------------------------------------------------- baselines
 def _baseline_design(config: StudyConfig, parts: dict, recording: Recording) -> DesignMatrix | None:
     from ..alignment import event_rate_design
-    from ..encoding._cli_encode import baseline_design
+    from ..recordings import baseline_from_files
 
     section = config.baseline
     pieces = []
@@ -317,132 +310,76 @@ def _baseline_design(config: StudyConfig, parts: dict, recording: Recording) -> 
     if section.word_rate:
         pieces.append(event_rate_design(parts["timeline"], recording))
     if section.files:
-        pieces.append(baseline_design([resolve_path(config, f) for f in section.files], recording))
+        pieces.append(baseline_from_files([resolve_path(config, f) for f in section.files], recording))
     if not pieces:
         return None
     base = DesignMatrix.stack(pieces, name="baseline") if len(pieces) > 1 else pieces[0]
-    return DesignMatrix(base.X, base.runs, base.sampling_period, "baseline", base.feature_names, base.metadata)
-
-
-def _gap(cv: dict, designs: list[DesignMatrix], recording: Recording) -> float:
-    from ..encoding import default_gap_s
-
-    if cv.get("gap_s") is not None:
-        return float(cv["gap_s"])
-    return max(default_gap_s(d, recording) for d in designs)
+    return base.as_one_band("baseline")
 
 
 def _baseline_task(task, config, context):
-    from ..encoding import autocorrelation_baseline, cross_validate
-
+    """The cell's first step: the baselines, fitted once for every layer of the model and recording."""
     rec_folder = _one(task, "recording", "group")
     recording = load_recording(rec_folder)
     parts = load_subject_parts(rec_folder)
     first_design = load_design(_one(task, "design") / "design")
     base = _baseline_design(config, parts, recording)
-    cv = _cv_options(config)
     flags = _study_flags(config)
-    cv["gap_s"] = _gap(cv, [first_design] + ([base] if base is not None else []), recording)
-    single = single_band_options(cv)
+    fits = fit_baselines(recording, baseline=base, designs=[first_design], autocorrelation=flags["autocorrelation"],
+                         gain_test=flags["gain_test"], **_cv_options(config))
     folder = fresh_folder(Path(task["folder"]))
-    info: dict[str, Any] = {"gap_s": cv["gap_s"], "has_baseline": base is not None, "baselines": []}
+    fits.save(folder)
+    info: dict[str, Any] = {"gap_s": fits.options["gap_s"], "has_baseline": base is not None,
+                            "baselines": list(fits.results)}
     if base is not None:
-        base.check_matches(recording)
-        save_design(folder / "design", base)
-        result = cross_validate(base, recording, return_predictions=flags["gain_test"], **single)
-        if flags["gain_test"]:
-            save_npy(folder / "predictions.npy", result.predictions)
-            save_arrays(folder / "folds.npz", {f"fold{k}": np.asarray(f) for k, f in enumerate(result.folds)})
-            del result.predictions, result.folds
-        result.save(folder / "baseline")
-        info["baselines"].append("baseline")
-        info["baseline_hash"] = hash_array(base.X)
-    if flags["autocorrelation"]:
-        auto = cross_validate(autocorrelation_baseline(recording), recording, **single)
-        auto.save(folder / "autocorrelation")
-        info["baselines"].append("autocorrelation")
+        info["baseline_hash"] = fits.data_hashes["baseline"]
     return info
 
 
 # ------------------------------------------------------------------------------- fits
 def _fit_task(task, config, context):
-    from ..encoding import cross_validate
-    from ..encoding._sweep import _gain_test
-
+    """The cell's second step: one layer given the baselines, with its gain test."""
     p = task["params"]
     rec_folder = _one(task, "recording", "group")
-    base_folder = _one(task, "baseline")
     recording = load_recording(rec_folder)
     design = load_design(_one(task, "design") / "design")
-    design = DesignMatrix(design.X, design.runs, design.sampling_period, p["layer"], design.feature_names,
-                          design.metadata)
-    design.check_matches(recording)
-    base_info = read_marker(base_folder)
-    cv = _layer_cv(config, base_info)
     flags = _study_flags(config)
-    base = load_design(base_folder / "design") if base_info["has_baseline"] else None
-    if base is not None:
-        stacked = DesignMatrix.stack([base, design], name=p["layer"])
-        stacked.metadata["combined_with"] = "baseline"
-        design = stacked
-    gain_test = bool(flags["gain_test"] and base is not None)
-    result = cross_validate(design, recording, model=p["model"], return_predictions=gain_test, **cv)
-    if gain_test:
-        baseline = EncodingResult.load(base_folder / "baseline")
-        baseline.predictions = load_npy(base_folder / "predictions.npy", mmap=False)
-        folds = load_arrays(base_folder / "folds.npz")
-        baseline.folds = [folds[f"fold{k}"] for k in range(len(folds))]
-        result.metadata["gain_test"] = _gain_test(result, baseline, recording, flags["n_bootstraps"],
-                                                  int(cv.get("seed", 0)))
-        del result.predictions, result.folds
+    fits = BaselineFits.load(_one(task, "baseline"), predictions=flags["gain_test"])
+    result = fit_layer(design, recording, fits, name=p["layer"], model=p["model"],
+                       gain_bootstraps=flags["n_bootstraps"] if flags["gain_test"] else 0)
     result.metadata.update(config_key=task["key"], study_task="fit", layer_index=p["index"],
                            n_layers=p["n_layers"], depth=p["index"] / max(1, p["n_layers"] - 1))
     folder = fresh_folder(Path(task["folder"]))
     result.save(folder)
-    return {"design_hash": hash_array(np.asarray(design.X)), "mean_r": float(result.r.mean())}
+    fitted = design if fits.design is None else with_baseline(design, fits.design)
+    return {"design_hash": hash_array(np.asarray(fitted.X)), "mean_r": float(result.r.mean())}
 
 
 # ------------------------------------------------------------------------------- sweeps
 def _sweep_task(task, config, context):
-    from ..encoding import LayerSweep
-    from ..encoding._cli_encode import write_maps
-    from ..encoding._sweep import _safe_dirname
-
+    """The cell's last step: the per-layer results and the baselines assembled into a sweep folder."""
     p = task["params"]
     fits = _inputs(task, "fit")
     base_folder = _one(task, "baseline")
     rec_folder = _one(task, "recording", "group")
     results = {layer: EncodingResult.load(f) for layer, f in zip(p["layers"], fits)}
-    base_info = read_marker(base_folder)
+    baseline_fits = BaselineFits.load(base_folder, predictions=False)
     folder = Path(task["folder"])
-    baselines = {}
-    for name in base_info["baselines"]:
-        res = EncodingResult.load(base_folder / name)
-        res.save(folder / "baselines" / _safe_dirname(name))
-        baselines[name] = res
+    for name, res in baseline_fits.results.items():
+        res.save(folder / "baselines" / layer_dirname(name))
     rec_marker = read_marker(rec_folder)
     data_hashes = {"recording": rec_marker["recording_hash"], "timeline": rec_marker["timeline_hash"]}
-    if base_info.get("baseline_hash"):
-        data_hashes["baseline"] = base_info["baseline_hash"]
     for layer, f in zip(p["layers"], fits):
         data_hashes[f"design:{layer}"] = read_marker(f)["design_hash"]
-    cv = _layer_cv(config, base_info)
-    from ..encoding._crossval import _jsonable
-    from ..encoding._sweep import BASELINE_COMBINATION
-
-    sweep_config = {"cross_validate": _jsonable(cv, max_array_size=None),
-                    "baseline": "baseline" if base_info["has_baseline"] else None,
-                    "baseline_combination": (BASELINE_COMBINATION[cv.get("estimator", "ridge")]
-                                             if base_info["has_baseline"] else None),
-                    "autocorrelation_baseline": "autocorrelation" in base_info["baselines"],
-                    "layers": p["layers"], "subject": p["recording"], "model": p["model"],
-                    "study": config.name, "gain_test": _study_flags(config)}
-    sweep = LayerSweep(results, baselines, sweep_config, data_hashes)
+    recording = load_recording(rec_folder, space=bool(p["maps"]))
+    config_out = sweep_config(baseline_fits, p["layers"], recording, gain_bootstraps=_study_flags(config)["n_bootstraps"],
+                              subject=p["recording"], model=p["model"], study=config.name,
+                              gain_test=_study_flags(config))
+    sweep = assemble_sweep(results, baseline_fits, config=config_out, data_hashes=data_hashes)
     sweep.save(folder, write_results=False)
     maps = []
     if p["maps"]:
-        recording = load_recording(rec_folder, space=True)
-        maps = write_maps(sweep, recording, folder)
+        maps = sweep.write_maps(recording, folder)
         if recording.kind in ("eeg", "meg") and recording.space is not None:
             evoked = sweep.to_evoked(recording)
             (folder / "maps").mkdir(parents=True, exist_ok=True)
@@ -494,8 +431,6 @@ STUDY_COLUMNS = ["model", "layer", "layer_index", "depth", "subject", "kind", "t
 
 def study_table(output: Path, models: list[str], recordings: list[str]) -> pd.DataFrame:
     """Tidy table of a study: one row per model, layer, recording and target."""
-    from ..encoding import LayerSweep
-
     frames = []
     for model in models:
         for rec in recordings:

@@ -9,12 +9,18 @@ confound regression, standardisation) is done per run with
 """
 
 from ._checks import check_timeline_fits
+from ._files import baseline_from_files, design_from_file, file_stem, load_recording, read_matrix
 from ._fmri import header_tr, load_fmri, load_image
 from ._meeg import epochs_recording, events_timeline, load_bids_meg_eeg, load_meg_eeg, read_raw
 from ._space import KeptTargetsSpace
 from ._surface import SurfaceSpace, load_roi_timecourses, load_surface
 
 __all__ = [
+    "baseline_from_files",
+    "design_from_file",
+    "file_stem",
+    "load_recording",
+    "read_matrix",
     "KeptTargetsSpace",
     "SurfaceSpace",
     "check_timeline_fits",
