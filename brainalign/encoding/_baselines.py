@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import BrainalignInputError, DesignMatrix, Recording
-from ..core._validation import positive_int, positive_seconds
+from ..core.validation import positive_int, positive_seconds
 
 
 def autocorrelation_baseline(recording: Recording, *, min_period_s: float | None = None,

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Recording
-from ..core._validation import as_float_array
+from ..core.validation import as_float_array
 from ._stats import correlation_score
 
 

@@ -18,6 +18,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from ._registry import list_estimators
+from ._sklearn_api import alphas_from_text
+from ._sweep import sweep_layers
+
 logger = logging.getLogger("brainalign.encoding")
 
 
@@ -48,8 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cv.add_argument("--inner-cv", type=int, default=None, help="inner folds choosing the penalties (default 5)")
     cv.add_argument("--alphas", default=None,
                     help="'low,high,n' exponents of a log-spaced grid, written --alphas=-1,7,17 (the default)")
-    from ._registry import list_estimators
-
     cv.add_argument("--estimator", choices=list_estimators(), default=None,
                     help="how a layer is combined with --baseline (any registered estimator): pcr (the default with "
                          "a baseline: the baseline "
@@ -69,8 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_alphas(text: str | None):
     """``--alphas 'low,high,n'`` as a grid (see :func:`brainalign.encoding.alphas_from_text`)."""
-    from . import alphas_from_text
-
     return alphas_from_text(text)
 
 
@@ -104,7 +104,6 @@ def cv_options(args) -> dict:
 def main(args: argparse.Namespace) -> int:
     from ..core import BrainalignInputError
     from ..recordings import baseline_from_files, load_recording
-    from ._sweep import sweep_layers
 
     try:
         recording = load_recording(args.recording, tr=args.tr, mask=args.mask, runs=args.runs,

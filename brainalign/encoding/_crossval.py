@@ -11,7 +11,7 @@ from sklearn.base import clone
 
 from ..core import Band, BrainalignInputError, DesignMatrix, EncodingResult, Recording, hash_array, seconds_to_samples
 from ..core import package_versions as _core_package_versions
-from ..core._validation import as_float_array, positive_or_zero
+from ..core.validation import as_float_array, positive_or_zero
 from ._backend import resolve_backend
 from ._banded import BandedRidgeEncoder
 from ._cv import SHUFFLED_CV_WARNING, ShuffledKFold, contiguity_groups, inner_splits, resolve_outer_cv

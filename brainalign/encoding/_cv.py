@@ -19,7 +19,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..core import BrainalignInputError
-from ..core._validation import ordered_unique, run_labels
+from ..core.validation import ordered_unique, run_labels
 
 logger = logging.getLogger("brainalign.encoding")
 

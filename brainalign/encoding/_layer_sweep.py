@@ -23,6 +23,7 @@ from ..core import (
     save_json,
 )
 from ._crossval import package_versions
+from ._stats import bootstrap_best_layer_ci
 
 logger = logging.getLogger("brainalign.encoding")
 
@@ -165,8 +166,6 @@ class LayerSweep:
 
         Targets and folds are resampled; see :func:`bootstrap_best_layer_ci`.
         """
-        from ._stats import bootstrap_best_layer_ci
-
         idx = np.arange(len(self.target_names))
         if targets is not None:
             idx = np.array(self._target_indices("targets", targets))

@@ -30,7 +30,7 @@ import numpy as np
 
 from .._logging import progress_disabled
 from ..core import BrainalignInputError
-from ..core._validation import positive_int
+from ..core.validation import positive_int
 
 logger = logging.getLogger("brainalign.encoding")
 

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError
-from ..core._validation import as_float_array
+from ..core.validation import as_float_array
 
 
 def _paired(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
