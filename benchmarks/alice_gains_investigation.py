@@ -392,7 +392,7 @@ def evaluate(Y, Xb, layers, routes, n_outer=5, gap=10, inner=5, seed=0, log=None
 
     n = Y.shape[0]
     runs = np.array(["run-1"] * n)
-    folds = list(ContiguousBlockCV(n_outer, gap).split(n, runs))
+    folds = list(ContiguousBlockCV(n_outer, gap).split(n, groups=runs))
     pred = defaultdict(lambda: np.full(Y.shape, np.nan))
     r = defaultdict(list)
     for k, (train, test) in enumerate(folds):

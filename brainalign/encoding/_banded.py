@@ -199,7 +199,8 @@ class BandedRidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         self.scaler_ = Standardizer().fit(X) if self.standardize else None
         Xs_ = _scaled(X, self.scaler_)
         n, p = Xs_.shape
-        splits = _estimator_splits(inner_cv_of(self), n, runs, gap, owner=owner)
+        cv, cv_name = inner_cv_of(self)
+        splits = _estimator_splits(cv, n, runs, gap, owner=owner, name=cv_name)
         form = self.solver if self.solver != "auto" else ("primal" if n >= p else "kernel")
         if form not in ("primal", "kernel"):
             raise BrainalignInputError(f"solver must be 'auto', 'primal' or 'kernel', got {self.solver!r}.")

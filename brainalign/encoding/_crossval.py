@@ -222,8 +222,10 @@ def cross_validate(
     if gap_s is None:
         gap_s = default_gap_s(design, recording)
     gap_s = positive_or_zero(gap_s, "gap_s")
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 0:
+    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)):
         raise BrainalignInputError(f"n_permutations must be an int >= 0, got {n_permutations!r}.")
+    if n_permutations < 0:
+        raise BrainalignInputError(f"n_permutations must be >= 0, got {n_permutations}.")
     gap = seconds_to_samples(gap_s, recording.sampling_period)
     runs = np.asarray(recording.runs)
     splitter = resolve_outer_cv(cv, runs, gap, shuffle, seed)

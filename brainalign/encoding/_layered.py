@@ -41,7 +41,8 @@ class BaselineThenLayer(BaseEstimator):
                 f"{sizes} columns for {X.shape[1]} columns.")
         if isinstance(gap, (bool, np.bool_)) or not isinstance(gap, (int, np.integer)) or gap < 0:
             raise BrainalignInputError(f"{owner}: gap must be an int >= 0 samples, got {gap!r}.")
-        splits = _estimator_splits(inner_cv_of(self), X.shape[0], groups, int(gap), owner=owner)
+        cv, cv_name = inner_cv_of(self)
+        splits = _estimator_splits(cv, X.shape[0], groups, int(gap), owner=owner, name=cv_name)
         return X, Y, sizes[0], splits
 
     def fit(self, X, Y, *, bands=None, groups=None, gap=0):

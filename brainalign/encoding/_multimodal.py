@@ -251,7 +251,7 @@ def fit_multimodal(
     gap = int(math.ceil(gap_s / recording.sampling_period - 1e-9))
     runs = np.asarray(recording.runs)
     splitter = resolve_outer_cv(cv, runs, gap, False, seed)
-    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(recording.n_samples, runs)]
+    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(recording.n_samples, None, runs)]
     if len(folds) < 2:
         raise BrainalignInputError(f"Cross-validation needs at least 2 folds, {splitter!r} gave {len(folds)}.")
     Y = np.asarray(recording.data, dtype=np.float32)

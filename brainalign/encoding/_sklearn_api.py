@@ -128,8 +128,17 @@ def _linear_predict(X: np.ndarray, scaler: Standardizer | None, coef: np.ndarray
     return Xs @ coef.astype(np.float64) + intercept.astype(np.float64)
 
 
-def _estimator_splits(cv, n_samples: int, runs, gap: int, owner: str = "encoder") -> list[tuple[np.ndarray, np.ndarray]]:
-    """Inner folds of an encoder's ``cv``: an int gives contiguous run-aware blocks; else the given folds."""
+def _estimator_splits(cv, n_samples: int, runs, gap: int, owner: str = "encoder",
+                      name: str = "cv") -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inner folds of an encoder's ``cv`` / ``inner_cv`` (``name``): an int gives contiguous run-aware blocks;
+    else the given splitter's or folds."""
+    if name == "inner_cv" and (isinstance(cv, (str, bytes)) or not hasattr(cv, "split")) and (
+            not isinstance(cv, (list, tuple)) or isinstance(cv, (bool, np.bool_))):
+        # an int (or a bad scalar): checked and cut as cross_validate's inner folds always were
+        runs_arr = np.full(n_samples, "run-1", dtype=object) if runs is None else np.asarray(runs, dtype=object)
+        if isinstance(gap, (bool, np.bool_)) or not isinstance(gap, (int, np.integer)) or gap < 0:
+            raise BrainalignInputError(f"{owner}: gap must be >= 0 samples, got {gap!r}.")
+        return make_inner_splits(np.arange(n_samples), runs_arr, cv, int(gap))
     if isinstance(cv, (bool, np.bool_, str, bytes)) or cv is None:
         raise BrainalignInputError(f"{owner}: cv must be an int >= 2 or a sequence of (train, validation) folds, got {cv!r}.")
     if isinstance(cv, (int, np.integer)):
@@ -176,10 +185,10 @@ def _estimator_splits(cv, n_samples: int, runs, gap: int, owner: str = "encoder"
     return folds
 
 
-def inner_cv_of(estimator):
-    """The inner-CV setting of an encoder: ``inner_cv``, or its older name ``cv`` when that is given."""
+def inner_cv_of(estimator) -> tuple[object, str]:
+    """The inner-CV setting of an encoder and its option name: ``inner_cv``, or its older name ``cv`` when given."""
     cv = getattr(estimator, "cv", None)
-    return cv if cv is not None else estimator.inner_cv
+    return (cv, "cv") if cv is not None else (estimator.inner_cv, "inner_cv")
 
 
 def protocol_groups(groups, runs, owner: str):
@@ -458,7 +467,8 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         self._y_1d = y.ndim == 1
         Y = y[:, None] if self._y_1d else y
         alphas = _alpha_grid(self.alphas)
-        splits = _estimator_splits(inner_cv_of(self), X.shape[0], runs, gap, owner=type(self).__name__)
+        cv, cv_name = inner_cv_of(self)
+        splits = _estimator_splits(cv, X.shape[0], runs, gap, owner=type(self).__name__, name=cv_name)
         self.scaler_ = Standardizer().fit(X) if self.standardize else None
         Xs = _scaled(X, self.scaler_)
         with using_backend(self.backend) as backend:
