@@ -102,12 +102,15 @@ def test_toy_estimator_runs_through_encode_and_a_study(tmp_path, minilm_dir):
               "recording": {"files": ["bold.txt"], "tr": 2.0, "clean": "zscore"},
               "features": {"model": str(minilm_dir), "layers": ["embeddings"], "context_tokens": 8},
               "baseline": {"word_rate": True},
-              "encoding": {"estimator": "toy-ridge", "lam": 100.0, "gap_s": 6.0, "gain_bootstraps": 50}}
+              "encoding": {"estimator": "toy-ridge", "lam": 100.0, "gap_s": 6.0, "gain_bootstraps": 50,
+                           # any scikit-learn splitter, named in the TOML / JSON
+                           "cv": {"splitter": "sklearn.model_selection:KFold", "n_splits": 3}}}
     (tmp_path / "study.json").write_text(json.dumps(config))
     assert cli_main(["-q", "run", str(tmp_path / "study.json")]) == 0
     cell = LayerSweep.load(next((tmp_path / "study").glob("*/sub-01")))
     result = cell.results["embeddings"]
     assert result.config["estimator"] == "toy-ridge" and (result.alphas == 100.0).all()
+    assert result.config["cv"].startswith("KFold(n_splits=3") and result.r.shape == (3, 3)
     assert len(cell.gain_table()) == 3
 
 

@@ -227,9 +227,43 @@ def resolve_outer_cv(cv, runs: np.ndarray, gap: int, shuffle: bool, seed: int):
         return LeaveOneRunOut() if n_runs >= 2 else ContiguousBlockCV(5, gap)
     if isinstance(cv, (int, np.integer)):
         return ContiguousBlockCV(int(cv), gap)
+    if isinstance(cv, dict):
+        return splitter_from_spec(cv)
     if hasattr(cv, "split"):
         return cv
     raise BrainalignInputError(f"cv must be 'auto', an int or a splitter with split(X, y, groups), got {cv!r}.")
+
+
+def splitter_from_spec(spec: dict):
+    """A splitter from a JSON/TOML-friendly spec: ``{"splitter": "module:Class", **its options}``.
+
+    This is how a study's ``[encoding] cv`` names any scikit-learn (or own) splitter.
+
+    Examples
+    --------
+    >>> splitter_from_spec({"splitter": "sklearn.model_selection:GroupKFold", "n_splits": 3})
+    GroupKFold(n_splits=3)
+    """
+    import importlib
+
+    options = dict(spec)
+    target = options.pop("splitter", None)
+    if not isinstance(target, str) or ":" not in target:
+        raise BrainalignInputError(
+            f"cv = {spec!r}: a splitter spec needs splitter = 'module:Class' (e.g. "
+            "'sklearn.model_selection:GroupKFold') and the class's options.")
+    module, _, name = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise BrainalignInputError(f"cv splitter {target!r} cannot be imported: {err}") from None
+    try:
+        splitter = cls(**options)
+    except TypeError as err:
+        raise BrainalignInputError(f"cv splitter {target!r} does not take the options {options}: {err}") from None
+    if not hasattr(splitter, "split"):
+        raise BrainalignInputError(f"cv splitter {target!r} has no split(X, y, groups) method.")
+    return splitter
 
 
 def contiguity_groups(rows: np.ndarray, runs: np.ndarray) -> np.ndarray:
