@@ -74,6 +74,10 @@ def test_toy_estimator_runs_through_cross_validate_and_sweep_layers():
     assert (gains[gains.layer == "signal"]["ci_low"] > 0.1).all()
     assert sweep.config["baseline_combination"] == "toy-ridge"
     assert sweep.results["signal"].metadata["n_bands"][0] == [2.0] * 4  # baseline + layer
+    # an estimator object goes through the sweep as its registered name does
+    by_object = sweep_layers({"noise": noise, "signal": signal}, rec, baseline=rate, estimator=FixedRidge(lam=10.0),
+                             gain_bootstraps=100)
+    pd.testing.assert_frame_equal(by_object.gain_table(), gains)
 
 
 def test_toy_estimator_runs_through_encode_and_a_study(tmp_path, minilm_dir):
