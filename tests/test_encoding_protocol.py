@@ -182,3 +182,13 @@ def test_the_short_fold_rule_of_the_gain_test():
         gain_test(result, base, rec, n_bootstraps=50, block_s=12.0)
     # the same layer scores the same through cross_validate(baseline=) and sweep_layers
     np.testing.assert_array_equal(result.r, sweep.results["signal"].r)
+
+
+def test_the_old_positional_runs_argument_is_refused_not_ignored():
+    from brainalign.encoding import ContiguousBlockCV
+
+    runs = np.repeat(["a", "b"], 10)
+    with pytest.raises(BrainalignInputError, match="run labels go in groups="):
+        list(ContiguousBlockCV(2, gap=1).split(20, runs))
+    folds = list(ContiguousBlockCV(2, gap=1).split(np.zeros((20, 1)), groups=runs))
+    assert [te.tolist() for _, te in folds] == [list(range(10)), list(range(10, 20))]

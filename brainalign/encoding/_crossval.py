@@ -348,7 +348,9 @@ def _seeded(estimator, options: dict, seed: int) -> dict:
 def _outer_folds(splitter, X: np.ndarray, runs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, test) index arrays of the outer splitter (brainalign's or scikit-learn's), runs as groups."""
     try:
-        folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X, None, runs)]
+        with warnings.catch_warnings():  # "groups is ignored" by KFold & co: expected, runs or not
+            warnings.filterwarnings("ignore", message="The groups parameter is ignored")
+            folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X, None, runs)]
     except ValueError as err:
         if isinstance(err, BrainalignInputError):
             raise

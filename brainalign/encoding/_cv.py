@@ -41,6 +41,14 @@ def _n_splits(n_splits, n_samples) -> int:
     return int(n_splits)
 
 
+def _no_runs_as_y(y, groups, owner: str) -> None:
+    """The old call ``split(n_samples, runs)`` now passes the runs as ``y``: refuse it rather than ignore the runs."""
+    if y is not None and groups is None and np.asarray(y).dtype.kind in "OUS":
+        raise BrainalignInputError(
+            f"{owner}.split(X, y, groups): run labels go in groups= (scikit-learn's protocol), e.g. "
+            f"split(X, groups=runs); got string labels as y.")
+
+
 def n_rows(X) -> int:
     """Rows of ``X`` for a splitter: ``X`` is an array-like or the number of rows itself."""
     if isinstance(X, (int, np.integer)) and not isinstance(X, (bool, np.bool_)):
@@ -69,6 +77,7 @@ class LeaveOneRunOut:
     """
 
     def split(self, X, y=None, groups: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        _no_runs_as_y(y, groups, "LeaveOneRunOut")
         n_samples = n_rows(X)
         runs = run_labels(groups, n_samples)
         labels = ordered_unique(runs)
@@ -115,6 +124,7 @@ class ContiguousBlockCV:
         self.gap = gap
 
     def split(self, X, y=None, groups: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        _no_runs_as_y(y, groups, "ContiguousBlockCV")
         n_samples = n_rows(X)
         runs = groups
         k = _n_splits(self.n_splits, n_samples)

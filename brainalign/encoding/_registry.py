@@ -202,6 +202,8 @@ register_estimator("banded", BandedRidgeEncoder)
 register_estimator("stacked", StackedEncoder)
 register_estimator("pcr", GatedPCREncoder)
 
+# option types the __init__ defaults cannot tell (None / "auto" defaults, ints that also accept folds), for the
+# options models the TOML schema and CLI flags are generated from
 GatedPCREncoder._option_types = {"n_components": Union[str, list[int]], "inner_cv": int}
 StackedEncoder._option_types = {"inner_cv": int}
 RidgeEncoder._option_types = {"inner_cv": int, "cv": Union[int, None]}

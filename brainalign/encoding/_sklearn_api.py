@@ -136,6 +136,10 @@ def _estimator_splits(cv, n_samples: int, runs, gap: int, owner: str = "encoder"
             not isinstance(cv, (list, tuple)) or isinstance(cv, (bool, np.bool_))):
         # an int (or a bad scalar): checked and cut as cross_validate's inner folds always were
         runs_arr = np.full(n_samples, "run-1", dtype=object) if runs is None else np.asarray(runs, dtype=object)
+        if runs_arr.shape != (n_samples,):
+            raise BrainalignInputError(
+                f"{owner}: runs must give one label per sample ({n_samples}), got shape {runs_arr.shape}."
+            )
         if isinstance(gap, (bool, np.bool_)) or not isinstance(gap, (int, np.integer)) or gap < 0:
             raise BrainalignInputError(f"{owner}: gap must be >= 0 samples, got {gap!r}.")
         return make_inner_splits(np.arange(n_samples), runs_arr, cv, int(gap))
@@ -162,7 +166,9 @@ def _estimator_splits(cv, n_samples: int, runs, gap: int, owner: str = "encoder"
     if hasattr(cv, "split"):
         # brainalign's and scikit-learn's splitters alike: runs are the groups
         try:
-            cv = list(cv.split(np.zeros((n_samples, 1)), None, runs))
+            with warnings.catch_warnings():  # "groups is ignored" by KFold & co: expected, runs or not
+                warnings.filterwarnings("ignore", message="The groups parameter is ignored")
+                cv = list(cv.split(np.zeros((n_samples, 1)), None, runs))
         except ValueError as err:
             raise BrainalignInputError(f"{owner}: the inner splitter {cv!r} failed: {err}") from err
     try:
