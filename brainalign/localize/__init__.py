@@ -14,6 +14,9 @@ size (next-token loss, minimal pairs) and test their brain alignment.
   :class:`DeficitReport`, :func:`load_blimp_jsonl`,
   :func:`builtin_minimal_pairs`, :func:`builtin_heldout_texts`;
 - brain alignment: :func:`unit_brain_alignment`;
+- frequency tagging (HFTP): :func:`tag_units` -> :class:`FrequencyTags`
+  (:func:`stream_unit_series`, :func:`unit_spectra`, :func:`permutation_null`,
+  :func:`tag_frequencies`);
 - results folder: :func:`save_localize_results`.
 """
 
@@ -23,6 +26,7 @@ from ._localize import load_language_model, localize_units, unit_activations
 from ._mask import UnitMask, n_to_select, random_unit_mask
 from ._minimal_pairs import MinimalPair, builtin_heldout_texts, builtin_minimal_pairs, load_blimp_jsonl
 from ._results import save_localize_results
+from ._tagging import FrequencyTags, permutation_null, stream_unit_series, tag_frequencies, tag_units, unit_spectra
 from ._stimuli import (
     LocalizerStimuli,
     fetch_fedorenko2010,
@@ -33,6 +37,7 @@ from ._stimuli import (
 )
 
 __all__ = [
+    "FrequencyTags",
     "DeficitReport",
     "LocalizerStimuli",
     "MinimalPair",
@@ -51,10 +56,15 @@ __all__ = [
     "measure_deficit",
     "multiple_demand_localizer",
     "n_to_select",
+    "permutation_null",
     "random_unit_mask",
     "save_localize_results",
     "sequence_logprobs",
+    "stream_unit_series",
+    "tag_frequencies",
+    "tag_units",
     "theory_of_mind_localizer",
     "unit_activations",
     "unit_brain_alignment",
+    "unit_spectra",
 ]

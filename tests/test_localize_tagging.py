@@ -1,0 +1,179 @@
+"""Frequency tagging: isochronous streams, model units with planted structure, simulated M/EEG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from brainalign.core import BrainalignInputError
+from brainalign.localize import ablate_units
+from brainalign.localize._tagging import permutation_null, tag_frequencies, tag_units, unit_spectra
+from brainalign.stimuli import isochronous_streams, load_isochronous_corpus
+
+HIDDEN, INNER = 32, 64
+SENTENCE_UNIT, PHRASE_UNIT = 5, 9  # planted MLP units of block 0
+D_SENT, D_PHRASE = 0, 1  # residual dimensions that carry the planted word features
+
+
+# ----------------------------------------------------------------- stimuli
+def test_streams_are_isochronous_and_controls_keep_the_words():
+    streams = isochronous_streams(n_streams=3, sentences_per_stream=12, word_rate=4.0, seed=1)
+    exp, ctrl = streams.experiment, streams.control
+    assert streams.rates == {"sentence": 1.0, "phrase": 2.0}
+    assert exp.run_ids == ctrl.run_ids == ["stream-01", "stream-02", "stream-03"]
+    first = exp.runs == "stream-01"
+    np.testing.assert_allclose(np.diff(exp.onsets[first]), 0.25)
+    corpus = load_isochronous_corpus()
+    for s in range(3):
+        rows = np.flatnonzero(exp.runs == f"stream-{s + 1:02d}")
+        words_e, words_c = exp.tokens[rows].reshape(-1, 4), ctrl.tokens[rows].reshape(-1, 4)
+        for i, sentence in enumerate(streams.sentence_order[s]):
+            assert tuple(words_e[i]) == corpus[sentence]
+            assert sorted(words_c[i]) == sorted(words_e[i]) and tuple(words_c[i]) != tuple(words_e[i])
+        assert len(set(streams.sentence_order[s])) == 12  # no sentence twice in a stream
+
+
+def test_stream_builder_rejects_bad_input(tmp_path):
+    with pytest.raises(BrainalignInputError, match="same length"):
+        isochronous_streams([("a", "b", "c", "d"), ("a", "b", "c")])
+    with pytest.raises(BrainalignInputError, match="positive divisor"):
+        isochronous_streams(levels={"odd": 3})
+    with pytest.raises(BrainalignInputError, match="sentences_per_stream"):
+        isochronous_streams(sentences_per_stream=1000)
+    bad = tmp_path / "corpus.txt"
+    bad.write_text("old dogs chase balls\nthree word line\n")
+    with pytest.raises(BrainalignInputError, match="line 2"):
+        load_isochronous_corpus(bad)
+
+
+# ------------------------------------------------------ spectra and null
+def test_vectorised_null_equals_a_plain_fft_of_permuted_series():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 32, 7)).astype(np.float32)
+    null = permutation_null(x, [8, 16], n_permutations=5, seed=3)
+    positions = np.argsort(np.random.default_rng(3).random((5, 32)), axis=1)
+    for p in range(5):
+        permuted = np.empty_like(x)
+        permuted[:, positions[p], :] = x  # word j moves to position positions[p, j]
+        _, amp = unit_spectra(permuted, word_rate=4.0)
+        np.testing.assert_allclose(null[p], amp[[8, 16]], rtol=1e-4, atol=1e-5)
+
+
+def test_rates_off_the_frequency_grid_are_rejected():
+    x = np.zeros((1, 30, 3), dtype=np.float32)
+    with pytest.raises(BrainalignInputError, match="between frequency bins"):
+        tag_frequencies({"layer.0": x}, {"layer.0": x}, word_rate=4.0, rates={"sentence": 1.0})
+    with pytest.raises(BrainalignInputError, match="differ in shape"):
+        tag_frequencies({"layer.0": np.zeros((1, 32, 3))}, {"layer.0": np.zeros((1, 32, 4))}, word_rate=4.0,
+                        rates={"sentence": 1.0})
+
+
+# ------------------------------------------------------------ tiny models
+@pytest.fixture(scope="module")
+def corpus_tokenizer():
+    """One token per word of the corpus, so word classes map to token ids exactly."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = sorted({w for s in load_isochronous_corpus() for w in s})
+    vocab = {"<s>": 0, "<pad>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(words)}}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", pad_token="<pad>", unk_token="<unk>",
+                                   eos_token="<pad>")
+
+
+def make_gpt2(tokenizer, seed=0):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    config = GPT2Config(n_layer=2, n_embd=HIDDEN, n_inner=INNER, n_head=2, n_positions=512,
+                        vocab_size=len(tokenizer), bos_token_id=0, eos_token_id=1)
+    return GPT2LMHeadModel(config).eval()
+
+
+def plant_structure_units(model, tokenizer, value=1.0):
+    """Block-0 MLP unit SENTENCE_UNIT is on for the subject phrase [Adj N] and off for [V N];
+    PHRASE_UNIT is on for the first word of each phrase (Adj, V) and off for nouns.
+
+    The corpus's four word classes never share a word, so a word's class tells
+    its position in an intact sentence: the two units follow the sentence
+    (period 4 words) and phrase (period 2) structure of the experiment stream,
+    and only that of the *intact* order (the control moves the classes).  Two
+    residual dimensions carry the class codes; no other unit reads them.
+    """
+    corpus = load_isochronous_corpus()
+    vocab = tokenizer.get_vocab()
+    code = {}
+    for sentence in corpus:
+        for position, word in enumerate(sentence):
+            code[vocab[word]] = ((1.0 if position < 2 else -1.0), (1.0 if position % 2 == 0 else -1.0))
+    emb = model.get_input_embeddings().weight
+    with torch.no_grad():
+        emb[:, [D_SENT, D_PHRASE]] = 0
+        for token, (sent, phrase) in code.items():
+            emb[token, D_SENT], emb[token, D_PHRASE] = value * sent, value * phrase
+        model.transformer.wpe.weight[:, [D_SENT, D_PHRASE]] = 0
+        for block in model.transformer.h:
+            block.mlp.c_fc.weight[[D_SENT, D_PHRASE], :] = 0  # Conv1D: (in, out)
+        fc = model.transformer.h[0].mlp.c_fc
+        fc.weight[:, [SENTENCE_UNIT, PHRASE_UNIT]] = 0
+        fc.bias[[SENTENCE_UNIT, PHRASE_UNIT]] = 0
+        fc.weight[D_SENT, SENTENCE_UNIT] = 1.0
+        fc.weight[D_PHRASE, PHRASE_UNIT] = 1.0
+    return model
+
+
+@pytest.fixture(scope="module")
+def streams():
+    return isochronous_streams(n_streams=2, sentences_per_stream=32, seed=0)
+
+
+@pytest.fixture(scope="module")
+def planted_tags(corpus_tokenizer, streams):
+    model = plant_structure_units(make_gpt2(corpus_tokenizer), corpus_tokenizer)
+    return model, tag_units(model, streams, tokenizer=corpus_tokenizer, n_permutations=500, seed=0)
+
+
+def test_planted_sentence_unit_tags_1hz_and_phrase_unit_2hz(planted_tags):
+    model, tags = planted_tags
+    mlp = tags["mlp"]
+    labels = mlp.labels()
+    assert mlp.layers == ["layer.0", "layer.1"]
+    assert labels["sentence"]["layer.0"][SENTENCE_UNIT] and not labels["phrase"]["layer.0"][SENTENCE_UNIT]
+    assert labels["phrase"]["layer.0"][PHRASE_UNIT] and not labels["sentence"]["layer.0"][PHRASE_UNIT]
+    assert mlp.p_values["sentence"]["layer.0"][SENTENCE_UNIT] <= 1 / 501 + 1e-12
+    k1 = int(np.argmin(np.abs(mlp.freqs - 1.0)))
+    assert mlp.freqs[np.argmax(mlp.spectra["layer.0"][1:, SENTENCE_UNIT]) + 1] == pytest.approx(1.0)
+    assert mlp.spectra["layer.0"][k1, SENTENCE_UNIT] > 5 * mlp.control_spectra["layer.0"][k1, SENTENCE_UNIT]
+    # the residual dimensions that carry the codes tag the same rates
+    res = tags["residual"].labels()
+    assert res["sentence"]["layer.0"][D_SENT] and res["phrase"]["layer.0"][D_PHRASE]
+    # planted units are (nearly) all that is tagged
+    n_tagged = sum(int(m.sum()) for lab in labels.values() for m in lab.values())
+    assert n_tagged <= 0.05 * 2 * INNER + 2
+
+
+def test_tagging_masks_drive_ablation(planted_tags, corpus_tokenizer, streams):
+    model, tags = planted_tags
+    mask = tags["mlp"].masks()["sentence"]
+    assert mask.params["unit_type"] == "mlp" and mask.params["label"] == "sentence"
+    assert mask.mask["layer.0"][SENTENCE_UNIT]
+    from brainalign.localize._units import capture_units, unit_sites
+
+    ids = corpus_tokenizer(" ".join(streams.experiment.tokens[:16]), return_tensors="pt")["input_ids"]
+    sites = unit_sites(model, "mlp")
+    with ablate_units(model, mask), capture_units(model, sites[:1]) as records, torch.no_grad():
+        model(ids)
+    assert torch.all(records[0][0][..., SENTENCE_UNIT] == 0)
+
+
+def test_random_init_model_tags_almost_nothing(corpus_tokenizer, streams):
+    tags = tag_units(make_gpt2(corpus_tokenizer, seed=1), streams, tokenizer=corpus_tokenizer, unit_types=("mlp",),
+                     n_permutations=500, seed=0)["mlp"]
+    summary = tags.summary()
+    rate = summary.n_tagged.sum() / (2 * INNER)  # each unit has one label at most
+    # The z rule is relative to the population: it passes the upper tail of any model. Over random-init
+    # seeds 1-5 it tagged 4.7-8.6% of MLP units (6.1% overall), against the 2/128 planted units above.
+    assert rate < 0.10, summary
