@@ -177,3 +177,49 @@ def test_random_init_model_tags_almost_nothing(corpus_tokenizer, streams):
     # The z rule is relative to the population: it passes the upper tail of any model. Over random-init
     # seeds 1-5 it tagged 4.7-8.6% of MLP units (6.1% overall), against the 2/128 planted units above.
     assert rate < 0.10, summary
+
+
+# --------------------------------------------------------- simulated M/EEG
+def simulated_tagging_epochs(n_epochs=20, sfreq=100.0, seconds=8.0, seed=0):
+    """Six EEG channels: 1 Hz in ch0, 2 Hz in ch1, both in ch2, noise only in ch3-5; 4 Hz words everywhere.
+
+    Responses are phase-locked to the stream onset (the same phase in every
+    epoch) and small against the noise (amplitude 0.4 vs noise SD 1).
+    """
+    import mne
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sfreq)) / sfreq
+    data = rng.standard_normal((n_epochs, 6, t.size))
+    one, two = 0.4 * np.cos(2 * np.pi * 1.0 * t + 0.3), 0.4 * np.cos(2 * np.pi * 2.0 * t - 1.0)
+    data[:, 0] += one
+    data[:, 1] += two
+    data[:, 2] += one + two
+    data += 0.4 * np.cos(2 * np.pi * 4.0 * t)
+    info = mne.create_info([f"EEG{i}" for i in range(6)], sfreq, "eeg")
+    return mne.EpochsArray(data * 1e-6, info, verbose=False)
+
+
+@pytest.mark.parametrize("measure", ["itpc", "evoked"])
+def test_planted_1hz_and_2hz_brain_responses_are_recovered(measure):
+    from brainalign.recordings import tag_channels
+
+    table = tag_channels(simulated_tagging_epochs(), {"sentence": 1.0, "phrase": 2.0, "word": 4.0}, measure=measure,
+                         n_permutations=1000)
+    significant = {level: set(table[(table.level == level) & table.significant].channel) for level in table.level.unique()}
+    assert significant == {"sentence": {0, 2}, "phrase": {1, 2}, "word": set(range(6))}
+    hits = table[table.significant]
+    assert (hits.snr > 2).all() and (hits.p <= 2 / 1001).all()
+    assert table.attrs["measure"] == measure and list(table.ch_name[:2]) == ["EEG0", "EEG1"]
+
+
+def test_brain_tagging_rejects_rates_off_the_grid_and_single_epochs():
+    from brainalign.recordings import itpc_spectrum, tag_channels
+
+    epochs = simulated_tagging_epochs(n_epochs=4, seconds=2.5)
+    with pytest.raises(BrainalignInputError, match="not on the frequency grid"):
+        tag_channels(epochs, {"sentence": 1.0, "third": 1.3})
+    with pytest.raises(BrainalignInputError, match="at least 2 epochs"):
+        itpc_spectrum(epochs[:1])
+    with pytest.raises(BrainalignInputError, match="MNE Epochs"):
+        tag_channels(np.zeros((2, 3, 100)), {"sentence": 1.0})
