@@ -223,3 +223,20 @@ def test_brain_tagging_rejects_rates_off_the_grid_and_single_epochs():
         itpc_spectrum(epochs[:1])
     with pytest.raises(BrainalignInputError, match="MNE Epochs"):
         tag_channels(np.zeros((2, 3, 100)), {"sentence": 1.0})
+
+
+def test_spectra_rsa_finds_a_brain_that_mixes_the_model_units():
+    from brainalign.localize import spectra_rsa
+
+    rng = np.random.default_rng(0)
+    freqs = np.arange(0, 2.001, 0.125)
+    model = rng.gamma(2.0, size=(freqs.size, 40))  # (freqs, units)
+    mixing = rng.standard_normal((40, 16))  # every channel is a random mix of units, plus noise
+    brain = (model @ mixing).T + 0.5 * rng.standard_normal((16, freqs.size))
+    table = spectra_rsa({"layer.0": model, "layer.1": rng.gamma(2.0, size=model.shape)}, freqs, brain, freqs,
+                        n_permutations=500)
+    matched, unrelated = table.set_index("layer").loc["layer.0"], table.set_index("layer").loc["layer.1"]
+    assert matched.rho > 0.3 and matched.p < 0.01  # 0.46 here
+    assert abs(unrelated.rho) < 0.3 and unrelated.p > 0.05
+    with pytest.raises(BrainalignInputError, match="RSA needs >= 4"):
+        spectra_rsa({"layer.0": model}, freqs, brain, freqs, fmin=1.9)

@@ -26,7 +26,15 @@ from ._localize import load_language_model, localize_units, unit_activations
 from ._mask import UnitMask, n_to_select, random_unit_mask
 from ._minimal_pairs import MinimalPair, builtin_heldout_texts, builtin_minimal_pairs, load_blimp_jsonl
 from ._results import save_localize_results
-from ._tagging import FrequencyTags, permutation_null, stream_unit_series, tag_frequencies, tag_units, unit_spectra
+from ._tagging import (
+    FrequencyTags,
+    permutation_null,
+    spectra_rsa,
+    stream_unit_series,
+    tag_frequencies,
+    tag_units,
+    unit_spectra,
+)
 from ._stimuli import (
     LocalizerStimuli,
     fetch_fedorenko2010,
@@ -60,6 +68,7 @@ __all__ = [
     "random_unit_mask",
     "save_localize_results",
     "sequence_logprobs",
+    "spectra_rsa",
     "stream_unit_series",
     "tag_frequencies",
     "tag_units",

@@ -42,6 +42,7 @@ logger = logging.getLogger("brainalign.localize")
 __all__ = [
     "FrequencyTags",
     "permutation_null",
+    "spectra_rsa",
     "stream_unit_series",
     "tag_frequencies",
     "tag_units",
@@ -509,3 +510,91 @@ def tag_units(
                                          rates=streams.rates, n_permutations=n_permutations, z_threshold=z_threshold,
                                          percentile=percentile, seed=seed, params=params)
     return out
+
+
+# ---------------------------------------------------------------- model vs brain
+def _rdm(patterns: np.ndarray) -> np.ndarray:
+    """1 - Pearson correlation between the rows (items) of ``patterns``; constant rows count as uncorrelated."""
+    x = patterns - patterns.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    x = np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+    return 1.0 - x @ x.T
+
+
+def spectra_rsa(
+    model_spectra: Mapping[str, np.ndarray],
+    model_freqs: np.ndarray,
+    brain_spectrum: np.ndarray,
+    brain_freqs: np.ndarray,
+    *,
+    fmin: float | None = None,
+    fmax: float | None = None,
+    n_permutations: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Representational similarity of model and brain spectra, per layer.
+
+    Items are the frequency bins both spectra share (brain bins between
+    ``fmin`` and ``fmax``, default from the lowest non-zero bin up to the model's
+    Nyquist frequency, each matched to the nearest model bin); the pattern of
+    an item is the amplitude of every unit (model) or channel (brain) at that
+    frequency.  The representational dissimilarity matrices (1 - Pearson r
+    between items) are compared by Spearman correlation of their upper
+    triangles, and tested with a Mantel permutation of the brain items.
+    (Computed with scipy; the representational-similarity stage is not used.)
+
+    Parameters
+    ----------
+    model_spectra : mapping of layer to ndarray, shape (n_model_freqs, n_units)
+        E.g. ``FrequencyTags.spectra``.
+    model_freqs : ndarray
+    brain_spectrum : ndarray, shape (n_channels, n_brain_freqs)
+        E.g. from :func:`brainalign.recordings.itpc_spectrum`.
+    brain_freqs : ndarray
+
+    Returns
+    -------
+    DataFrame
+        ``layer``, ``rho``, ``p``, ``n_items``.
+
+    Examples
+    --------
+    >>> f = np.arange(0, 2.01, 0.25)
+    >>> peaks = np.exp(-((f[:, None] - np.array([1.0, 2.0])) ** 2) / 0.01)  # two units: 1 Hz, 2 Hz
+    >>> table = spectra_rsa({"layer.0": peaks}, f, peaks.T * 3, f, n_permutations=200)
+    >>> bool(table.rho[0] > 0.9), bool(table.p[0] < 0.05)
+    (True, True)
+    """
+    from scipy import stats
+
+    model_freqs = np.asarray(model_freqs, dtype=np.float64)
+    brain_freqs = np.asarray(brain_freqs, dtype=np.float64)
+    brain = np.atleast_2d(np.asarray(brain_spectrum, dtype=np.float64))
+    if brain.shape[1] != brain_freqs.size:
+        raise BrainalignInputError(
+            f"brain_spectrum has {brain.shape[1]} frequencies but brain_freqs has {brain_freqs.size}: pass (n_channels, n_freqs)."
+        )
+    lo = fmin if fmin is not None else max(model_freqs[1], brain_freqs[1])
+    hi = fmax if fmax is not None else model_freqs[-1]
+    items = np.flatnonzero((brain_freqs >= lo - 1e-9) & (brain_freqs <= hi + 1e-9))
+    if items.size < 4:
+        raise BrainalignInputError(
+            f"Only {items.size} brain frequency bins lie in [{lo:.3g}, {hi:.3g}] Hz; RSA needs >= 4 (longer epochs or a wider range)."
+        )
+    model_bins = np.abs(model_freqs[None, :] - brain_freqs[items, None]).argmin(axis=1)
+    tri = np.triu_indices(items.size, 1)
+    brain_rdm = _rdm(brain[:, items].T)
+    rng = np.random.default_rng(seed)
+    orders = [rng.permutation(items.size) for _ in range(int(n_permutations))]
+    rows = []
+    for layer, spectra in model_spectra.items():
+        spectra = np.asarray(spectra, dtype=np.float64)
+        if spectra.shape[0] != model_freqs.size:
+            raise BrainalignInputError(f"model_spectra[{layer!r}] has {spectra.shape[0]} frequencies but model_freqs has {model_freqs.size}.")
+        model_rdm = _rdm(spectra[model_bins])
+        m = stats.rankdata(model_rdm[tri])
+        rho = float(np.corrcoef(m, stats.rankdata(brain_rdm[tri]))[0, 1])
+        null = np.array([np.corrcoef(m, stats.rankdata(brain_rdm[np.ix_(o, o)][tri]))[0, 1] for o in orders])
+        p = (1.0 + np.sum(null >= rho - 1e-12)) / (1.0 + len(orders))
+        rows.append({"layer": layer, "rho": rho, "p": float(p), "n_items": int(items.size)})
+    return pd.DataFrame(rows)
