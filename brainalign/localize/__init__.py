@@ -17,10 +17,14 @@ size (next-token loss, minimal pairs) and test their brain alignment.
 - frequency tagging (HFTP): :func:`tag_units` -> :class:`FrequencyTags`
   (:func:`stream_unit_series`, :func:`unit_spectra`, :func:`permutation_null`,
   :func:`tag_frequencies`);
+- brain-derived axes and steering: :func:`fit_brain_axes` -> :class:`BrainAxes`,
+  :func:`steer`, :func:`generate_steered`, :func:`evaluate_steering` ->
+  :class:`SteeringReport`;
 - results folder: :func:`save_localize_results`.
 """
 
 from ._ablate import DeficitReport, ablate_units, lm_scoring_method, measure_deficit, sequence_logprobs
+from ._axes import BrainAxes, fit_brain_axes
 from ._alignment import UnitAlignment, unit_brain_alignment
 from ._localize import load_language_model, localize_units, unit_activations
 from ._mask import UnitMask, n_to_select, random_unit_mask
@@ -35,6 +39,7 @@ from ._tagging import (
     tag_units,
     unit_spectra,
 )
+from ._steering import SteeringReport, evaluate_steering, generate_steered, steer
 from ._stimuli import (
     LocalizerStimuli,
     fetch_fedorenko2010,
@@ -45,16 +50,21 @@ from ._stimuli import (
 )
 
 __all__ = [
+    "BrainAxes",
     "FrequencyTags",
     "DeficitReport",
     "LocalizerStimuli",
     "MinimalPair",
+    "SteeringReport",
     "UnitAlignment",
     "UnitMask",
     "ablate_units",
     "builtin_heldout_texts",
     "builtin_minimal_pairs",
+    "evaluate_steering",
     "fetch_fedorenko2010",
+    "fit_brain_axes",
+    "generate_steered",
     "language_localizer",
     "lm_scoring_method",
     "load_blimp_jsonl",
@@ -69,6 +79,7 @@ __all__ = [
     "save_localize_results",
     "sequence_logprobs",
     "spectra_rsa",
+    "steer",
     "stream_unit_series",
     "tag_frequencies",
     "tag_units",
