@@ -8,7 +8,7 @@ import torch
 
 from brainalign.core import BrainalignInputError
 from brainalign.localize import ablate_units
-from brainalign.localize._tagging import permutation_null, tag_frequencies, tag_units, unit_spectra
+from brainalign.localize import permutation_null, tag_frequencies, tag_units, unit_spectra
 from brainalign.stimuli import isochronous_streams, load_isochronous_corpus
 
 HIDDEN, INNER = 32, 64
@@ -240,3 +240,19 @@ def test_spectra_rsa_finds_a_brain_that_mixes_the_model_units():
     assert abs(unrelated.rho) < 0.3 and unrelated.p > 0.05
     with pytest.raises(BrainalignInputError, match="RSA needs >= 4"):
         spectra_rsa({"layer.0": model}, freqs, brain, freqs, fmin=1.9)
+
+
+def test_tagging_masks_select_the_brain_alignment_features(planted_tags, corpus_tokenizer, streams):
+    from brainalign.features import TextModel, extract_text_features
+    from brainalign.localize._alignment import restrict_features
+
+    model, tags = planted_tags
+    mask = tags["mlp"].masks()["sentence"]
+    features = extract_text_features(streams.experiment, TextModel(model, corpus_tokenizer, "planted"), layers=[0, 1],
+                                     units="mlp")
+    restricted = restrict_features(features, mask)
+    assert restricted["localized"].shape == (streams.experiment.n_events, mask.n_selected)
+    column = list(np.flatnonzero(mask.mask["layer.0"])).index(SENTENCE_UNIT)
+    # the planted unit's feature column is on for [Adj N] and off for [V N]
+    pattern = restricted["localized"][:, column].reshape(-1, 4)
+    assert np.all(pattern[:, :2] > 1.0) and np.all(np.abs(pattern[:, 2:]) < 0.2)
