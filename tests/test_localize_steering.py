@@ -9,7 +9,8 @@ import torch
 from brainalign.core import BrainalignInputError
 from brainalign.localize import evaluate_steering, fit_brain_axes, generate_steered, steer
 from brainalign.recordings import phase_locking_states
-from brainalign.stimuli import load_isochronous_corpus
+
+from _tiny_lm import corpus_word_tokenizer
 
 TARGET_WORDS = ["apples", "bread", "seeds", "trees", "cars", "towels"]
 
@@ -82,15 +83,10 @@ def test_phase_locking_states_separate_locked_and_unlocked_words():
 # ----------------------------------------------------------------- steering
 @pytest.fixture(scope="module")
 def lm():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from transformers import GPT2Config, GPT2LMHeadModel
 
-    words = sorted({w for s in load_isochronous_corpus() for w in s})
-    vocab = {"<s>": 0, "<pad>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(words)}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", pad_token="<pad>", unk_token="<unk>",
-                                        eos_token="<pad>")
+    tokenizer = corpus_word_tokenizer()
+    vocab = tokenizer.get_vocab()
     torch.manual_seed(0)
     config = GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=128, vocab_size=len(tokenizer),
                         bos_token_id=0, eos_token_id=1)

@@ -11,6 +11,8 @@ from brainalign.localize import ablate_units
 from brainalign.localize import permutation_null, tag_frequencies, tag_units, unit_spectra
 from brainalign.stimuli import isochronous_streams, load_isochronous_corpus
 
+from _tiny_lm import corpus_word_tokenizer
+
 HIDDEN, INNER = 32, 64
 SENTENCE_UNIT, PHRASE_UNIT = 5, 9  # planted MLP units of block 0
 D_SENT, D_PHRASE = 0, 1  # residual dimensions that carry the planted word features
@@ -73,15 +75,7 @@ def test_rates_off_the_frequency_grid_are_rejected():
 @pytest.fixture(scope="module")
 def corpus_tokenizer():
     """One token per word of the corpus, so word classes map to token ids exactly."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    words = sorted({w for s in load_isochronous_corpus() for w in s})
-    vocab = {"<s>": 0, "<pad>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(words)}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", pad_token="<pad>", unk_token="<unk>",
-                                   eos_token="<pad>")
+    return corpus_word_tokenizer()
 
 
 def make_gpt2(tokenizer, seed=0):
