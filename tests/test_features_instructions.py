@@ -96,3 +96,50 @@ def test_best_instruction_per_target_from_feature_keys():
     assert parse_feature_key("layer.2|pool=last") == {"layer": "layer.2", "pool": "last"}
     with pytest.raises(BrainalignInputError, match="no axis 'model'"):
         best_per_target(table, "model")
+
+
+LLAVA_CHAT = ("{% for m in messages %}<|{{ m.role }}|> {% for c in m.content %}{% if c.type == 'image' %}<image>"
+              "{% else %}{{ c.text }}{% endif %}{% endfor %} {% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+
+
+@pytest.fixture(scope="module")
+def tiny_llava(minilm_dir):
+    """LLaVA-style model from configs: a 2-layer CLIP vision tower, a 2-layer Llama, a processor with a chat template."""
+    from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig,
+                              LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
+
+    tok = PreTrainedTokenizerFast(tokenizer_file=str(minilm_dir / "tokenizer.json"), pad_token="[PAD]",
+                                  cls_token="[CLS]", sep_token="[SEP]")
+    tok.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    image_id = tok.convert_tokens_to_ids("<image>")
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                              image_size=32, patch_size=8)
+    text = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                       num_key_value_heads=2, vocab_size=len(tok), max_position_embeddings=256)
+    torch.manual_seed(0)
+    model = LlavaForConditionalGeneration(LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_id,
+                                                      vision_feature_layer=-1)).eval()
+    processor = LlavaProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                                                  crop_size={"height": 32, "width": 32}),
+                               tokenizer=tok, patch_size=8, vision_feature_select_strategy="full",
+                               chat_template=LLAVA_CHAT, image_token="<image>")
+    return model, processor
+
+
+def test_multimodal_chat_model_features_depend_on_the_image(tiny_llava):
+    model, processor = tiny_llava
+    rng = np.random.default_rng(0)
+    images = [(rng.random((32, 32, 3)) * 255).astype("uint8") for _ in STIMULI]
+    fs = extract_instruction_features(STIMULI, model, processor=processor, images=images,
+                                      instructions={"describe": "describe : {stimulus}"},
+                                      pools=("stimulus", "instruction", "generated", "last"), max_new_tokens=2)
+    assert fs.metadata["multimodal"] is True and fs.metadata["chat"] is True
+    assert fs["layer.1|instruction=describe|pool=stimulus"].shape == (3, 32)  # the Llama blocks, not CLIP's
+    # the image precedes the text in the chat turn, so another image changes the stimulus features
+    other = extract_instruction_features(STIMULI, model, processor=processor, images=images[::-1],
+                                         instructions={"describe": "describe : {stimulus}"})
+    stim = fs["layer.1|instruction=describe|pool=stimulus"]
+    assert not np.allclose(stim, other["layer.1|instruction=describe|pool=stimulus"], atol=1e-4)
+    np.testing.assert_allclose(stim[1], other["layer.1|instruction=describe|pool=stimulus"][1], atol=1e-5)  # same image
+    with pytest.raises(BrainalignInputError, match="one \\(or None\\) per event"):
+        extract_instruction_features(STIMULI, model, processor=processor, images=images[:1], instructions={"d": "{stimulus}"})

@@ -5,7 +5,8 @@ was asked to do with it.  :func:`extract_instruction_features` feeds every
 stimulus segment (one event of a :class:`~brainalign.Timeline`: a sentence, a
 clip's transcript, a TR's words) inside one or more *instruction templates*
 (``"Describe the emotions in: {stimulus}"``), optionally through the
-tokenizer's chat template, and pools the block outputs over an **explicit
+tokenizer's chat template or a multimodal model's processor (an image per
+event, e.g. LLaVA), and pools the block outputs over an **explicit
 token set**, because the choice changes the result:
 
 * ``"stimulus"``: mean over the tokens of the stimulus text;
@@ -80,13 +81,16 @@ def _split_template(name: str, template: str) -> tuple[str, str]:
     return prefix, suffix
 
 
-def _render(tokenizer, prefix: str, stimulus: str, suffix: str, chat: bool) -> tuple[str, tuple[int, int], list[tuple[int, int]]]:
+def _render(tokenizer, prefix: str, stimulus: str, suffix: str, chat: bool, n_images: int = 0,
+            templater=None) -> tuple[str, tuple[int, int], list[tuple[int, int]]]:
     """Prompt text, the stimulus character span and the instruction character spans."""
     content = prefix + stimulus + suffix
     if chat:
-        if not getattr(tokenizer, "chat_template", None):
+        templater = templater if templater is not None else tokenizer
+        if not getattr(templater, "chat_template", None):
             raise BrainalignInputError("chat=True needs a tokenizer (or processor) with a chat_template.")
-        text = tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
+        message = ([{"type": "image"}] * n_images + [{"type": "text", "text": content}]) if n_images else content
+        text = templater.apply_chat_template([{"role": "user", "content": message}], tokenize=False,
                                              add_generation_prompt=True)
         start = text.find(content)
         if start < 0:
@@ -96,6 +100,48 @@ def _render(tokenizer, prefix: str, stimulus: str, suffix: str, chat: bool) -> t
     stim = (start + len(prefix), start + len(prefix) + len(stimulus))
     instr = [(start, start + len(prefix)), (stim[1], stim[1] + len(suffix))]
     return text, stim, instr
+
+
+def _processor_offsets(tokenizer, text: str, ids: np.ndarray, image_token_id: int) -> np.ndarray:
+    """Character offsets of the processor's tokens: each image placeholder expands to a run of image tokens.
+
+    The text is tokenized with and without special tokens; the variant whose
+    image placeholders, expanded to the runs the processor wrote, reproduce
+    its ids exactly gives the offsets (image tokens get the empty span (0, 0)).
+    """
+    for special in (True, False):
+        enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=special)
+        tok_ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
+        out, j = [], 0
+        for tid, off in zip(tok_ids, offsets):
+            if tid == image_token_id:
+                run = 0
+                while j + run < len(ids) and ids[j + run] == image_token_id:
+                    run += 1
+                if run == 0:
+                    break
+                out.extend([(0, 0)] * run)
+                j += run
+            elif j < len(ids) and ids[j] == tid:
+                out.append(tuple(off))
+                j += 1
+            else:
+                break
+        else:
+            if j == len(ids):
+                return np.asarray(out, dtype=int).reshape(-1, 2)
+    raise BrainalignInputError("Cannot align the processor's input ids with the tokenizer's offsets of the prompt.")
+
+
+def _language_blocks(model, multimodal: bool):
+    """Blocks of the language model (for a multimodal model: its decoder, not the vision tower)."""
+    from ._hooks import find_blocks
+
+    if multimodal and hasattr(model, "get_decoder"):
+        decoder = model.get_decoder()
+        if decoder is not None and decoder is not model:
+            return find_blocks(decoder)
+    return find_blocks(model)
 
 
 def _overlaps(offsets: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -116,6 +162,8 @@ def extract_instruction_features(
     pools: Sequence[str] = ("stimulus",),
     chat: bool = False,
     max_new_tokens: int = 0,
+    processor=None,
+    images: Sequence[Any] | None = None,
     device: str | None = None,
 ) -> FeatureSet:
     """Pooled block outputs of every stimulus segment under every instruction.
@@ -141,6 +189,13 @@ def extract_instruction_features(
         generation prompt), for instruction-tuned chat models.
     max_new_tokens : int
         Tokens generated greedily for the ``"generated"`` pool.
+    processor : transformers processor, optional
+        For image + text chat models (e.g. LLaVA): the processor renders the
+        chat template (``chat`` is implied), tokenizes and prepares the images;
+        hooks go on the language model's blocks.
+    images : sequence, optional
+        With ``processor``: one image (array, PIL image or path) per stimulus
+        event, or ``None`` for a text-only event.
 
     Returns
     -------
@@ -157,11 +212,18 @@ def extract_instruction_features(
     """
     import torch
 
-    from ._hooks import capture, find_blocks
+    from ._hooks import capture
     from ._text import TextModel
 
     if isinstance(model, TextModel):
         tokenizer, model = model.tokenizer, model.model
+    multimodal = processor is not None
+    if multimodal:
+        tokenizer, chat = getattr(processor, "tokenizer", None), True
+        image_token = getattr(processor, "image_token", None)
+        image_token_id = tokenizer.convert_tokens_to_ids(image_token) if image_token and tokenizer is not None else None
+        if image_token_id is None:
+            raise BrainalignInputError(f"The processor {type(processor).__name__} has no image_token; is it a multimodal processor?")
     if tokenizer is None or not getattr(tokenizer, "is_fast", False):
         raise BrainalignInputError("extract_instruction_features needs tokenizer= (a fast tokenizer: offsets locate the stimulus).")
     if isinstance(stimuli, Timeline):
@@ -170,6 +232,11 @@ def extract_instruction_features(
         if isinstance(stimuli, str) or not len(stimuli):
             raise BrainalignInputError("stimuli must be a Timeline or a non-empty list of texts.")
         timeline = Timeline(list(stimuli), np.arange(len(stimuli), dtype=float))
+    if images is not None and not multimodal:
+        raise BrainalignInputError("images= needs processor= (the multimodal model's processor).")
+    images = list(images) if images is not None else [None] * timeline.n_events
+    if len(images) != timeline.n_events:
+        raise BrainalignInputError(f"Got {len(images)} images for {timeline.n_events} stimulus events; give one (or None) per event.")
     if not instructions:
         raise BrainalignInputError("instructions is empty: give at least one {name: template}, e.g. {'plain': '{stimulus}'}.")
     templates = {str(name): _split_template(str(name), t) for name, t in instructions.items()}
@@ -181,19 +248,31 @@ def extract_instruction_features(
         raise BrainalignInputError("The 'generated' pool needs max_new_tokens >= 1.")
     if "generated" in pools and not hasattr(model, "generate"):
         raise BrainalignInputError(f"The 'generated' pool needs a causal LM with generate(); {type(model).__name__} has none.")
-    blocks = find_blocks(model)
+    blocks = _language_blocks(model, multimodal)
     layers = list(range(len(blocks))) if layers is None else [int(i) % len(blocks) for i in layers]
     device = device or next(model.parameters()).device
     model.eval()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out: dict[str, list[np.ndarray]] = {}
+
+    def encode(text, image):
+        if not multimodal:
+            enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=not chat, return_tensors="pt")
+            return dict(enc), enc.pop("offset_mapping")[0].numpy()
+        enc = dict(processor(images=image, text=text, return_tensors="pt") if image is not None
+                   else processor(text=text, return_tensors="pt"))
+        return enc, _processor_offsets(tokenizer, text, enc["input_ids"][0].numpy(), image_token_id)
+
     with torch.inference_mode():
         for name, (prefix, suffix) in templates.items():
-            for text_stim in timeline.tokens:
-                text, stim_span, instr_spans = _render(tokenizer, prefix, str(text_stim), suffix, chat)
-                enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=not chat, return_tensors="pt")
-                offsets = enc.pop("offset_mapping")[0].numpy()
-                ids = enc["input_ids"].to(device)
+            for text_stim, image in zip(timeline.tokens, images):
+                text, stim_span, instr_spans = _render(tokenizer, prefix, str(text_stim), suffix, chat,
+                                                       n_images=int(image is not None), templater=processor)
+                enc, offsets = encode(text, image)
+                # token_type_ids are left out: GPT-2 would add a token-type embedding the model never trained with
+                inputs = {k: v.to(device) for k, v in enc.items() if k not in ("offset_mapping", "token_type_ids")}
+                ids = inputs.pop("input_ids")
+                inputs.pop("attention_mask", None)
                 n_prompt = ids.shape[1]
                 stim_mask = _overlaps(offsets, [stim_span])
                 instr_mask = _overlaps(offsets, instr_spans) & ~stim_mask
@@ -202,10 +281,10 @@ def extract_instruction_features(
                 if "instruction" in pools and not instr_mask.any():
                     raise BrainalignInputError(f"Instruction {name!r} has no text of its own for the 'instruction' pool.")
                 if "generated" in pools:
-                    ids = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=int(max_new_tokens),
-                                         do_sample=False, pad_token_id=pad)
+                    ids = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=int(max_new_tokens),
+                                         do_sample=False, pad_token_id=pad, **inputs)
                 with capture(model, [blocks[i] for i in layers]) as records:
-                    model(input_ids=ids, attention_mask=torch.ones_like(ids))
+                    model(input_ids=ids, attention_mask=torch.ones_like(ids), **inputs)
                 hidden = [r[-1][0].float().cpu().numpy() for r in records]  # (T, H) per layer
                 sets = {"stimulus": np.flatnonzero(stim_mask), "instruction": np.flatnonzero(instr_mask),
                         "generated": np.arange(n_prompt, ids.shape[1]), "last": np.array([n_prompt - 1])}
@@ -217,7 +296,8 @@ def extract_instruction_features(
                             h[sets[pool]].mean(axis=0))
     layers_out = {key: np.stack(rows).astype(np.float32) for key, rows in out.items()}
     metadata: dict[str, Any] = {"instructions": dict(instructions), "pools": list(pools), "chat": bool(chat),
-                                "max_new_tokens": int(max_new_tokens), "feature_axes": ["layer", "instruction", "pool"]}
+                                "max_new_tokens": int(max_new_tokens), "multimodal": multimodal,
+                                "feature_axes": ["layer", "instruction", "pool"]}
     return FeatureSet(layers_out, timeline, metadata)
 
 
