@@ -250,3 +250,39 @@ def test_tagging_masks_select_the_brain_alignment_features(planted_tags, corpus_
     # the planted unit's feature column is on for [Adj N] and off for [V N]
     pattern = restricted["localized"][:, column].reshape(-1, 4)
     assert np.all(pattern[:, :2] > 1.0) and np.all(np.abs(pattern[:, 2:]) < 0.2)
+
+
+def test_masked_lm_planted_sentence_unit_tags_1hz(corpus_tokenizer, streams):
+    """The same planted code in a random-init BERT (post-norm encoder, MLP = act(intermediate)).
+
+    The code is written twice with opposite signs (dims D_SENT and MIRROR): BERT normalises the
+    embeddings themselves, and a code with a non-zero mean over dimensions would move every
+    other dimension with the sentence structure through the LayerNorm's mean.
+    """
+    MIRROR = 1
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=len(corpus_tokenizer), hidden_size=HIDDEN, num_hidden_layers=2,
+                                 num_attention_heads=2, intermediate_size=INNER, max_position_embeddings=512)).eval()
+    vocab = corpus_tokenizer.get_vocab()
+    with torch.no_grad():
+        emb = model.embeddings
+        emb.word_embeddings.weight[:, [D_SENT, MIRROR]] = 0
+        for sentence in load_isochronous_corpus():
+            for position, word in enumerate(sentence):
+                code = 1.0 if position < 2 else -1.0
+                emb.word_embeddings.weight[vocab[word], D_SENT] = code
+                emb.word_embeddings.weight[vocab[word], MIRROR] = -code
+        emb.position_embeddings.weight[:, [D_SENT, MIRROR]] = 0
+        emb.token_type_embeddings.weight[:, [D_SENT, MIRROR]] = 0
+        for layer in model.encoder.layer:
+            layer.intermediate.dense.weight[:, [D_SENT, MIRROR]] = 0  # Linear: (out, in)
+        dense = model.encoder.layer[0].intermediate.dense
+        dense.weight[SENTENCE_UNIT] = 0
+        dense.weight[SENTENCE_UNIT, D_SENT] = 4.0
+        dense.bias[SENTENCE_UNIT] = 0
+    tags = tag_units(model, streams, tokenizer=corpus_tokenizer, unit_types=("mlp",), n_permutations=300)["mlp"]
+    labels = tags.labels()
+    assert labels["sentence"]["layer.0"][SENTENCE_UNIT]
+    assert not labels["phrase"]["layer.0"][SENTENCE_UNIT]
