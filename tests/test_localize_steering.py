@@ -119,10 +119,12 @@ def test_steering_hook_is_removed_and_zero_strength_is_intact(lm):
             pass
 
 
-def test_planted_direction_shifts_the_readout_and_random_directions_do_not(lm):
+def test_planted_direction_shifts_the_readout_and_random_directions_do_not(lm, tmp_path):
     model, tokenizer, direction = lm
     report = evaluate_steering(model, tokenizer, PROMPTS, direction, layer=0, strength=30.0, readout=share_of_targets,
                                n_random=9, max_new_tokens=8, seed=0)
+    report.save(tmp_path)
+    assert (tmp_path / "tables" / "steering_summary.tsv").is_file() and (tmp_path / "steering.json").is_file()
     summary = report.summary.set_index("control")
     assert set(summary.index) == {"random", "random_ppl_matched"}
     for family in summary.index:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from brainalign.core import BrainalignInputError
-from brainalign.localize import ablate_units
+from brainalign.localize import UnitMask, ablate_units
 from brainalign.localize import permutation_null, tag_frequencies, tag_units, unit_spectra
 from brainalign.stimuli import isochronous_streams, load_isochronous_corpus
 
@@ -149,9 +150,13 @@ def test_planted_sentence_unit_tags_1hz_and_phrase_unit_2hz(planted_tags):
     assert n_tagged <= 0.05 * 2 * INNER + 2
 
 
-def test_tagging_masks_drive_ablation(planted_tags, corpus_tokenizer, streams):
+def test_tagging_masks_drive_ablation(planted_tags, corpus_tokenizer, streams, tmp_path):
     model, tags = planted_tags
-    mask = tags["mlp"].masks()["sentence"]
+    tags["mlp"].save(tmp_path)
+    mask = UnitMask.load(tmp_path / "masks" / "sentence")  # a saved mask drives ablation like a fresh one
+    units = pd.read_csv(tmp_path / "tables" / "tagging_units.tsv", sep="\t")
+    tagged = units[(units.level == "sentence") & units.tagged]
+    assert SENTENCE_UNIT in tagged[tagged.layer == "layer.0"].unit.tolist()
     assert mask.params["unit_type"] == "mlp" and mask.params["label"] == "sentence"
     assert mask.mask["layer.0"][SENTENCE_UNIT]
     from brainalign.localize._units import capture_units, unit_sites

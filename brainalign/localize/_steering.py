@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -201,6 +202,16 @@ class SteeringReport:
     per_prompt: pd.DataFrame
     summary: pd.DataFrame
     params: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, directory) -> Path:
+        """Write ``tables/steering_texts.tsv``, ``tables/steering_summary.tsv`` and ``steering.json`` (atomic)."""
+        from ..core import atomic_write_text, save_json
+
+        directory = Path(directory)
+        atomic_write_text(directory / "tables" / "steering_texts.tsv", self.per_prompt.to_csv(sep="\t", index=False))
+        atomic_write_text(directory / "tables" / "steering_summary.tsv", self.summary.to_csv(sep="\t", index=False))
+        save_json(directory / "steering.json", {"params": self.params})
+        return directory
 
     def __repr__(self) -> str:
         rows = ", ".join(f"{r.control}: effect {r.effect:+.3g}, z {r.z:+.2f}, p {r.p:.3g}" for r in self.summary.itertuples())

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -355,6 +356,20 @@ class FrequencyTags:
                 rows.append({"label": label, "layer": layer, "n_units": m.size, "n_tagged": int(m.sum()),
                              "fraction": float(m.mean())})
         return pd.DataFrame(rows)
+
+    def save(self, directory) -> Path:
+        """Write ``tables/tagging_units.tsv``, ``tables/tagging_summary.tsv``, ``tagging.json``
+        and one saved :class:`UnitMask` per label under ``masks/<label>/`` (atomic writes)."""
+        from ..core import atomic_write_text, save_json
+
+        directory = Path(directory)
+        atomic_write_text(directory / "tables" / "tagging_units.tsv", self.units_frame().to_csv(sep="\t", index=False))
+        atomic_write_text(directory / "tables" / "tagging_summary.tsv", self.summary().to_csv(sep="\t", index=False))
+        for label, mask in self.masks().items():
+            mask.save(directory / "masks" / label)
+        save_json(directory / "tagging.json", {"params": self.params, "rates": self.rates, "layers": self.layers,
+                                               "labels": list(self.labels())})
+        return directory
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{label}={sum(int(m.sum()) for m in masks.values())}" for label, masks in self.labels().items())
