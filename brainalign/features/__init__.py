@@ -39,6 +39,7 @@ from ._vision import extract_image_features
 from ._video import VideoInfo, VideoReader, extract_video_features, probe_video, read_audio_track
 from ._engine import BatchRunner, model_fingerprint
 from ._movie import extract_movie_features
+from ._instructions import best_per_target, extract_instruction_features, feature_key, parse_feature_key
 
 __all__ = [
     "BatchRunner",
@@ -48,13 +49,16 @@ __all__ = [
     "VideoReader",
     "WordAlignment",
     "align_words",
+    "best_per_target",
     "bundled_model_dir",
     "capture",
     "extract_audio_features",
     "extract_image_features",
+    "extract_instruction_features",
     "extract_movie_features",
     "extract_text_features",
     "extract_video_features",
+    "feature_key",
     "find_attention_output_modules",
     "find_blocks",
     "find_embedding_module",
@@ -64,6 +68,7 @@ __all__ = [
     "load_text_model",
     "make_random_text_model",
     "model_fingerprint",
+    "parse_feature_key",
     "plan_windows",
     "principal_components",
     "probe_video",

@@ -14,15 +14,32 @@ size (next-token loss, minimal pairs) and test their brain alignment.
   :class:`DeficitReport`, :func:`load_blimp_jsonl`,
   :func:`builtin_minimal_pairs`, :func:`builtin_heldout_texts`;
 - brain alignment: :func:`unit_brain_alignment`;
+- frequency tagging (HFTP): :func:`tag_units` -> :class:`FrequencyTags`
+  (:func:`stream_unit_series`, :func:`unit_spectra`, :func:`permutation_null`,
+  :func:`tag_frequencies`);
+- brain-derived axes and steering: :func:`fit_brain_axes` -> :class:`BrainAxes`,
+  :func:`steer`, :func:`generate_steered`, :func:`evaluate_steering` ->
+  :class:`SteeringReport`;
 - results folder: :func:`save_localize_results`.
 """
 
 from ._ablate import DeficitReport, ablate_units, lm_scoring_method, measure_deficit, sequence_logprobs
+from ._axes import BrainAxes, fit_brain_axes
 from ._alignment import UnitAlignment, unit_brain_alignment
 from ._localize import load_language_model, localize_units, unit_activations
 from ._mask import UnitMask, n_to_select, random_unit_mask
 from ._minimal_pairs import MinimalPair, builtin_heldout_texts, builtin_minimal_pairs, load_blimp_jsonl
 from ._results import save_localize_results
+from ._tagging import (
+    FrequencyTags,
+    permutation_null,
+    spectra_rsa,
+    stream_unit_series,
+    tag_frequencies,
+    tag_units,
+    unit_spectra,
+)
+from ._steering import SteeringReport, evaluate_steering, generate_steered, steer
 from ._stimuli import (
     LocalizerStimuli,
     fetch_fedorenko2010,
@@ -33,15 +50,21 @@ from ._stimuli import (
 )
 
 __all__ = [
+    "BrainAxes",
+    "FrequencyTags",
     "DeficitReport",
     "LocalizerStimuli",
     "MinimalPair",
+    "SteeringReport",
     "UnitAlignment",
     "UnitMask",
     "ablate_units",
     "builtin_heldout_texts",
     "builtin_minimal_pairs",
+    "evaluate_steering",
     "fetch_fedorenko2010",
+    "fit_brain_axes",
+    "generate_steered",
     "language_localizer",
     "lm_scoring_method",
     "load_blimp_jsonl",
@@ -51,10 +74,17 @@ __all__ = [
     "measure_deficit",
     "multiple_demand_localizer",
     "n_to_select",
+    "permutation_null",
     "random_unit_mask",
     "save_localize_results",
     "sequence_logprobs",
+    "spectra_rsa",
+    "steer",
+    "stream_unit_series",
+    "tag_frequencies",
+    "tag_units",
     "theory_of_mind_localizer",
     "unit_activations",
     "unit_brain_alignment",
+    "unit_spectra",
 ]

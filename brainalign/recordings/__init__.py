@@ -13,6 +13,7 @@ from ._files import baseline_from_files, design_from_file, file_stem, load_recor
 from ._fmri import header_tr, load_fmri, load_image
 from ._meeg import epochs_recording, events_timeline, load_bids_meg_eeg, load_meg_eeg, read_raw
 from ._space import KeptTargetsSpace
+from ._tagging import epochs_fft, evoked_spectrum, itpc_spectrum, phase_locking_states, tag_channels, tagging_snr
 from ._surface import SurfaceSpace, load_roi_timecourses, load_surface
 
 __all__ = [
@@ -24,14 +25,20 @@ __all__ = [
     "KeptTargetsSpace",
     "SurfaceSpace",
     "check_timeline_fits",
+    "epochs_fft",
     "epochs_recording",
+    "evoked_spectrum",
     "events_timeline",
     "header_tr",
+    "itpc_spectrum",
     "load_bids_meg_eeg",
     "load_fmri",
     "load_image",
     "load_meg_eeg",
     "load_roi_timecourses",
     "load_surface",
+    "phase_locking_states",
     "read_raw",
+    "tag_channels",
+    "tagging_snr",
 ]

@@ -10,15 +10,19 @@ gives any text a natural reading pace, for simulations and demos;
 
 from ._speech import synthetic_speech_timeline
 from ._movie import write_synthetic_movie
+from ._isochronous import IsochronousStreams, isochronous_streams, load_isochronous_corpus
 from ._lists import audio_stimulus_list, concatenate, image_stimulus_list, with_run
 from ._tables import read_events_tsv, read_word_table
 from ._textgrid import TextGridTier, list_textgrid_tiers, parse_textgrid, read_textgrid
 
 __all__ = [
+    "IsochronousStreams",
     "TextGridTier",
     "audio_stimulus_list",
     "concatenate",
     "image_stimulus_list",
+    "isochronous_streams",
+    "load_isochronous_corpus",
     "list_textgrid_tiers",
     "parse_textgrid",
     "read_events_tsv",
