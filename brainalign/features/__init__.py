@@ -21,6 +21,7 @@ from ._hooks import (
     find_embedding_module,
     find_mlp_activation_modules,
     find_mlp_output_projections,
+    hidden_size,
 )
 from ._stimulus import read_stimulus_file
 from ._random import make_random_text_model
@@ -64,6 +65,7 @@ __all__ = [
     "find_embedding_module",
     "find_mlp_activation_modules",
     "find_mlp_output_projections",
+    "hidden_size",
     "load_features",
     "load_text_model",
     "make_random_text_model",

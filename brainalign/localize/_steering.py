@@ -78,7 +78,7 @@ def steer(model, direction, *, layer, strength: float = 1.0, normalize: bool = T
     """
     import torch
 
-    from ..features._hooks import hidden_size
+    from ..features import hidden_size
 
     _, site = _layer_index(model, layer)
     vector = np.asarray(direction, dtype=np.float64).ravel()
@@ -262,7 +262,7 @@ def evaluate_steering(
     """
     from tqdm.auto import tqdm
 
-    from ..features._hooks import hidden_size
+    from ..features import hidden_size
 
     if sign not in (1, -1):
         raise BrainalignInputError(f"sign must be 1 or -1, got {sign!r}.")
