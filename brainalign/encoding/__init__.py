@@ -12,6 +12,13 @@ from ._baselines import autocorrelation_baseline
 from ._ceilings import explainable_variance, intersubject_ceiling, normalize_scores
 from ._crossval import cross_validate, default_gap_s, with_baseline
 from ._cv import ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold
+from ._deep import (
+    AttentionReadoutEncoder,
+    FactorizedReadoutEncoder,
+    SoftmaxEnsembleEncoder,
+    TemporalTransformerEncoder,
+    cross_validate_subjects,
+)
 from ._gain import gain_over_baseline_test, gain_sensitivity
 from ._layered import BaselineThenLayer
 from ._multimodal import MultimodalResult, fit_multimodal
@@ -42,6 +49,11 @@ from .cell import BaselineFits, assemble_sweep, fit_baselines, fit_layer, gain_t
 
 __all__ = [
     "DEFAULT_BASELINE_ESTIMATOR",
+    "AttentionReadoutEncoder",
+    "FactorizedReadoutEncoder",
+    "SoftmaxEnsembleEncoder",
+    "TemporalTransformerEncoder",
+    "cross_validate_subjects",
     "BandedRidgeEncoder",
     "BaselineThenLayer",
     "GatedPCREncoder",

@@ -6,12 +6,26 @@
   response function + AR(1) noise, with an ``mne.Info`` sensor space.
 - :func:`simulate_multimodal_fmri` — a movie-watching participant whose targets
   each follow one layer of one modality (frames, soundtrack, transcript).
+- :func:`simulate_linear_truth`, :func:`simulate_interaction_truth`,
+  :func:`simulate_shared_subjects`, :func:`simulate_routed_tokens` — known truths
+  for trainable encoders (when a deep encoder must, and must not, beat ridge).
 - :class:`SimulationTruth` — the planted layers, weights, SNR and noise-free signal.
 """
 
+from ._deep import (
+    DeepSimulation,
+    TokenSimulation,
+    simulate_interaction_truth,
+    simulate_linear_truth,
+    simulate_routed_tokens,
+    simulate_shared_subjects,
+)
 from ._fmri import simulate_fmri
 from ._meg import gamma_kernel, simulate_meg_eeg
 from ._multimodal import simulate_multimodal_fmri
 from ._truth import SimulationTruth
 
 __all__ = ["SimulationTruth", "gamma_kernel", "simulate_fmri", "simulate_meg_eeg", "simulate_multimodal_fmri"]
+# known truths for trainable encoders (kept on their own line: a small, local edit)
+__all__ += ["DeepSimulation", "TokenSimulation", "simulate_interaction_truth", "simulate_linear_truth",
+            "simulate_routed_tokens", "simulate_shared_subjects"]

@@ -1,7 +1,19 @@
 """Trainable encoders beside ridge: a multimodal temporal transformer (TRIBE-style, across subjects),
 attention and factorized readouts of spatial tokens, softmax-weighted ensembles."""
 
+from .ensemble import SoftmaxEnsembleEncoder, cross_validate_subjects
+from .readout import AttentionReadoutEncoder, FactorizedReadoutEncoder, plot_routing_maps
 from .temporal import TemporalTransformer, TemporalTransformerEncoder
 from .training import TorchDevice, inner_validation_split
 
-__all__ = ["TemporalTransformer", "TemporalTransformerEncoder", "TorchDevice", "inner_validation_split"]
+__all__ = [
+    "AttentionReadoutEncoder",
+    "FactorizedReadoutEncoder",
+    "SoftmaxEnsembleEncoder",
+    "TemporalTransformer",
+    "TemporalTransformerEncoder",
+    "TorchDevice",
+    "cross_validate_subjects",
+    "inner_validation_split",
+    "plot_routing_maps",
+]

@@ -226,7 +226,10 @@ class TemporalTransformerEncoder(BaseEstimator):
         """Fit on one recording's training rows (see the class docstring)."""
         self.fit_subjects({SINGLE: X}, {SINGLE: Y}, None if groups is None else {SINGLE: groups},
                           bands=bands, gap=gap)
-        self.fit_info_ = {**self.fit_info_, "validation_r": self.validation_r_[SINGLE]}
+        # one recording: the per-target arrays themselves (as the ensemble and the protocol's fit_info_ expect)
+        self.validation_r_ = self.validation_r_[SINGLE]
+        self.validation_rows_ = self.validation_rows_[SINGLE]
+        self.fit_info_ = {**self.fit_info_, "validation_r": self.validation_r_}
         return self
 
     def fit_subjects(self, designs, responses, groups=None, *, bands=None, gap=0) -> "TemporalTransformerEncoder":
