@@ -277,3 +277,26 @@ def test_bad_input_messages():
         TemporalTransformerEncoder(max_epochs=1).fit(X[:5], Y[:5], gap=3)
     with pytest.raises(BrainalignInputError, match="not fitted"):
         TemporalTransformerEncoder().predict(X)
+
+
+def test_image_features_pooling_tokens_feed_the_attention_readout():
+    """pooling="tokens" keeps the patch grid (token-major), its spatial mean is pooling="spatial_mean", and the
+    grid in the metadata is what the readout needs."""
+    pytest.importorskip("transformers")
+    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+
+    from brainalign.features import extract_image_features
+
+    torch.manual_seed(0)
+    vit = ViTModel(ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                             image_size=32, patch_size=8))
+    proc = ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    tokens = extract_image_features(pixels, vit, processor=proc, device="cpu", pooling="tokens")
+    pooled = extract_image_features(pixels, vit, processor=proc, device="cpu", pooling="spatial_mean")
+    assert tokens.metadata["token_grids"]["layer.0"] == [4, 4, 16]
+    np.testing.assert_allclose(tokens["layer.0"].reshape(40, 16, 16).mean(1), pooled["layer.0"], atol=1e-5)
+    band = {"name": "layer.0", "n_features": 256, "metadata": {"token_grid": tokens.metadata["token_grids"]["layer.0"]}}
+    Y = tokens["layer.0"][:, :2]  # the first token's first two channels
+    enc = AttentionReadoutEncoder(max_epochs=1).fit(tokens["layer.0"], Y, bands=(band,))
+    assert enc.routing_maps_.shape == (2, 4, 4)

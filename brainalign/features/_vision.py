@@ -24,7 +24,7 @@ from ._loading import load_model_and_processor, prepare_model, resolve_device, r
 logger = logging.getLogger("brainalign.features")
 
 #: Pooling rules for :func:`extract_image_features`.
-POOLINGS = ("auto", "cls", "mean", "spatial_mean")
+POOLINGS = ("auto", "cls", "mean", "spatial_mean", "tokens")
 
 # At most this many tokens (class, distillation, register tokens) may precede the patch tokens.
 _MAX_PREFIX_TOKENS = 16
@@ -260,8 +260,24 @@ def _resolve_pooling(pooling: str, hidden, n_prefix: int, model_name: str) -> st
     return pooling
 
 
+def _token_grid(hidden, n_prefix: int, input_size) -> list[int]:
+    """(H, W, C) of a layer's spatial tokens: the feature map's, or the patch grid of a token sequence."""
+    if hidden.ndim == 4:
+        return [int(hidden.shape[2]), int(hidden.shape[3]), int(hidden.shape[1])]
+    n = int(hidden.shape[1]) - n_prefix
+    ratio = input_size[1] / input_size[0]
+    h = max(1, int(round((n / ratio) ** 0.5)))
+    if n % h:
+        raise BrainalignInputError(f"Cannot lay {n} patch tokens on a grid for an input of {input_size}.")
+    return [h, n // h, int(hidden.shape[2])]
+
+
 def _pool(hidden, pooling: str, n_prefix: int):
     """One vector per image from a (B, N, D) token sequence or a (B, C, H, W) feature map."""
+    if pooling == "tokens":
+        # unpooled patch tokens, flattened token-major (row-major grid): column = token * C + channel
+        tokens = hidden.permute(0, 2, 3, 1) if hidden.ndim == 4 else hidden[:, n_prefix:]
+        return tokens.reshape(tokens.shape[0], -1)
     if hidden.ndim == 4:
         return hidden.mean(dim=(2, 3))
     if hidden.ndim != 3:
@@ -325,6 +341,10 @@ class _ImageRunner:
             "processor": type(self.processor).__name__,
             "layers_available": valid,
         }
+        if self.info["pooling"] == "tokens":
+            index = {name: i for i, name in enumerate(valid)}
+            self.info["token_grids"] = {name: _token_grid(hidden_states[index[name]], n_prefix, pixel_shape[-2:])
+                                        for name in self.selected}
 
 
 def load_image_model(model, processor, revision, dtype, what: str = "images"):
@@ -419,11 +439,14 @@ def extract_image_features(
         ``"embeddings"``, ``"layer.0"``, ... (blocks for transformers, stages
         for ConvNeXt / ResNet); ``None`` keeps all.  Unknown names raise an
         error listing the valid ones.
-    pooling : {"auto", "cls", "mean", "spatial_mean"}
+    pooling : {"auto", "cls", "mean", "spatial_mean", "tokens"}
         How a layer becomes one vector per image: ``"cls"`` takes the class
         token, ``"mean"`` averages all tokens (class token included),
         ``"spatial_mean"`` averages the spatial positions only (patch tokens,
-        or the height x width of a convolutional feature map).  ``"auto"`` is
+        or the height x width of a convolutional feature map), ``"tokens"``
+        keeps every patch token (``H x W x C`` values per image, token-major,
+        grids in ``metadata["token_grids"]``: the input of
+        :class:`brainalign.encoding.AttentionReadoutEncoder`).  ``"auto"`` is
         ``"cls"`` for models with a class token and ``"spatial_mean"``
         otherwise.  The rule used is stored in ``metadata["pooling"]``.
     timeline : Timeline, array-like of float or None
