@@ -300,3 +300,29 @@ def test_image_features_pooling_tokens_feed_the_attention_readout():
     Y = tokens["layer.0"][:, :2]  # the first token's first two channels
     enc = AttentionReadoutEncoder(max_epochs=1).fit(tokens["layer.0"], Y, bands=(band,))
     assert enc.routing_maps_.shape == (2, 4, 4)
+
+
+def test_fine_grid_design_sums_words_over_the_bins_they_overlap():
+    from brainalign import FeatureSet, Timeline
+    from brainalign.alignment import SampleGrid, fine_grid_design
+
+    tl = Timeline(["a", "b", "c", "d"], [0.1, 0.3, 1.5, 0.2], [0.4, 1.2, 1.6, 0.3], runs=["r1", "r1", "r1", "r2"])
+    fs = FeatureSet({"l": np.array([[1.0], [10.0], [100.0], [5.0]])}, tl)
+    d = fine_grid_design(fs, SampleGrid({"r1": 2, "r2": 1}, 1.0), fine_factor=2)["l"]
+    # r1 bins of 0.5 s: [0, .5) a + b, [.5, 1) b, [1, 1.5) b, [1.5, 2) c; r2: d alone, nothing from r1
+    assert d.X.tolist() == [[11.0, 10.0], [10.0, 100.0], [5.0, 0.0]]
+    assert d.metadata["fine_factor"] == 2
+    with pytest.raises(BrainalignInputError, match="fine_factor must be an int"):
+        fine_grid_design(fs, SampleGrid({"r1": 2, "r2": 1}, 1.0), fine_factor=0)
+
+
+def test_layer_groups_by_fractional_depth():
+    from brainalign import FeatureSet, Timeline
+    from brainalign.features import layer_groups
+
+    fs = FeatureSet({f"layer.{i}": np.full((2, 3), float(i)) for i in range(9)}, Timeline(["a", "b"], [0.0, 1.0]))
+    groups = layer_groups(fs, (0.5, 0.75, 1.0))
+    assert groups.metadata["layer_groups"]["depth0.75"] == ["layer.5", "layer.6"]
+    assert groups["depth0.75"][0, 0] == 5.5 and groups["depth0.5"][0, 0] == 2.0
+    with pytest.raises(BrainalignInputError, match="increasing depths"):
+        layer_groups(fs, (0.75, 0.5))

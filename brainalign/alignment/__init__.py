@@ -7,6 +7,8 @@ recording's run ``r``) and never lets a regressor leak across runs.
 - :func:`lanczos_design` — Lanczos-downsampled word features + FIR delays.
 - :func:`fir_design` / :func:`fir_delays` — features per scan + delays.
 - :func:`resample_to_samples` / :func:`lagged_design` — M/EEG TRF designs.
+- :func:`fine_grid_design` — features summed over fine bins inside each sample
+  (for the trainable temporal encoder).
 - :func:`epoch_design` — one row per epoch (trial-wise recordings).
 - :func:`event_rate_design` — the word-rate baseline.
 - :func:`trim_edges` — drop zero-padded run starts from designs and recording.
@@ -17,6 +19,7 @@ recording's run ``r``) and never lets a regressor leak across runs.
 
 from ._api import METHODS, make_designs
 from ._epochs import epoch_design
+from ._fine import fine_grid_design
 from ._delays import fir_delays, fir_design, lagged_design, resample_to_samples, trim_edges
 from ._grid import SampleGrid
 from ._hrf import event_rate_design, hrf_design, hrf_kernels
@@ -31,6 +34,7 @@ __all__ = [
     "event_rate_design",
     "fir_delays",
     "fir_design",
+    "fine_grid_design",
     "hrf_design",
     "hrf_kernels",
     "lagged_design",

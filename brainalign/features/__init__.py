@@ -25,6 +25,7 @@ from ._hooks import (
 )
 from ._stimulus import read_stimulus_file
 from ._random import make_random_text_model
+from ._groups import layer_groups
 from ._reduce import principal_components
 from ._store import FeatureStore, load_features
 from ._text import (
@@ -43,6 +44,7 @@ from ._movie import extract_movie_features
 from ._instructions import best_per_target, extract_instruction_features, feature_key, parse_feature_key
 
 __all__ = [
+    "layer_groups",
     "BatchRunner",
     "FeatureStore",
     "TextModel",
