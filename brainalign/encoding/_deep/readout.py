@@ -118,7 +118,8 @@ class _TokenReadoutEncoder(BaseEstimator):
         model = self._build(h * w, c, Y.shape[1])
         params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "device")}
         ckpt = Checkpointer(self.checkpoint_dir, {"estimator": type(self).__name__, "params": params,
-                                                  "gap": int(gap), "data": fingerprint(X, Y, g)})
+                                                  "gap": int(gap),
+                                                  "data": fingerprint(X, Y, g) if self.checkpoint_dir is not None else None})
         bs = int(self.batch_size)
 
         def batches(rng):

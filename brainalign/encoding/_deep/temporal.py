@@ -282,7 +282,9 @@ class TemporalTransformerEncoder(BaseEstimator):
         params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "device")}
         ckpt = Checkpointer(self.checkpoint_dir, {
             "estimator": type(self).__name__, "params": params, "gap": gap, "bands": [b.n_features for b in specs],
-            "data": [[s, fingerprint(d.X, d.Y, d.groups)] for s, d in zip(subjects, data)],
+            # hashing the data is a full pass over it: only when a checkpoint is kept
+            "data": [[s, fingerprint(d.X, d.Y, d.groups)] for s, d in zip(subjects, data)]
+            if self.checkpoint_dir is not None else None,
         })
         stride = max(1, int(self.window) // 2)
 
