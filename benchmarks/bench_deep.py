@@ -147,7 +147,12 @@ def simulations() -> None:
 def alice(n_boot: int = 2000) -> None:
     from brainalign.alignment import fine_grid_design, hrf_design
     from brainalign.datasets import list_subjects_alice, load_alice
-    from brainalign.encoding import ContiguousBlockCV, TemporalTransformerEncoder, cross_validate, cross_validate_subjects
+    from brainalign.encoding import (
+        ContiguousBlockCV,
+        TemporalTransformerEncoder,
+        cross_validate,
+        cross_validate_subjects,
+    )
     from brainalign.features import bundled_model_dir, extract_text_features, principal_components
 
     try:

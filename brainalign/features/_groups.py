@@ -38,7 +38,8 @@ def layer_groups(features: FeatureSet, fractions: Sequence[float] = (0.5, 0.75, 
     fr = np.asarray(list(fractions), dtype=float)
     if fr.ndim != 1 or fr.size == 0 or np.any(~np.isfinite(fr)) or np.any(fr < 0) or np.any(fr > 1) \
             or np.any(np.diff(fr) <= 0):
-        raise BrainalignInputError(f"fractions must be increasing depths in [0, 1], e.g. (0.5, 0.75, 1.0); got {fractions!r}.")
+        raise BrainalignInputError(
+            f"fractions must be increasing depths in [0, 1], e.g. (0.5, 0.75, 1.0); got {fractions!r}.")
     if mode not in ("mean", "nearest"):
         raise BrainalignInputError(f"mode must be 'mean' or 'nearest', got {mode!r}.")
     names = features.layer_names
@@ -56,7 +57,8 @@ def layer_groups(features: FeatureSet, fractions: Sequence[float] = (0.5, 0.75, 
                 )
         widths = {features[n].shape[1] for n in members}
         if len(widths) > 1:
-            raise BrainalignInputError(f"Layers {members} have different widths {sorted(widths)}; they cannot be averaged.")
+            raise BrainalignInputError(
+                f"Layers {members} have different widths {sorted(widths)}; they cannot be averaged.")
         groups[f"depth{f:g}"] = members
     arrays = {g: np.mean([features[n] for n in members], axis=0) for g, members in groups.items()}
     if concatenate:

@@ -3,14 +3,13 @@ attention and factorized readouts of spatial tokens, softmax-weighted ensembles.
 
 from .ensemble import SoftmaxEnsembleEncoder, cross_validate_subjects
 from .readout import AttentionReadoutEncoder, FactorizedReadoutEncoder, plot_routing_maps
-from .temporal import TemporalTransformer, TemporalTransformerEncoder
+from .temporal import TemporalTransformerEncoder
 from .training import TorchDevice, inner_validation_split
 
 __all__ = [
     "AttentionReadoutEncoder",
     "FactorizedReadoutEncoder",
     "SoftmaxEnsembleEncoder",
-    "TemporalTransformer",
     "TemporalTransformerEncoder",
     "TorchDevice",
     "cross_validate_subjects",

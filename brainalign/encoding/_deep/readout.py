@@ -15,12 +15,8 @@ The design ``X`` holds the tokens flattened token-major: column
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
-from torch import nn
 
 from ...core import BrainalignInputError
 from .._sklearn_api import EncoderNotFittedError
@@ -39,45 +35,6 @@ from .training import (
     streamed_moments,
     train,
 )
-
-
-class _AttentionReadout(nn.Module):
-    def __init__(self, n_tokens, n_channels, n_queries, query_of_target, dim):
-        super().__init__()
-        self.n_channels = n_channels
-        self.norm = nn.LayerNorm(n_channels)
-        self.keys = nn.Linear(n_channels, dim)
-        self.values = nn.Linear(n_channels, dim)
-        # position enters the keys so that routing can be location-driven as well as content-driven
-        self.position = nn.Parameter(torch.zeros(n_tokens, dim))
-        self.queries = nn.Parameter(torch.randn(n_queries, dim) / math.sqrt(dim))
-        self.register_buffer("query_of_target", torch.as_tensor(query_of_target, dtype=torch.long))
-        self.weight = nn.Parameter(torch.randn(len(query_of_target), dim) / math.sqrt(dim))
-        self.bias = nn.Parameter(torch.zeros(len(query_of_target)))
-
-    def attention(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self.norm(x.reshape(x.shape[0], -1, self.n_channels))
-        logits = torch.einsum("btd,qd->bqt", self.keys(tokens) + self.position, self.queries)
-        return torch.softmax(logits / math.sqrt(self.queries.shape[1]), -1), tokens
-
-    def forward(self, x: torch.Tensor, head: str = SINGLE) -> torch.Tensor:
-        attn, tokens = self.attention(x)
-        pooled = torch.einsum("bqt,btd->bqd", attn, self.values(tokens))  # (batch, queries, dim)
-        return (pooled[:, self.query_of_target] * self.weight).sum(-1) + self.bias
-
-
-class _FactorizedReadout(nn.Module):
-    def __init__(self, n_tokens, n_channels, n_targets):
-        super().__init__()
-        self.n_channels = n_channels
-        self.mask = nn.Parameter(torch.full((n_targets, n_tokens), 1.0 / n_tokens))
-        self.features = nn.Parameter(torch.randn(n_targets, n_channels) / math.sqrt(n_channels))
-        self.bias = nn.Parameter(torch.zeros(n_targets))
-
-    def forward(self, x: torch.Tensor, head: str = SINGLE) -> torch.Tensor:
-        tokens = x.reshape(x.shape[0], -1, self.n_channels)
-        per_token = torch.einsum("btc,jc->bjt", tokens, self.features)
-        return (per_token * self.mask).sum(-1) + self.bias
 
 
 class _TokenReadoutEncoder(BaseEstimator):
@@ -113,13 +70,15 @@ class _TokenReadoutEncoder(BaseEstimator):
         self.x_mean_ = np.tile(mean_c, h * w).astype(np.float32)
         self.x_scale_ = np.tile(np.sqrt(np.maximum(var_c, 1e-12)), h * w).astype(np.float32)
         self.y_mean_, self.y_scale_ = streamed_moments(Y, tr)
+        import torch
+
         self.device_ = TorchDevice.resolve(self.device)
         torch.manual_seed(int(self.seed))
         model = self._build(h * w, c, Y.shape[1])
         params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "device")}
         ckpt = Checkpointer(self.checkpoint_dir, {"estimator": type(self).__name__, "params": params,
                                                   "gap": int(gap),
-                                                  "data": fingerprint(X, Y, g) if self.checkpoint_dir is not None else None})
+                                                  "data": None if self.checkpoint_dir is None else fingerprint(X, Y, g)})
         bs = int(self.batch_size)
 
         def batches(rng):
@@ -143,13 +102,15 @@ class _TokenReadoutEncoder(BaseEstimator):
                           "checkpoint": None if ckpt.path is None else str(ckpt.path)}
         return self
 
-    def _x(self, X, rows) -> torch.Tensor:
+    def _x(self, X, rows):
         return self.device_.put(((np.asarray(X[rows], dtype=np.float32) - self.x_mean_) / self.x_scale_))
 
     def _y(self, Y, rows) -> np.ndarray:
         return ((np.asarray(Y[rows], dtype=np.float32) - self.y_mean_) / self.y_scale_).astype(np.float32)
 
     def _predict(self, net, X, rows) -> np.ndarray:
+        import torch
+
         out = []
         net.eval()
         with torch.no_grad():
@@ -225,11 +186,14 @@ class AttentionReadoutEncoder(_TokenReadoutEncoder):
         else:
             groups = np.asarray(self.query_groups)
             if groups.shape != (n_targets,):
-                raise BrainalignInputError(f"query_groups needs one label per target ({n_targets}), got {groups.shape}.")
+                raise BrainalignInputError(
+                    f"query_groups needs one label per target ({n_targets}), got shape {groups.shape}.")
             labels, index = np.unique(groups, return_inverse=True)
             labels = labels.tolist()
         self.query_labels_ = labels
-        return _AttentionReadout(n_tokens, n_channels, len(labels), index, int(self.dim))
+        from .networks import AttentionReadout
+
+        return AttentionReadout(n_tokens, n_channels, len(labels), index, int(self.dim))
 
     def fit(self, X, Y, *, bands=None, groups=None, gap=0) -> "AttentionReadoutEncoder":
         super().fit(X, Y, bands=bands, groups=groups, gap=gap)
@@ -241,6 +205,8 @@ class AttentionReadoutEncoder(_TokenReadoutEncoder):
         if not hasattr(self, "model_"):
             raise EncoderNotFittedError("AttentionReadoutEncoder is not fitted yet; call fit first.")
         X = check_rows(X, "X")
+        import torch
+
         h, w, _ = self.grid_
         out = []
         with torch.no_grad():
@@ -278,7 +244,9 @@ class FactorizedReadoutEncoder(_TokenReadoutEncoder):
         self.checkpoint_dir = checkpoint_dir
 
     def _build(self, n_tokens, n_channels, n_targets):
-        return _FactorizedReadout(n_tokens, n_channels, n_targets)
+        from .networks import FactorizedReadout
+
+        return FactorizedReadout(n_tokens, n_channels, n_targets)
 
     @property
     def spatial_masks_(self) -> np.ndarray:

@@ -16,13 +16,11 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
-from torch import nn
 
 from ...core import BrainalignInputError
 from .._sklearn_api import EncoderNotFittedError
-from ._bands import BandSpec, band_slices, resolve_bands
+from ._bands import resolve_bands
 from .training import (
     Checkpointer,
     TorchDevice,
@@ -41,49 +39,6 @@ logger = logging.getLogger("brainalign.encoding")
 
 #: the head key of a model fitted by ``fit`` on one recording
 SINGLE = "_single"
-
-
-class TemporalTransformer(nn.Module):
-    """Band projectors -> modality dropout -> time embedding -> transformer -> offset pooling -> heads."""
-
-    def __init__(self, band_sizes: list[int], heads: dict[str, int], *, width: int, depth: int, n_heads: int,
-                 ff_mult: int, dropout: float, modality_dropout: float, window: int, fine_factor: int,
-                 offset_steps: int, low_rank: int | None):
-        super().__init__()
-        self.fine_factor = fine_factor
-        self.offset_steps = offset_steps
-        self.modality_dropout = modality_dropout
-        self.slices = band_slices([BandSpec(str(k), s) for k, s in enumerate(band_sizes)])
-        self.projectors = nn.ModuleList(nn.Linear(s // fine_factor, width) for s in band_sizes)
-        self.time_embedding = nn.Parameter(torch.randn(window * fine_factor, width) * 0.02)
-        layer = nn.TransformerEncoderLayer(width, n_heads, ff_mult * width, dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
-        self.transformer = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(width)
-        self.shared = nn.Linear(width, low_rank) if low_rank else nn.Identity()
-        head_in = low_rank or width
-        self.heads = nn.ModuleDict({key: nn.Linear(head_in, n) for key, n in heads.items()})
-
-    def forward(self, inputs, head: str) -> torch.Tensor:
-        """``inputs`` = (x (batch, window, features), pad (batch, window) bool: padded rows) -> (batch, window, targets)."""
-        x, pad = inputs
-        b, w, _ = x.shape
-        f = self.fine_factor
-        parts = [proj(x[..., sl].reshape(b, w * f, -1)) for proj, sl in zip(self.projectors, self.slices)]
-        tokens = torch.stack(parts, 1)  # (batch, bands, fine steps, width)
-        if self.training and self.modality_dropout > 0 and len(parts) > 1:
-            keep = torch.rand(b, len(parts), 1, 1, device=x.device) >= self.modality_dropout
-            # a window with every band dropped would carry no input at all: keep its bands instead
-            keep = keep | ~keep.any(1, keepdim=True)
-            tokens = tokens * keep
-        h = tokens.sum(1) + self.time_embedding[: w * f]
-        mask = None if pad is None else pad.repeat_interleave(f, dim=1)
-        h = self.transformer(h, src_key_padding_mask=mask)
-        if self.offset_steps:
-            # the response at sample t is read from the tokens offset_steps fine steps earlier
-            h = torch.cat([h.new_zeros(b, self.offset_steps, h.shape[-1]), h[:, : w * f - self.offset_steps]], 1)
-        h = h.reshape(b, w, f, -1).mean(2)
-        return self.heads[head](self.shared(self.norm(h)))
 
 
 @dataclass
@@ -271,6 +226,10 @@ class TemporalTransformerEncoder(BaseEstimator):
                 f"fine_factor={self.fine_factor} must divide every band's column count "
                 f"{[b.n_features for b in specs]} (each row holds fine_factor steps of each band)."
             )
+        import torch
+
+        from .networks import TemporalTransformer
+
         self.device_ = TorchDevice.resolve(self.device)
         torch.manual_seed(int(self.seed))
         model = TemporalTransformer(
@@ -334,7 +293,8 @@ class TemporalTransformerEncoder(BaseEstimator):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise BrainalignInputError(f"{name} must be in [0, 1), got {getattr(self, name)!r}.")
         if not 0 <= self.offset_samples < self.window:
-            raise BrainalignInputError(f"offset_samples must be in [0, window={self.window}), got {self.offset_samples!r}.")
+            raise BrainalignInputError(
+                f"offset_samples must be in [0, window={self.window}), got {self.offset_samples!r}.")
         if self.low_rank is not None and (not isinstance(self.low_rank, (int, np.integer)) or self.low_rank < 1):
             raise BrainalignInputError(f"low_rank must be None or an int >= 1, got {self.low_rank!r}.")
 
@@ -364,6 +324,8 @@ class TemporalTransformerEncoder(BaseEstimator):
         weight = np.zeros(int(X.shape[0]))
         # rows near a window's edge see less context: weight each window's rows by distance to its edges
         ramp = 1.0 + np.minimum(np.arange(w), np.arange(w)[::-1])
+        import torch
+
         net.eval()
         chunk = 4 * int(self.batch_size)
         with torch.no_grad():

@@ -21,9 +21,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-import torch
-from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from ..._logging import progress_disabled
@@ -46,28 +43,33 @@ class TorchDevice:
     Examples
     --------
     >>> dev = TorchDevice.resolve("cpu")
-    >>> dev.put(np.zeros((2, 3), dtype=np.float32)).shape
-    torch.Size([2, 3])
+    >>> tuple(dev.put(np.zeros((2, 3), dtype=np.float32)).shape), dev.pin_memory
+    ((2, 3), False)
     """
 
-    device: torch.device
-    autocast_dtype: torch.dtype | None
+    device: "torch.device"
+    autocast_dtype: "torch.dtype | None"
     pin_memory: bool
 
     @classmethod
     def resolve(cls, device: str = "auto") -> "TorchDevice":
+        import torch
+
         if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
             raise BrainalignInputError(f"device must be 'auto', 'cpu' or 'cuda[:k]', got {device!r}.")
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise BrainalignInputError(f"device={device!r} was asked for but CUDA is not available; use 'auto' or 'cpu'.")
+            raise BrainalignInputError(
+                f"device={device!r} was asked for but CUDA is not available; use 'auto' or 'cpu'.")
         gpu = dev.type == "cuda"
         return cls(dev, torch.bfloat16 if gpu else None, gpu)
 
-    def put(self, array: np.ndarray) -> torch.Tensor:
+    def put(self, array: np.ndarray) -> "torch.Tensor":
         """A host array as a tensor on the device (through pinned memory on CUDA)."""
+        import torch
+
         tensor = torch.from_numpy(np.ascontiguousarray(array))
         if self.pin_memory:
             tensor = tensor.pin_memory()
@@ -75,6 +77,8 @@ class TorchDevice:
 
     def autocast(self):
         """Mixed precision on CUDA (bf16), a no-op context on CPU."""
+        import torch
+
         return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
                               enabled=self.autocast_dtype is not None)
 
@@ -196,6 +200,8 @@ class Checkpointer:
     def load(self) -> dict | None:
         if self.path is None or not self.path.exists():
             return None
+        import torch
+
         try:
             return torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as err:  # a truncated file cannot exist (atomic writes); anything else is worth a log
@@ -205,6 +211,8 @@ class Checkpointer:
     def save(self, state: dict) -> None:
         if self.path is None:
             return
+        import torch
+
         with atomic_path(self.path) as tmp:
             torch.save(state, tmp)
 
@@ -241,15 +249,11 @@ class TrainConfig:
 Batch = tuple  # (inputs tensor, targets tensor, mask tensor or None, head key)
 
 
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(int(seed))
-
-
 def train(
-    model: nn.Module,
+    model: "torch.nn.Module",
     batches: Callable[[np.random.Generator], Iterable[Batch]],
     n_batches: int,
-    validate: Callable[[nn.Module], dict[str, np.ndarray]],
+    validate: Callable[["torch.nn.Module"], dict[str, np.ndarray]],
     config: TrainConfig,
     device: TorchDevice,
     checkpointer: Checkpointer,
@@ -262,6 +266,10 @@ def train(
     returns validation r per target for each head.  On return the model holds
     the averaged weights of the best epoch.
     """
+    import torch
+    from torch import nn
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
     config.check()
     model.to(device.device)
     averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
