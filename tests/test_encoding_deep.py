@@ -128,7 +128,7 @@ def test_query_groups_share_routing_maps_and_figure():
     enc = AttentionReadoutEncoder(token_grid=sim.grid, query_groups=["V1", "V1", "FFA", "FFA"], max_epochs=2)
     enc.fit(sim.X, sim.Y)
     assert enc.query_labels_ == ["FFA", "V1"] and enc.routing_maps_.shape == (2, 4, 4)
-    from brainalign.encoding._deep import plot_routing_maps
+    from brainalign.plotting import plot_routing_maps
 
     fig = plot_routing_maps(enc.routing_maps_, enc.query_labels_)
     assert [ax.get_title() for ax in fig.axes] == ["FFA", "V1"]

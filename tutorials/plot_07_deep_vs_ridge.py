@@ -41,7 +41,7 @@ from brainalign.encoding import (
     TemporalTransformerEncoder,
     correlation_score,
 )
-from brainalign.encoding._deep import plot_routing_maps
+from brainalign.plotting import plot_routing_maps
 from brainalign.simulation import simulate_interaction_truth, simulate_linear_truth, simulate_routed_tokens
 
 FAST = os.environ.get("BRAINALIGN_FAST") == "1"

@@ -6,6 +6,7 @@ returns a matplotlib figure (or a nilearn display for volume maps).
 """
 
 from ._brain import best_layer, draw_layer_labels, plot_best_layer_map, plot_score_map, plot_surface_map
+from ._deep import plot_routing_maps
 from ._multimodal import plot_layer_modality_map, plot_variance_partition
 from ._localize import plot_deficit, plot_localizer_tvalues, plot_units_per_layer
 from ._profiles import layer_profile_table, plot_layer_profile, plot_prediction, plot_score_vs_baseline
@@ -25,6 +26,7 @@ __all__ = [
     "plot_localizer_tvalues",
     "plot_model_profiles",
     "plot_prediction",
+    "plot_routing_maps",
     "plot_score_map",
     "plot_score_vs_baseline",
     "plot_sensor_topomap",

@@ -2,7 +2,7 @@
 attention and factorized readouts of spatial tokens, softmax-weighted ensembles."""
 
 from .ensemble import SoftmaxEnsembleEncoder, cross_validate_subjects
-from .readout import AttentionReadoutEncoder, FactorizedReadoutEncoder, plot_routing_maps
+from .readout import AttentionReadoutEncoder, FactorizedReadoutEncoder
 from .temporal import TemporalTransformerEncoder
 from .training import TorchDevice, inner_validation_split
 
@@ -14,5 +14,4 @@ __all__ = [
     "TorchDevice",
     "cross_validate_subjects",
     "inner_validation_split",
-    "plot_routing_maps",
 ]

@@ -152,7 +152,8 @@ class AttentionReadoutEncoder(_TokenReadoutEncoder):
     Attributes
     ----------
     routing_maps_ : ndarray (n_queries, H, W)
-        Mean attention of each query over the training images.
+        Mean attention of each query over the training images (one figure panel per ROI:
+        :func:`brainalign.plotting.plot_routing_maps`).
     query_labels_ : list
     validation_r_ : ndarray (n_targets,)
 
@@ -253,35 +254,3 @@ class FactorizedReadoutEncoder(_TokenReadoutEncoder):
         """Fitted spatial masks (n_targets, H, W)."""
         h, w, _ = self.grid_
         return self.model_.mask.detach().cpu().numpy().reshape(-1, h, w)
-
-
-def plot_routing_maps(maps, labels=None, *, ncols: int = 4, cmap: str = "magma"):
-    """One panel per ROI / query of mean routing maps (n_queries, H, W); returns the matplotlib figure.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> fig = plot_routing_maps(np.random.default_rng(0).random((2, 4, 4)), ["V1", "FFA"])
-    >>> len(fig.axes)
-    2
-    """
-    import matplotlib.pyplot as plt
-
-    maps = np.asarray(maps, dtype=float)
-    if maps.ndim != 3:
-        raise BrainalignInputError(f"routing maps must be (n_queries, H, W), got shape {maps.shape}.")
-    n = maps.shape[0]
-    labels = list(range(n)) if labels is None else list(labels)
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.4 * nrows), squeeze=False)
-    for k, ax in enumerate(axes.ravel()):
-        if k >= n:
-            fig.delaxes(ax)
-            continue
-        ax.imshow(maps[k], cmap=cmap)
-        ax.set_title(str(labels[k]), fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("Routing maps (mean attention per query)")
-    return fig
