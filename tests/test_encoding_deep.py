@@ -326,3 +326,28 @@ def test_layer_groups_by_fractional_depth():
     assert groups["depth0.75"][0, 0] == 5.5 and groups["depth0.5"][0, 0] == 2.0
     with pytest.raises(BrainalignInputError, match="increasing depths"):
         layer_groups(fs, (0.75, 0.5))
+
+
+def test_compare_encoders_paired_difference_on_interaction_truth():
+    """Deep vs linear per target on the same folds: on the interaction truth every target's CI lies above 0 and
+    survives FDR (alpha 0.05); comparing a result with itself gives a difference of exactly 0."""
+    from brainalign.encoding import ContiguousBlockCV, compare_encoders, cross_validate
+
+    sims = {"sub-01": simulate_interaction_truth(n_runs=3, n_per_run=1000, n_targets=3, seed=7)}
+    sim = sims["sub-01"]
+    design, recording = sim.design(), sim.recording()
+    cv = ContiguousBlockCV(3, gap=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        linear = cross_validate(fir_delays(design, delays=FIR_DELAYS), recording, cv=cv, gap_s=12.0,
+                                backend="numpy", return_predictions=True)
+    deep = cross_validate_subjects({"sub-01": design}, {"sub-01": recording},
+                                   TemporalTransformerEncoder(**SMALL, max_epochs=10), cv=cv, gap_s=12.0,
+                                   return_predictions=True)["sub-01"]
+    table = compare_encoders(linear, deep, recording.data, n_bootstraps=300, sampling_period=2.0)
+    assert (table["ci_low"] > 0).all(), f"deep - linear CIs should lie above 0:\n{table}"
+    assert (table["p_fdr"] < 0.05).all(), f"every target should survive FDR at 0.05:\n{table}"
+    same = compare_encoders(linear, linear, recording.data, n_bootstraps=50, sampling_period=2.0)
+    assert np.all(same["diff"] == 0) and np.all(same["ci_low"] == 0)
+    with pytest.raises(BrainalignInputError, match="no held-out predictions"):
+        compare_encoders(cross_validate(design, recording, cv=cv, backend="numpy"), deep, recording.data)

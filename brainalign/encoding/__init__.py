@@ -17,6 +17,7 @@ from ._deep import (
     FactorizedReadoutEncoder,
     SoftmaxEnsembleEncoder,
     TemporalTransformerEncoder,
+    compare_encoders,
     cross_validate_subjects,
 )
 from ._gain import gain_over_baseline_test, gain_sensitivity
@@ -53,6 +54,7 @@ __all__ = [
     "FactorizedReadoutEncoder",
     "SoftmaxEnsembleEncoder",
     "TemporalTransformerEncoder",
+    "compare_encoders",
     "cross_validate_subjects",
     "BandedRidgeEncoder",
     "BaselineThenLayer",

@@ -1,6 +1,7 @@
 """Trainable encoders beside ridge: a multimodal temporal transformer (TRIBE-style, across subjects),
 attention and factorized readouts of spatial tokens, softmax-weighted ensembles."""
 
+from .compare import compare_encoders
 from .ensemble import SoftmaxEnsembleEncoder, cross_validate_subjects
 from .readout import AttentionReadoutEncoder, FactorizedReadoutEncoder
 from .temporal import TemporalTransformerEncoder
@@ -12,6 +13,7 @@ __all__ = [
     "SoftmaxEnsembleEncoder",
     "TemporalTransformerEncoder",
     "TorchDevice",
+    "compare_encoders",
     "cross_validate_subjects",
     "inner_validation_split",
 ]

@@ -89,7 +89,8 @@ def _design_array(design, recording: Recording, subject) -> np.ndarray:
 
 
 def cross_validate_subjects(designs: dict, recordings: dict, estimator, *, cv="auto", gap_s: float | None = None,
-                            bands=None, model: str = "", seed: int = 0) -> dict[str, EncodingResult]:
+                            bands=None, model: str = "", seed: int = 0,
+                            return_predictions: bool = False) -> dict[str, EncodingResult]:
     """Outer cross-validation of one model trained across subjects, scored per subject.
 
     Each subject's runs are split by ``cv`` (as in
@@ -109,6 +110,9 @@ def cross_validate_subjects(designs: dict, recordings: dict, estimator, *, cv="a
         Seconds dropped around inner validation blocks (default 20 s: one HRF, for fMRI).
     bands : tuple of bands or None
     model : str
+    return_predictions : bool
+        Attach ``predictions`` (n_samples, n_targets; NaN where never tested)
+        and ``folds`` (test rows) to each result, as ``cross_validate`` does.
 
     Returns
     -------
@@ -132,6 +136,7 @@ def cross_validate_subjects(designs: dict, recordings: dict, estimator, *, cv="a
         folds[s] = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(recordings[s].n_samples, runs)]
     n_folds = max(len(f) for f in folds.values())
     scores: dict[str, dict[str, list]] = {s: {"r": [], "r2": [], "val": [], "folds": []} for s in subjects}
+    predictions = {s: np.full(recordings[s].data.shape, np.nan, dtype=np.float32) for s in subjects}
     for k in range(n_folds):
         train_x, train_y, train_g = {}, {}, {}
         for s in subjects:
@@ -147,6 +152,7 @@ def cross_validate_subjects(designs: dict, recordings: dict, estimator, *, cv="a
             te = folds[s][k][1]
             pred = fitted.predict_subject(s, arrays[s][te], np.asarray(recordings[s].runs)[te])
             y = recordings[s].data[te]
+            predictions[s][te] = pred
             scores[s]["r"].append(correlation_score(y, pred))
             scores[s]["r2"].append(r2_score(y, pred))
             scores[s]["val"].append(np.round(fitted.validation_r_[s], 4).tolist())
@@ -165,4 +171,6 @@ def cross_validate_subjects(designs: dict, recordings: dict, estimator, *, cv="a
         name = designs[s].name if isinstance(designs[s], DesignMatrix) else "features"
         results[s] = EncodingResult(r, np.stack(sc["r2"]), np.full_like(r, np.nan), rec.target_names, name,
                                     rec.subject, model, None, config, metadata)
+        if return_predictions:
+            results[s].predictions, results[s].folds = predictions[s], list(sc["folds"])
     return results
