@@ -328,7 +328,7 @@ def test_layer_groups_by_fractional_depth():
         layer_groups(fs, (0.75, 0.5))
 
 
-def test_compare_encoders_paired_difference_on_interaction_truth():
+def test_compare_encoders_paired_difference_on_interaction_truth(tmp_path):
     """Deep vs linear per target on the same folds: on the interaction truth every target's CI lies above 0 and
     survives FDR (alpha 0.05); comparing a result with itself gives a difference of exactly 0."""
     from brainalign.encoding import ContiguousBlockCV, compare_encoders, cross_validate
@@ -344,10 +344,18 @@ def test_compare_encoders_paired_difference_on_interaction_truth():
     deep = cross_validate_subjects({"sub-01": design}, {"sub-01": recording},
                                    TemporalTransformerEncoder(**SMALL, max_epochs=10), cv=cv, gap_s=12.0,
                                    return_predictions=True)["sub-01"]
-    table = compare_encoders(linear, deep, recording.data, n_bootstraps=300, sampling_period=2.0)
+    table = compare_encoders(deep, linear, recording.data, n_bootstraps=300, sampling_period=2.0)
     assert (table["ci_low"] > 0).all(), f"deep - linear CIs should lie above 0:\n{table}"
     assert (table["p_fdr"] < 0.05).all(), f"every target should survive FDR at 0.05:\n{table}"
     same = compare_encoders(linear, linear, recording.data, n_bootstraps=50, sampling_period=2.0)
-    assert np.all(same["diff"] == 0) and np.all(same["ci_low"] == 0)
+    assert np.all(same["difference"] == 0) and np.all(same["ci_low"] == 0)
     with pytest.raises(BrainalignInputError, match="no held-out predictions"):
-        compare_encoders(cross_validate(design, recording, cv=cv, backend="numpy"), deep, recording.data)
+        compare_encoders(deep, cross_validate(design, recording, cv=cv, backend="numpy"), recording.data)
+
+    # the report's generic "model A vs model B per target" section renders the table as written
+    from brainalign.encoding import write_model_comparison
+    from brainalign.report import comparison_html
+
+    path = write_model_comparison(table, tmp_path)
+    assert path.name == "model_comparison_deep_vs_linear.tsv"
+    assert "deep minus linear" in comparison_html(table)

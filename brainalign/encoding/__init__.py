@@ -19,6 +19,7 @@ from ._deep import (
     TemporalTransformerEncoder,
     compare_encoders,
     cross_validate_subjects,
+    write_model_comparison,
 )
 from ._gain import gain_over_baseline_test, gain_sensitivity
 from ._layered import BaselineThenLayer
@@ -56,6 +57,7 @@ __all__ = [
     "TemporalTransformerEncoder",
     "compare_encoders",
     "cross_validate_subjects",
+    "write_model_comparison",
     "BandedRidgeEncoder",
     "BaselineThenLayer",
     "GatedPCREncoder",

@@ -1,7 +1,7 @@
 """Trainable encoders beside ridge: a multimodal temporal transformer (TRIBE-style, across subjects),
 attention and factorized readouts of spatial tokens, softmax-weighted ensembles."""
 
-from .compare import compare_encoders
+from .compare import compare_encoders, write_model_comparison
 from .ensemble import SoftmaxEnsembleEncoder, cross_validate_subjects
 from .readout import AttentionReadoutEncoder, FactorizedReadoutEncoder
 from .temporal import TemporalTransformerEncoder
@@ -16,4 +16,5 @@ __all__ = [
     "compare_encoders",
     "cross_validate_subjects",
     "inner_validation_split",
+    "write_model_comparison",
 ]

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ...core import BrainalignInputError, EncodingResult
+from ...core import BrainalignInputError, EncodingResult, atomic_write_text
 from .._gain import bootstrap_fold_gains
 from .._stats import fdr
 
 
-def compare_encoders(linear: EncodingResult, deep: EncodingResult, Y, *, n_bootstraps: int = 1000,
-                     block_s: float | None = None, sampling_period: float | None = None, ci: float = 0.95,
-                     seed: int = 0) -> pd.DataFrame:
-    """Per target: the difference in held-out r of ``deep`` over ``linear``, paired block-bootstrap CI, p, FDR.
+def compare_encoders(result_a: EncodingResult, result_b: EncodingResult, Y, *, name_a: str = "deep",
+                     name_b: str = "linear", n_bootstraps: int = 1000, block_s: float | None = None,
+                     sampling_period: float | None = None, ci: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Per target: held-out r of model A minus model B, with a paired block-bootstrap CI, p and FDR.
 
     Both results must hold predictions on the *same* outer folds
-    (``return_predictions=True`` in :func:`~brainalign.encoding.cross_validate`,
+    (``return_predictions=True`` in :func:`~brainalign.encoding.cross_validate`
     or :func:`~brainalign.encoding.cross_validate_subjects`).  The test rows of
     every fold are resampled in circular blocks of ``block_s`` seconds (default
     20 s, one haemodynamic response) and both r's are recomputed on the same
@@ -29,28 +30,40 @@ def compare_encoders(linear: EncodingResult, deep: EncodingResult, Y, *, n_boots
     Returns
     -------
     pandas.DataFrame
-        ``target, r_linear, r_deep, diff, ci_low, ci_high, p, p_fdr`` (``diff`` = deep - linear).
+        The tidy "model A vs model B per target" table of :mod:`brainalign.report`:
+        ``model_a, model_b, target, r_a, r_b, difference, ci_low, ci_high, p, p_fdr``
+        (write it with :func:`write_model_comparison` for the report's section).
     """
-    for name, res in (("linear", linear), ("deep", deep)):
+    for name, res in ((name_a, result_a), (name_b, result_b)):
         if getattr(res, "predictions", None) is None or getattr(res, "folds", None) is None:
             raise BrainalignInputError(
-                f"The {name} result has no held-out predictions; fit it with return_predictions=True.")
-    if len(linear.folds) != len(deep.folds) or any(
-            a.shape != b.shape or np.any(a != b) for a, b in zip(linear.folds, deep.folds)):
+                f"The {name!r} result has no held-out predictions; fit it with return_predictions=True.")
+    if len(result_a.folds) != len(result_b.folds) or any(
+            a.shape != b.shape or np.any(a != b) for a, b in zip(result_a.folds, result_b.folds)):
         raise BrainalignInputError("The two results were scored on different folds; use the same cv and gap.")
     Y = np.asarray(Y, dtype=np.float64)
     period = float(sampling_period or 1.0)
     block = max(1, int(math.ceil((20.0 if block_s is None else float(block_s)) / period - 1e-9)))
-    gains = bootstrap_fold_gains(Y, deep.predictions, linear.predictions, list(linear.folds), block,
+    diffs = bootstrap_fold_gains(Y, result_a.predictions, result_b.predictions, list(result_a.folds), block,
                                  int(n_bootstraps), np.random.default_rng(seed))
     q = (1.0 - ci) / 2.0
-    below = (1.0 + (gains <= 0).sum(0)) / (1.0 + gains.shape[0])
-    above = (1.0 + (gains >= 0).sum(0)) / (1.0 + gains.shape[0])
+    below = (1.0 + (diffs <= 0).sum(0)) / (1.0 + diffs.shape[0])
+    above = (1.0 + (diffs >= 0).sum(0)) / (1.0 + diffs.shape[0])
     p = np.minimum(1.0, 2 * np.minimum(below, above))
-    r_lin, r_deep = linear.r.mean(0), deep.r.mean(0)
-    table = pd.DataFrame({"target": list(linear.target_names), "r_linear": r_lin, "r_deep": r_deep,
-                          "diff": r_deep - r_lin, "ci_low": np.quantile(gains, q, axis=0),
-                          "ci_high": np.quantile(gains, 1.0 - q, axis=0), "p": p, "p_fdr": fdr(p)})
+    r_a, r_b = result_a.r.mean(0), result_b.r.mean(0)
+    table = pd.DataFrame({"model_a": name_a, "model_b": name_b, "target": list(result_a.target_names),
+                          "r_a": r_a, "r_b": r_b, "difference": r_a - r_b,
+                          "ci_low": np.quantile(diffs, q, axis=0), "ci_high": np.quantile(diffs, 1.0 - q, axis=0),
+                          "p": p, "p_fdr": fdr(p)})
     table.attrs.update({"n_bootstraps": int(n_bootstraps), "block_samples": block, "ci": float(ci),
                         "method": "paired circular block bootstrap of test rows within each outer fold"})
     return table
+
+
+def write_model_comparison(table: pd.DataFrame, results_dir, name: str = "deep_vs_linear") -> Path:
+    """Write ``table`` as ``tables/model_comparison_{name}.tsv`` (atomically): the report pages then show it
+    as a "Model A vs model B per target" section (:func:`brainalign.report.write_report`)."""
+    path = Path(results_dir) / "tables" / f"model_comparison_{name}.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, table.to_csv(sep="\t", index=False))
+    return path
