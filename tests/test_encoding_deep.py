@@ -148,8 +148,8 @@ def test_readout_token_grid_from_band_metadata_and_errors():
 def test_ensemble_weights_follow_validation_r():
     """The member that validates better gets the larger softmax weight for every target; weights sum to 1."""
     sim = simulate_interaction_truth(n_runs=2, n_per_run=400, n_targets=3, seed=2)
-    good = TemporalTransformerEncoder(**SMALL, max_epochs=6, seed=0)
-    bad = TemporalTransformerEncoder(**{**SMALL, "lr": 1e-6}, max_epochs=1, seed=1)  # barely trained
+    good = TemporalTransformerEncoder(**SMALL, max_epochs=6, random_state=0)
+    bad = TemporalTransformerEncoder(**{**SMALL, "lr": 1e-6}, max_epochs=1, random_state=1)  # barely trained
     ens = SoftmaxEnsembleEncoder([good, bad], temperature=0.1).fit(sim.X, sim.Y, groups=sim.runs, gap=4)
     np.testing.assert_allclose(ens.weights_.sum(0), 1.0, rtol=1e-6)
     val = ens.fit_info_["validation_r"]
@@ -237,7 +237,8 @@ def test_checkpoint_resumes_after_kill_and_finished_fit_is_not_retrained(tmp_pat
     again = TemporalTransformerEncoder(**kw, checkpoint_dir=ckpt_dir).fit(sim.X, sim.Y, groups=sim.runs)
     assert path.stat().st_mtime_ns == stamp, "a finished fit was retrained (checkpoint rewritten)"
     np.testing.assert_allclose(again.predict(sim.X, groups=sim.runs), resumed.predict(sim.X, groups=sim.runs))
-    other = TemporalTransformerEncoder(**{**kw, "seed": 1}, checkpoint_dir=ckpt_dir).fit(sim.X, sim.Y, groups=sim.runs)
+    other = TemporalTransformerEncoder(**{**kw, "random_state": 1}, checkpoint_dir=ckpt_dir)
+    other.fit(sim.X, sim.Y, groups=sim.runs)
     assert other.fit_info_["checkpoint"] != resumed.fit_info_["checkpoint"], "different params, same checkpoint key"
 
 

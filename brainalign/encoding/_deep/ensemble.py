@@ -42,7 +42,8 @@ class SoftmaxEnsembleEncoder(BaseEstimator):
     >>> from brainalign.encoding import TemporalTransformerEncoder
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 2)).astype("float32"); Y = X[:, :1] + 0.1 * rng.normal(size=(200, 1))
-    >>> members = [TemporalTransformerEncoder(width=8, depth=1, n_heads=2, window=8, max_epochs=2, seed=s)
+    >>> members = [TemporalTransformerEncoder(width=8, depth=1, n_heads=2, window=8, max_epochs=2,
+    ...                                       random_state=s)
     ...            for s in (0, 1)]
     >>> SoftmaxEnsembleEncoder(members).fit(X, Y).weights_.shape
     (2, 1)

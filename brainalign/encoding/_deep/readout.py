@@ -73,12 +73,13 @@ class _TokenReadoutEncoder(BaseEstimator):
         import torch
 
         self.device_ = TorchDevice.resolve(self.device)
-        torch.manual_seed(int(self.seed))
+        torch.manual_seed(int(self.random_state))
         model = self._build(h * w, c, Y.shape[1])
         params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "device")}
+        # hashing the data is a full pass over it: only when a checkpoint is kept
+        data_key = None if self.checkpoint_dir is None else fingerprint(X, Y, g)
         ckpt = Checkpointer(self.checkpoint_dir, {"estimator": type(self).__name__, "params": params,
-                                                  "gap": int(gap),
-                                                  "data": None if self.checkpoint_dir is None else fingerprint(X, Y, g)})
+                                                  "gap": int(gap), "data": data_key})
         bs = int(self.batch_size)
 
         def batches(rng):
@@ -90,7 +91,7 @@ class _TokenReadoutEncoder(BaseEstimator):
             return {SINGLE: per_target_r(np.asarray(Y[va], dtype=np.float64), self._predict(net, X, va))}
 
         config = TrainConfig(int(self.max_epochs), float(self.lr), float(self.weight_decay), 1.0, 0.9,
-                             int(self.patience), int(self.seed))
+                             int(self.patience), int(self.random_state))
         record = train(model, batches, -(-tr.size // bs), validate, config, self.device_, ckpt,
                        desc=type(self).__name__)
         self.model_ = model
@@ -145,7 +146,8 @@ class AttentionReadoutEncoder(_TokenReadoutEncoder):
     lr, weight_decay : float
     val_fraction : float
         Last fraction of the training rows (after ``gap`` rows) used to choose the epoch.
-    seed : int
+    random_state : int
+        Seed of the initial weights, batch order and dropout (``cross_validate`` passes its ``seed``).
     device : {"auto", "cpu", "cuda"}
     checkpoint_dir : path or None
 
@@ -167,7 +169,8 @@ class AttentionReadoutEncoder(_TokenReadoutEncoder):
     """
 
     def __init__(self, *, token_grid=None, query_groups=None, dim=32, max_epochs=40, patience=6, batch_size=64,
-                 lr=3e-3, weight_decay=1e-3, val_fraction=0.2, seed=0, device="auto", checkpoint_dir=None):
+                 lr=3e-3, weight_decay=1e-3, val_fraction=0.2, random_state=0, device="auto",
+                 checkpoint_dir=None):
         self.token_grid = token_grid
         self.query_groups = query_groups
         self.dim = dim
@@ -177,7 +180,7 @@ class AttentionReadoutEncoder(_TokenReadoutEncoder):
         self.lr = lr
         self.weight_decay = weight_decay
         self.val_fraction = val_fraction
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.checkpoint_dir = checkpoint_dir
 
@@ -232,7 +235,7 @@ class FactorizedReadoutEncoder(_TokenReadoutEncoder):
     """
 
     def __init__(self, *, token_grid=None, max_epochs=40, patience=6, batch_size=64, lr=3e-3, weight_decay=1e-3,
-                 val_fraction=0.2, seed=0, device="auto", checkpoint_dir=None):
+                 val_fraction=0.2, random_state=0, device="auto", checkpoint_dir=None):
         self.token_grid = token_grid
         self.max_epochs = max_epochs
         self.patience = patience
@@ -240,7 +243,7 @@ class FactorizedReadoutEncoder(_TokenReadoutEncoder):
         self.lr = lr
         self.weight_decay = weight_decay
         self.val_fraction = val_fraction
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.checkpoint_dir = checkpoint_dir
 

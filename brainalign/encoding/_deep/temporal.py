@@ -120,7 +120,8 @@ class TemporalTransformerEncoder(BaseEstimator):
     batch_size : int
         Windows per step.
     val_fraction : float
-    seed : int
+    random_state : int
+        Seed of the initial weights, batch order and dropout (``cross_validate`` passes its ``seed``).
     device : {"auto", "cpu", "cuda"}
         "auto" trains on CUDA (bf16 autocast, pinned memory) when present.
     checkpoint_dir : str, Path or None
@@ -151,7 +152,7 @@ class TemporalTransformerEncoder(BaseEstimator):
 
     def __init__(self, *, width=64, depth=2, n_heads=4, ff_mult=2, dropout=0.1, modality_dropout=0.3, window=32,
                  fine_factor=1, offset_samples=0.0, low_rank=None, max_epochs=30, patience=6, lr=1e-3,
-                 weight_decay=1e-2, clip_norm=1.0, ema_decay=0.9, batch_size=16, val_fraction=0.2, seed=0,
+                 weight_decay=1e-2, clip_norm=1.0, ema_decay=0.9, batch_size=16, val_fraction=0.2, random_state=0,
                  device="auto", checkpoint_dir=None, band_sizes=None):
         self.width = width
         self.depth = depth
@@ -171,7 +172,7 @@ class TemporalTransformerEncoder(BaseEstimator):
         self.ema_decay = ema_decay
         self.batch_size = batch_size
         self.val_fraction = val_fraction
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.checkpoint_dir = checkpoint_dir
         self.band_sizes = band_sizes
@@ -231,7 +232,7 @@ class TemporalTransformerEncoder(BaseEstimator):
         from .networks import TemporalTransformer
 
         self.device_ = TorchDevice.resolve(self.device)
-        torch.manual_seed(int(self.seed))
+        torch.manual_seed(int(self.random_state))
         model = TemporalTransformer(
             [b.n_features for b in specs], {d.key: int(d.Y.shape[1]) for d in data}, width=int(self.width),
             depth=int(self.depth), n_heads=int(self.n_heads), ff_mult=int(self.ff_mult), dropout=float(self.dropout),
@@ -266,7 +267,7 @@ class TemporalTransformerEncoder(BaseEstimator):
                                         self._predict_rows(net, d, d.X, d.val_rows, d.groups)) for d in data}
 
         config = TrainConfig(int(self.max_epochs), float(self.lr), float(self.weight_decay), float(self.clip_norm),
-                             float(self.ema_decay), int(self.patience), int(self.seed))
+                             float(self.ema_decay), int(self.patience), int(self.random_state))
         record = train(model, batches, n_batches, validate, config, self.device_, ckpt,
                        desc=f"transformer ({len(subjects)} subject{'s' * (len(subjects) > 1)})")
         self.model_ = model
