@@ -360,3 +360,24 @@ def test_compare_encoders_paired_difference_on_interaction_truth(tmp_path):
     path = write_model_comparison(table, tmp_path)
     assert path.name == "model_comparison_deep_vs_linear.tsv"
     assert "deep minus linear" in comparison_html(table)
+
+
+def test_compare_fold_scores_pairs_studies_per_target():
+    """Two studies' per-fold tables: a planted +0.1 on one target has its CI above 0 (subjects resampled); a
+    target where both are equal up to noise has a CI around 0; unmatched tables are refused."""
+    import pandas as pd
+
+    from brainalign.encoding import compare_fold_scores
+
+    rng = np.random.default_rng(0)
+    rows = [{"subject": f"s{s}", "layer": "layer.2", "target": t, "fold": f, "r": 0.2 + 0.05 * rng.normal()}
+            for s in range(6) for t in ("LATL", "LIFG") for f in range(5)]
+    ridge = pd.DataFrame(rows)
+    deep = ridge.assign(r=ridge["r"] + np.where(ridge["target"] == "LATL", 0.1, 0.0)
+                        + 0.02 * rng.normal(size=len(ridge)))
+    table = compare_fold_scores(deep, ridge, n_bootstraps=500).set_index("target")
+    assert table.loc["LATL", "ci_low"] > 0.05, f"planted +0.1 should have its CI above 0.05:\n{table}"
+    assert table.loc["LIFG", "ci_low"] < 0 < table.loc["LIFG", "ci_high"], f"no difference planted:\n{table}"
+    assert table.loc["LATL", "n_subjects"] == 6
+    with pytest.raises(BrainalignInputError, match="share no"):
+        compare_fold_scores(deep, ridge.assign(subject="other"))

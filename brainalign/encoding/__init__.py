@@ -18,6 +18,7 @@ from ._deep import (
     SoftmaxEnsembleEncoder,
     TemporalTransformerEncoder,
     compare_encoders,
+    compare_fold_scores,
     cross_validate_subjects,
     write_model_comparison,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "SoftmaxEnsembleEncoder",
     "TemporalTransformerEncoder",
     "compare_encoders",
+    "compare_fold_scores",
     "cross_validate_subjects",
     "write_model_comparison",
     "BandedRidgeEncoder",

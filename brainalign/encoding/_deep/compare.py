@@ -67,3 +67,63 @@ def write_model_comparison(table: pd.DataFrame, results_dir, name: str = "deep_v
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, table.to_csv(sep="\t", index=False))
     return path
+
+
+def compare_fold_scores(scores_a: pd.DataFrame, scores_b: pd.DataFrame, *, name_a: str = "deep",
+                        name_b: str = "linear", n_bootstraps: int = 2000, ci: float = 0.95,
+                        seed: int = 0) -> pd.DataFrame:
+    """Per layer and target: mean per-fold r of model A minus model B from two tidy score tables.
+
+    For two studies (or sweeps) run on the same recordings, features and folds
+    with different estimators (e.g. ``estimator = "transformer"`` and the
+    default ridge): ``scores_a`` / ``scores_b`` are their per-fold tables
+    (columns ``subject, layer, target, fold, r``: each sweep's ``scores.tsv``
+    concatenated).  Rows are paired on (subject, layer, target, fold); the
+    interval resamples subjects (all folds of a subject together) when there
+    are several, else the folds; ``p`` is two-sided, ``p_fdr`` is
+    Benjamini-Hochberg over all rows.  Without held-out predictions this is
+    coarser than :func:`compare_encoders` (which resamples test rows).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model_a, model_b, layer, target, r_a, r_b, difference, ci_low, ci_high, p, p_fdr, n_subjects``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"subject": ["s1"] * 4, "layer": "l", "target": ["t"] * 4, "fold": range(4),
+    ...                   "r": [0.3, 0.4, 0.35, 0.45]})
+    >>> b = a.assign(r=a["r"] - 0.1)
+    >>> compare_fold_scores(a, b, n_bootstraps=200)[["difference", "ci_low"]].round(3).values.tolist()
+    [[0.1, 0.1]]
+    """
+    keys = ["subject", "layer", "target", "fold"]
+    for name, frame in ((name_a, scores_a), (name_b, scores_b)):
+        missing = sorted(set(keys + ["r"]) - set(frame.columns))
+        if missing:
+            raise BrainalignInputError(f"The {name!r} score table lacks columns {missing}; pass per-fold scores "
+                                       "(each sweep's scores.tsv).")
+    pairs = scores_a[keys + ["r"]].merge(scores_b[keys + ["r"]], on=keys, suffixes=("_a", "_b"))
+    if pairs.empty:
+        raise BrainalignInputError("The two score tables share no (subject, layer, target, fold); "
+                                   "compare runs on the same recordings, layers and folds.")
+    rng = np.random.default_rng(seed)
+    q = (1.0 - ci) / 2.0
+    rows = []
+    for (layer, target), group in pairs.groupby(["layer", "target"], sort=False):
+        diff = group["r_a"].to_numpy() - group["r_b"].to_numpy()
+        units = group["subject"].to_numpy() if group["subject"].nunique() > 1 else group["fold"].to_numpy()
+        labels, index = np.unique(units, return_inverse=True)
+        sums = np.bincount(index, weights=diff, minlength=labels.size)
+        counts = np.bincount(index, minlength=labels.size)
+        draws = rng.integers(0, labels.size, size=(int(n_bootstraps), labels.size))
+        boot = sums[draws].sum(1) / counts[draws].sum(1)
+        p = min(1.0, 2 * min((1 + (boot <= 0).sum()) / (1 + boot.size), (1 + (boot >= 0).sum()) / (1 + boot.size)))
+        rows.append({"model_a": name_a, "model_b": name_b, "layer": layer, "target": target,
+                     "r_a": group["r_a"].mean(), "r_b": group["r_b"].mean(), "difference": diff.mean(),
+                     "ci_low": np.quantile(boot, q), "ci_high": np.quantile(boot, 1 - q), "p": p,
+                     "n_subjects": int(group["subject"].nunique())})
+    table = pd.DataFrame(rows)
+    table.insert(table.columns.get_loc("p") + 1, "p_fdr", fdr(table["p"].to_numpy()))
+    return table
