@@ -69,6 +69,10 @@ def write_model_comparison(table: pd.DataFrame, results_dir, name: str = "deep_v
     return path
 
 
+#: subjects needed before compare_fold_scores resamples whole subjects
+MIN_SUBJECTS = 5
+
+
 def compare_fold_scores(scores_a: pd.DataFrame, scores_b: pd.DataFrame, *, name_a: str = "deep",
                         name_b: str = "linear", n_bootstraps: int = 2000, ci: float = 0.95,
                         seed: int = 0) -> pd.DataFrame:
@@ -80,7 +84,7 @@ def compare_fold_scores(scores_a: pd.DataFrame, scores_b: pd.DataFrame, *, name_
     (columns ``subject, layer, target, fold, r``: each sweep's ``scores.tsv``
     concatenated).  Rows are paired on (subject, layer, target, fold); the
     interval resamples subjects (all folds of a subject together) when there
-    are several, else the folds; ``p`` is two-sided, ``p_fdr`` is
+    are at least 5, else (subject, fold) pairs; ``p`` is two-sided, ``p_fdr`` is
     Benjamini-Hochberg over all rows.  Without held-out predictions this is
     coarser than :func:`compare_encoders` (which resamples test rows).
 
@@ -113,7 +117,9 @@ def compare_fold_scores(scores_a: pd.DataFrame, scores_b: pd.DataFrame, *, name_
     rows = []
     for (layer, target), group in pairs.groupby(["layer", "target"], sort=False):
         diff = group["r_a"].to_numpy() - group["r_b"].to_numpy()
-        units = group["subject"].to_numpy() if group["subject"].nunique() > 1 else group["fold"].to_numpy()
+        # fewer than MIN_SUBJECTS subjects give too few distinct resamples: then (subject, fold) pairs are the units
+        by_subject = group["subject"].nunique() >= MIN_SUBJECTS
+        units = (group["subject"] if by_subject else group["subject"] + "#" + group["fold"].astype(str)).to_numpy()
         labels, index = np.unique(units, return_inverse=True)
         sums = np.bincount(index, weights=diff, minlength=labels.size)
         counts = np.bincount(index, minlength=labels.size)
