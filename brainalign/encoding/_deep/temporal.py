@@ -321,8 +321,10 @@ class TemporalTransformerEncoder(BaseEstimator):
         """Predictions (original units) for ``rows`` of ``X`` (sorted), windows overlapping by half."""
         w = int(self.window)
         wins = _windows(rows, groups, w, max(1, w // 2))
-        total = np.zeros((int(X.shape[0]), d.Y.shape[1]), dtype=np.float64)
-        weight = np.zeros(int(X.shape[0]))
+        # accumulators span only rows[0]..rows[-1] (validation rows of a long memory-mapped store stay small)
+        lo, hi = int(rows[0]), int(rows[-1]) + 1
+        total = np.zeros((hi - lo, d.Y.shape[1]), dtype=np.float64)
+        weight = np.zeros(hi - lo)
         # rows near a window's edge see less context: weight each window's rows by distance to its edges
         ramp = 1.0 + np.minimum(np.arange(w), np.arange(w)[::-1])
         import torch
@@ -337,10 +339,9 @@ class TemporalTransformerEncoder(BaseEstimator):
                     out = net(_Inputs(x, pad), d.key).float().cpu().numpy()
                 for (a, b), o in zip(part, out):
                     r = ramp[: b - a]
-                    total[a:b] += o[: b - a] * r[:, None]
-                    weight[a:b] += r
-        lo, hi = int(rows[0]), int(rows[-1]) + 1
-        pred = total[lo:hi] / np.maximum(weight[lo:hi], 1e-12)[:, None]
+                    total[a - lo:b - lo] += o[: b - a] * r[:, None]
+                    weight[a - lo:b - lo] += r
+        pred = total / np.maximum(weight, 1e-12)[:, None]
         return (pred * d.y_scale + d.y_mean)[rows - lo]
 
     # --------------------------------------------------------------------------------------- predict
