@@ -222,30 +222,30 @@ def gpu(scale: float, steps: int) -> None:
         X.flush()
         Y.flush()
         designs[f"sub-{s}"], responses[f"sub-{s}"] = X, Y
-    window, batch = 64, 32
-    windows_per_epoch = n_subjects * (n * 0.8) / (window / 2)
-    steps_per_epoch = windows_per_epoch / batch
+    window, batch, val_fraction = 64, 32, 0.1
+    rows_per_step = batch * (window / 2) / n_subjects / (1 - val_fraction)  # windows overlap by half
+    steps_per_epoch = n / rows_per_step
     est = TemporalTransformerEncoder(width=width, depth=depth, n_heads=16 if width >= 1024 else 4, window=window,
                                      batch_size=batch, band_sizes=bands, max_epochs=1, patience=1,
-                                     val_fraction=min(0.2, steps * batch * window / (n * 4) + 0.001))
+                                     val_fraction=val_fraction)
     if dev.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    # one epoch on a training slice sized to `steps` steps gives the time per step
-    n_fit = int(min(n, max(window * 4, steps * batch * (window / 2) / n_subjects / 0.8)))
-    sub = {k: v[:n_fit] for k, v in designs.items()}
+    # one epoch on the first rows of every subject, sized to `steps` steps, gives the time per step
+    n_fit = int(min(n, max(window * 8, steps * rows_per_step)))
+    sub = {k: v[:n_fit] for k, v in designs.items()}  # memory-map slices: still on disk
     subr = {k: v[:n_fit] for k, v in responses.items()}
     t = time.perf_counter()
     est.fit_subjects(sub, subr, gap=10)
     if dev.device.type == "cuda":
         torch.cuda.synchronize()
     took = time.perf_counter() - t
-    done_steps = n_subjects * (n_fit * 0.8) / (window / 2) / batch
+    done_steps = n_fit / rows_per_step
     per_step = took / max(1.0, done_steps)
     tokens_per_s = done_steps * batch * window / took
     peak = torch.cuda.max_memory_allocated() / 2**30 if dev.device.type == "cuda" else float("nan")
-    print(f"   {done_steps:.0f} steps in {took:.1f} s (incl. validation): {tokens_per_s:,.0f} tokens/s; "
-          f"epoch of {steps_per_epoch:,.0f} steps ~ {per_step * steps_per_epoch / 60:.1f} min; peak GPU memory "
-          f"{peak:.1f} GiB")
+    print(f"   {done_steps:.0f} steps of {batch} windows x {window} samples in {took:.1f} s (incl. standardisation and "
+          f"validation passes): {tokens_per_s:,.0f} tokens/s; epoch of {steps_per_epoch:,.0f} steps ~ "
+          f"{per_step * steps_per_epoch / 60:.1f} min; peak GPU memory {peak:.1f} GiB")
 
 
 def main() -> int:
