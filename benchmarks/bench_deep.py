@@ -195,7 +195,7 @@ def alice(n_boot: int = 2000) -> None:
               f"[{lo[j]:+7.3f},{hi[j]:+7.3f}]")
 
 
-def gpu(scale: float, steps: int) -> None:
+def gpu(scale: float, steps: int, batch: int = 32) -> None:
     import torch
 
     from brainalign.encoding import TemporalTransformerEncoder
@@ -222,7 +222,7 @@ def gpu(scale: float, steps: int) -> None:
         X.flush()
         Y.flush()
         designs[f"sub-{s}"], responses[f"sub-{s}"] = X, Y
-    window, batch, val_fraction = 64, 32, 0.1
+    window, val_fraction = 64, 0.1
     rows_per_step = batch * (window / 2) / n_subjects / (1 - val_fraction)  # windows overlap by half
     steps_per_epoch = n / rows_per_step
     est = TemporalTransformerEncoder(width=width, depth=depth, n_heads=16 if width >= 1024 else 4, window=window,
@@ -253,6 +253,7 @@ def main() -> int:
     parser.add_argument("--gpu", action="store_true", help="only the GPU-size run (4 subjects x 60 h)")
     parser.add_argument("--gpu-scale", type=float, default=1.0, help="fraction of the GPU size (smoke tests)")
     parser.add_argument("--gpu-steps", type=int, default=200, help="training steps timed for the epoch estimate")
+    parser.add_argument("--gpu-batch", type=int, default=32, help="windows per training step")
     parser.add_argument("--no-alice", action="store_true")
     args = parser.parse_args()
     import torch
@@ -261,7 +262,7 @@ def main() -> int:
 
     configure_logging(-1)  # bars off: the numbers are the output
     if args.gpu:
-        gpu(args.gpu_scale, args.gpu_steps)
+        gpu(args.gpu_scale, args.gpu_steps, args.gpu_batch)
         return 0
     torch.set_num_threads(1)
     throughput()
