@@ -381,3 +381,18 @@ def test_compare_fold_scores_pairs_studies_per_target():
     assert table.loc["LATL", "n_subjects"] == 6
     with pytest.raises(BrainalignInputError, match="share no"):
         compare_fold_scores(deep, ridge.assign(subject="other"))
+
+
+def test_registered_transformer_runs_through_cross_validate():
+    """estimator="transformer" works wherever a registered name does; per-fold choices land in the metadata."""
+    from brainalign.encoding import cross_validate, estimator_options, list_estimators
+
+    assert {"transformer", "attention-readout", "factorized-readout"} <= set(list_estimators())
+    assert estimator_options("transformer")["modality_dropout"] == 0.3
+    sim = simulate_interaction_truth(n_runs=3, n_per_run=200, n_targets=2, seed=8)
+    res = cross_validate(sim.design(), sim.recording(), estimator="transformer", width=16, depth=1, window=16,
+                         max_epochs=2, seed=3)
+    assert res.r.shape == (3, 2) and np.all(np.isnan(res.alphas))
+    assert len(res.metadata["best_epoch"]) == 3 and len(res.metadata["validation_r"]) == 3
+    with pytest.raises(BrainalignInputError, match="does not apply to estimator 'transformer'"):
+        cross_validate(sim.design(), sim.recording(), estimator="transformer", gate_se=1.0)

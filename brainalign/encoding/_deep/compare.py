@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ...core import BrainalignInputError, EncodingResult, atomic_write_text
-from .._gain import bootstrap_fold_gains
+from .._bootstrap import bootstrap_fold_gains
 from .._stats import fdr
 
 
