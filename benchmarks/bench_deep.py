@@ -48,7 +48,7 @@ def _ridge_fir(X, Y, runs, train, test, band_sizes, n_delays=4):
     from brainalign.encoding import BandedRidgeEncoder, correlation_score
 
     fir = fir_delays(DesignMatrix(X, runs, 2.0), delays=list(range(n_delays))).X
-    enc = BandedRidgeEncoder(n_iter=10, cv=3, backend="numpy", band_sizes=list(band_sizes) * n_delays)
+    enc = BandedRidgeEncoder(n_iter=10, inner_cv=3, backend="numpy", band_sizes=list(band_sizes) * n_delays)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         enc.fit(fir[train], Y[train], runs=runs[train], gap=n_delays)
@@ -77,7 +77,7 @@ def throughput() -> None:
     deep_rss = _rss_mib() - rss0
     fir = fir_delays(DesignMatrix(X, runs, 2.0), delays=[0, 1, 2, 3]).X
     t = time.perf_counter()
-    RidgeEncoder(cv=5, backend="numpy").fit(fir, Y, runs=runs, gap=4)
+    RidgeEncoder(inner_cv=5, backend="numpy").fit(fir, Y, runs=runs, gap=4)
     ridge_s = time.perf_counter() - t
     n_train = len(enc.validation_rows_)
     seen = (n - n_train) * enc.fit_info_["epochs_run"]
@@ -136,7 +136,7 @@ def simulations() -> None:
     train, test = np.arange(1200), np.arange(1200, 1500)
     att = AttentionReadoutEncoder(token_grid=sim.grid, max_epochs=30).fit(sim.X[train], sim.Y[train])
     fac = FactorizedReadoutEncoder(token_grid=sim.grid, max_epochs=30).fit(sim.X[train], sim.Y[train])
-    ridge = RidgeEncoder(cv=5, backend="numpy").fit(sim.X[train], sim.Y[train])
+    ridge = RidgeEncoder(inner_cv=5, backend="numpy").fit(sim.X[train], sim.Y[train])
     hits = (att.routing_maps(sim.X[test]).reshape(len(test), sim.Y.shape[1], -1).argmax(-1) == sim.planted[test])
     print(f"   (d) routed tokens: attention {correlation_score(sim.Y[test], att.predict(sim.X[test])).mean():+.3f}  "
           f"factorized {correlation_score(sim.Y[test], fac.predict(sim.X[test])).mean():+.3f}  "

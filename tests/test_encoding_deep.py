@@ -48,7 +48,7 @@ def _banded_ridge_r(sim, train, test):
     """Held-out r of banded ridge on an FIR design (delays 0-3 samples), penalties chosen on the training runs."""
     fir = fir_delays(sim.design(), delays=FIR_DELAYS).X
     sizes = [4] * (2 * len(FIR_DELAYS))  # one band per (modality, delay): banded ridge's most flexible use
-    enc = BandedRidgeEncoder(n_iter=10, cv=3, backend="numpy", band_sizes=sizes, random_state=0)
+    enc = BandedRidgeEncoder(n_iter=10, inner_cv=3, backend="numpy", band_sizes=sizes, random_state=0)
     with warnings.catch_warnings():
         # on the interaction truth ridge rightly picks the largest penalty (the design predicts nothing)
         warnings.simplefilter("ignore", UserWarning)

@@ -55,7 +55,7 @@ transformer = dict(width=32, depth=2, window=24, lr=3e-3, batch_size=8, modality
 def banded_ridge_r(sim, train, test):
     """Held-out r of banded ridge on an FIR design (delays of 0-3 samples), one band per modality and delay."""
     fir = fir_delays(sim.design(), delays=[0, 1, 2, 3]).X
-    enc = BandedRidgeEncoder(n_iter=10, cv=3, backend="numpy", band_sizes=[4] * 8)
+    enc = BandedRidgeEncoder(n_iter=10, inner_cv=3, backend="numpy", band_sizes=[4] * 8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the interaction truth pushes ridge to its largest penalty
         enc.fit(fir[train], sim.Y[train], runs=sim.runs[train], gap=4)

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 
 from ...core import BrainalignInputError, DesignMatrix, EncodingResult, Recording, hash_array
-from .._cv import resolve_outer_cv
+from .._cv import contiguity_groups, resolve_outer_cv
 from .._sklearn_api import EncoderNotFittedError
 from .._stats import correlation_score, r2_score
 
@@ -134,7 +134,7 @@ def cross_validate_subjects(designs: dict, recordings: dict, estimator, *, cv="a
     for s in subjects:
         runs = np.asarray(recordings[s].runs)
         splitter = resolve_outer_cv(cv, runs, gap, False, seed)
-        folds[s] = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(recordings[s].n_samples, runs)]
+        folds[s] = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(recordings[s].n_samples, None, runs)]
     n_folds = max(len(f) for f in folds.values())
     scores: dict[str, dict[str, list]] = {s: {"r": [], "r2": [], "val": [], "folds": []} for s in subjects}
     predictions = {s: np.full(recordings[s].data.shape, np.nan, dtype=np.float32) for s in subjects}
@@ -144,7 +144,9 @@ def cross_validate_subjects(designs: dict, recordings: dict, estimator, *, cv="a
             rec = recordings[s]
             tr = folds[s][k][0] if k < len(folds[s]) else np.arange(rec.n_samples)
             # fancy indexing copies only this subject's training rows (a memory map stays on disk otherwise)
-            train_x[s], train_y[s], train_g[s] = arrays[s][tr], rec.data[tr], np.asarray(rec.runs)[tr]
+            # groups = run and contiguous piece: a test block cut out of a run splits it in two for the windows
+            train_x[s], train_y[s] = arrays[s][tr], rec.data[tr]
+            train_g[s] = contiguity_groups(tr, np.asarray(rec.runs))
         logger.info("cross_validate_subjects: fold %d/%d (%d subjects)", k + 1, n_folds, len(subjects))
         fitted = clone(estimator).fit_subjects(train_x, train_y, train_g, bands=bands, gap=gap)
         for s in subjects:
