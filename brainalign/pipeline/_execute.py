@@ -330,13 +330,22 @@ def start_jobs(cluster, jobs: int) -> None:
     :class:`ExecutorError` with the scheduler's message instead of a traceback
     repeated by the cluster's background loop.
     """
-    cluster.scale(jobs=1)
+    # start the first job here, awaited, so that its failure reaches this thread (cluster.scale would start
+    # it in the event loop, whose error handler prints the traceback again at every retry)
+    cluster.worker_spec.update(cluster.new_worker_spec())
     try:
-        cluster.sync(cluster._correct_state)
+        cluster.sync(cluster._correct_state_internal)
     except Exception as err:  # the submit command's failure, whatever the batch system
+        from distributed.core import Status
+
+        # the failed job never ran: forget it, or closing the cluster trips over a job in state "created"
+        failed = [name for name, job in cluster.workers.items() if getattr(job, "status", None) == Status.created]
+        for name in failed:
+            cluster.workers[name].status = Status.failed
+            cluster.workers.pop(name, None)
+            cluster.worker_spec.pop(name, None)
         raise ExecutorError(f"the batch system refused the first worker job: {_submission_error(err)} "
-                            f"(check [execution.jobqueue]; job script: `brainalign run --dry-run` "
-                            f"settings)") from None
+                            "(check [execution.jobqueue])") from None
     # adaptive between jobs and jobs: a job lost to its walltime, scancel or a node failure is replaced
     cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
 
