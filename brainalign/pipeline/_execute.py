@@ -105,10 +105,14 @@ def run_sequential(plan: StudyPlan, context: dict, on_task_done: Callable | None
 #: Dask settings for study workers: tasks are CPU-bound numpy/torch work of 0.1 s to minutes, so the
 #: worker's sampling profiler (a GIL-holding thread waking every 10 ms) and glibc trimming the heap after
 #: every freed 64 KiB (distributed's default; numpy buffers then fault their pages back in each task) cost
-#: more than they give
+#: more than they give.  Setting any malloc threshold also freezes glibc's mmap threshold at 128 KiB (it
+#: otherwise grows to the size of the buffers a process frees), so that every larger numpy temporary would
+#: be a fresh mmap whose pages fault in again: the mmap threshold is set to glibc's maximum (32 MiB), as a
+#: plain process ends up with (benchmarks/bench_study.py measures each setting).
 WORKER_SETTINGS = {
     "distributed.worker.profile.enabled": False,
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 256 * 2**20,
+    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 * 2**20,
     "distributed.worker.daemon": False,
 }
 
@@ -266,9 +270,9 @@ def worker_environment(threads: int | None = None) -> dict[str, str]:
     torch thread counts when ``threads`` is given: a worker started by a batch
     system is a fresh Python that sees none of this process's Dask config.
     """
-    env = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
-           "MALLOC_TRIM_THRESHOLD_": str(WORKER_SETTINGS["distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"]),
-           "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    env = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    prefix = "distributed.nanny.pre-spawn-environ."
+    env.update({k[len(prefix):]: str(v) for k, v in WORKER_SETTINGS.items() if k.startswith(prefix)})
     if threads:
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
             env[name] = str(int(threads))
@@ -432,7 +436,12 @@ def dask_client(config: StudyConfig, *, n_workers: int | None = None, threads_pe
     with dask.config.set(WORKER_SETTINGS), \
             dask.config.set({"distributed.scheduler.allowed-failures": ex.allowed_failures}):
         if scheduler:
-            with Client(scheduler) as client:
+            try:
+                client = Client(scheduler, timeout="30s")
+            except (OSError, TimeoutError) as err:
+                raise ExecutorError(f"cannot reach the Dask scheduler at {scheduler}: {_one_line(err)} (is it "
+                                    "running, and is the address reachable from here?)") from None
+            with client:
                 yield client
             return
         if ex.jobqueue:
@@ -455,13 +464,53 @@ def dask_client(config: StudyConfig, *, n_workers: int | None = None, threads_pe
                 yield client
 
 
+#: fit tasks estimated to need at most this much memory (ROI-sized: hundreds of samples x tens of targets)
+#: take tens of milliseconds; scheduling one costs a few milliseconds, so they go to workers in batches
+SMALL_TASK_BYTES = 64 * 2**20
+
+
+def run_task_batch(tasks: list[dict], context: dict, *upstream: Any) -> list[dict]:
+    """Run several small tasks one after the other in one worker call; returns their markers."""
+    out = []
+    for task in tasks:
+        try:
+            out.append(run_task(task, context))
+        except BrainalignInputError as err:
+            raise BrainalignInputError(f"{task['label']}: {err}") from err
+    return out
+
+
+def batches(tasks: list[Task], batch_size: int) -> list[list[Task]]:
+    """``tasks`` in submission units: small fits of one layer sweep grouped by up to ``batch_size``, others alone.
+
+    A fit is small when its planned memory is known and under :data:`SMALL_TASK_BYTES`.
+    """
+    units: list[list[Task]] = []
+    open_batch: dict[tuple, list[Task]] = {}
+    for task in tasks:
+        small = (batch_size > 1 and task.kind == "fit" and task.memory_bytes is not None
+                 and task.memory_bytes <= SMALL_TASK_BYTES)
+        if not small:
+            units.append([task])
+            continue
+        group = (task.params.get("model"), task.params.get("recording"))
+        batch = open_batch.get(group)
+        if batch is None or len(batch) >= batch_size:
+            batch = open_batch[group] = []
+            units.append(batch)
+        batch.append(task)
+    return units
+
+
 def run_dask(plan: StudyPlan, context: dict, client, on_task_done: Callable | None = None, *,
-             no_workers_timeout: float | None = None) -> list[Task]:
+             no_workers_timeout: float | None = None, batch_size: int = 16) -> list[Task]:
     """Submit every unfinished task to ``client``; returns them once all have finished.
 
     ``no_workers_timeout`` (seconds; ``None`` or 0 waits forever): the run
     ends with :class:`ExecutorError` when the cluster has had no worker for
     that long (every job lost and none replaced, or jobs stuck in the queue).
+    Small fits are submitted ``batch_size`` at a time (:func:`batches`), so a
+    study of tiny ROI fits is not dominated by scheduling.
     """
     from distributed import as_completed
     from tqdm.auto import tqdm
@@ -469,17 +518,27 @@ def run_dask(plan: StudyPlan, context: dict, client, on_task_done: Callable | No
     from .._logging import progress_disabled
 
     by_key = plan.by_key()
-    futures = {}
+    futures: dict[str, Any] = {}  # task key -> the future that runs it (a batch's future for each member)
+    members: dict[str, list[Task]] = {}  # future key -> its tasks
     todo = [t for t in plan.tasks if t.key not in plan.done]
-    for task in todo:
-        upstream = [futures[k] for k in task.deps if k in futures]
-        futures[task.key] = client.submit(run_task, payload(task, by_key), context, *upstream,
-                                          key=f"{task.name}-{time.monotonic_ns()}", pure=False)
-    label = {f.key: by_key[k] for k, f in futures.items()}
+    for unit in batches(todo, batch_size):
+        inside = {t.key for t in unit}
+        upstream = list({futures[k].key: futures[k] for t in unit for k in t.deps
+                         if k in futures and k not in inside}.values())
+        if len(unit) == 1:
+            future = client.submit(run_task, payload(unit[0], by_key), context, *upstream,
+                                   key=f"{unit[0].name}-{time.monotonic_ns()}", pure=False)
+        else:
+            future = client.submit(run_task_batch, [payload(t, by_key) for t in unit], context, *upstream,
+                                   key=f"{unit[0].name}-batch{len(unit)}-{time.monotonic_ns()}", pure=False)
+        members[future.key] = unit
+        for t in unit:
+            futures[t.key] = future
+    unique = list({f.key: f for f in futures.values()}.values())
     watch = _WorkerWatch(client, no_workers_timeout)
     try:
-        with tqdm(total=len(futures), desc="study tasks", unit="task", disable=progress_disabled()) as bar:
-            finished = as_completed(list(futures.values()))
+        with tqdm(total=len(todo), desc="study tasks", unit="task", disable=progress_disabled()) as bar:
+            finished = as_completed(unique)
             while not finished.is_empty():
                 batch = finished.next_batch(block=False)
                 if not batch:
@@ -487,27 +546,32 @@ def run_dask(plan: StudyPlan, context: dict, client, on_task_done: Callable | No
                     time.sleep(0.2)
                     continue
                 for future in batch:
-                    task = label[future.key]
-                    _result(future, task)
-                    bar.update()
+                    unit = members[future.key]
+                    _result(future, unit[0] if len(unit) == 1 else unit)
+                    bar.update(len(unit))
                     if on_task_done is not None:
-                        on_task_done(task)
+                        for task in unit:
+                            on_task_done(task)
     finally:
         with contextlib.suppress(Exception):
-            client.cancel([f for f in futures.values() if not f.done()])
+            client.cancel([f for f in unique if not f.done()])
     return todo
 
 
-def _result(future, task: Task):
-    """A task's result, its failures as one line naming the task."""
+def _result(future, task: Task | list[Task]):
+    """A task's result, its failures as one line naming the task (a batch names its own tasks)."""
     from distributed import KilledWorker
 
+    batch = isinstance(task, list)
+    label = f"batch of {len(task)} tasks ({task[0].label} ...)" if batch else task.label
     try:
         return future.result()
     except BrainalignInputError as err:
-        raise BrainalignInputError(f"{task.label}: {err}") from err
+        if batch:
+            raise
+        raise BrainalignInputError(f"{label}: {err}") from err
     except KilledWorker as err:
-        raise ExecutorError(f"{task.label}: its worker died while running it, {_one_line(err)} (raise "
+        raise ExecutorError(f"{label}: its worker died while running it, {_one_line(err)} (raise "
                             "[execution] allowed_failures, or give the jobs more memory or walltime)") from err
 
 
@@ -614,14 +678,18 @@ def run_study(config: StudyConfig | str | Path | dict, *, output: str | Path | N
         try:
             if kind == "sequential":
                 ran = run_sequential(plan, context, on_task_done)
-            elif client is not None:
-                attach_study_workers(client, threads)
-                ran = run_dask(plan, context, client, on_task_done, no_workers_timeout=no_workers_s)
             else:
-                with dask_client(config, n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                 scheduler=scheduler) as new_client:
-                    attach_study_workers(new_client, threads)
-                    ran = run_dask(plan, context, new_client, on_task_done, no_workers_timeout=no_workers_s)
+                # the worker plugin sets every worker's thread pools once: tasks need not set them each time
+                # (threadpoolctl's scan of the loaded libraries costs ~2 ms a task)
+                on_workers = dict(context, threads=None)
+                if client is not None:
+                    attach_study_workers(client, threads)
+                    ran = run_dask(plan, on_workers, client, on_task_done, no_workers_timeout=no_workers_s)
+                else:
+                    with dask_client(config, n_workers=n_workers, threads_per_worker=threads_per_worker,
+                                     scheduler=scheduler) as new_client:
+                        attach_study_workers(new_client, threads)
+                        ran = run_dask(plan, on_workers, new_client, on_task_done, no_workers_timeout=no_workers_s)
         except KeyboardInterrupt:
             done = len(plan.refresh().done)
             raise StudyInterrupted(f"interrupted: {done} of {len(plan.tasks)} study tasks are done and kept in "
