@@ -87,7 +87,7 @@ def alice_config(work: Path, fast: bool) -> dict:
 def timed_study(raw: dict, folder: Path, **options):
     from brainalign.pipeline import parse_config, run_study
 
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # a kept folder (--keep) is resumed: its tasks are done
     config = parse_config(raw, base_dir=folder)
     with PeakMemory() as mem:
         start = time.perf_counter()
