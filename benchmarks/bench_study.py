@@ -8,12 +8,17 @@ Prints, each against a named baseline:
    output and feature cache (feature extraction included);
 2. the overhead of the Dask path per task: the study's fit tasks called
    directly (``run_task`` in a loop) vs the same tasks submitted to a
-   1-worker, 1-thread cluster; goal < 5 % of the task time;
+   1-worker, 1-thread cluster, with the worker settings of distributed,
+   of brainalign 0.x and of now, and the part spent inside the worker;
+   goal < 5 % of the task time;
 3. the ``--dry-run`` planner on a simulated 100-subject x 7-layer study
    (goal < 2 s), and its speed-up over re-planning it per subject.
 
+4. a study of tiny ROI fits on 2 workers: one submission per task vs batches of small fits.
+
     python benchmarks/bench_study.py            # 13 subjects, all 7 MiniLM layers + random GPT-2
     python benchmarks/bench_study.py --fast     # 4 subjects, 3 + 3 layers
+    python benchmarks/bench_study.py --fast --part overhead --keep /tmp/bench   # one part, folders reused
 """
 
 from __future__ import annotations
@@ -82,7 +87,7 @@ def alice_config(work: Path, fast: bool) -> dict:
 def timed_study(raw: dict, folder: Path, **options):
     from brainalign.pipeline import parse_config, run_study
 
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # a kept folder (--keep) is resumed: its tasks are done
     config = parse_config(raw, base_dir=folder)
     with PeakMemory() as mem:
         start = time.perf_counter()
@@ -91,46 +96,195 @@ def timed_study(raw: dict, folder: Path, **options):
     return run, wall, mem.peak
 
 
-def dask_overhead(run, repeats: int = 3) -> tuple[float, float, int]:
-    """Seconds per fit task: called directly vs through a 1-worker, 1-thread Dask cluster (best of ``repeats``)."""
-    import dask
-    from distributed import Client, LocalCluster, wait
-
-    from brainalign.pipeline._execute import WORKER_SETTINGS, payload
+def _timed_run_task(task: dict, context: dict) -> float:
+    """``run_task`` timed where it runs (inside the worker): the task's own compute time."""
     from brainalign.pipeline._tasks import run_task
+
+    start = time.perf_counter()
+    run_task(task, context)
+    return time.perf_counter() - start
+
+
+def _forget(tasks) -> None:
+    for t in tasks:
+        (Path(t.folder) / "task.json").unlink(missing_ok=True)
+
+
+class _Worker:
+    """A 1-worker, 1-thread LocalCluster started with some Dask settings (and the study plugin or not)."""
+
+    def __init__(self, settings: dict, context: dict, *, plugin: bool):
+        import dask
+        from distributed import Client, LocalCluster
+
+        from brainalign.pipeline._execute import attach_study_workers
+
+        self.context = context
+        with dask.config.set(settings):  # read when the worker process is spawned
+            self.cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+        self.client = Client(self.cluster)
+        if plugin:  # thread pools set once per worker, as run_study does, not per task
+            attach_study_workers(self.client, threads=context["threads"])
+            self.context = dict(context, threads=None)
+
+    def run(self, tasks, by_key) -> tuple[float, float]:
+        """Seconds for ``tasks`` submitted at once: (client wall, compute inside the worker)."""
+        from distributed import wait
+
+        from brainalign.pipeline._execute import payload
+
+        start = time.perf_counter()
+        futures = [self.client.submit(_timed_run_task, payload(t, by_key), self.context, pure=False) for t in tasks]
+        wait(futures)
+        inside = sum(f.result() for f in futures)
+        return time.perf_counter() - start, inside
+
+    def close(self):
+        self.client.close()
+        self.cluster.close()
+
+
+def _direct(tasks, by_key, context, pool=None) -> tuple[float, float]:
+    from brainalign.pipeline._execute import payload
+
+    start = time.perf_counter()
+    for t in tasks:
+        if pool is not None:
+            pool.submit(_timed_run_task, payload(t, by_key), context).result()
+        else:
+            _timed_run_task(payload(t, by_key), context)
+    wall = time.perf_counter() - start
+    return wall, wall
+
+
+def dask_overhead(run, repeats: int = 5) -> dict[str, float]:
+    """Seconds per fit task, direct vs inside a 1-worker Dask cluster, and where the difference goes.
+
+    Rows (each the best of ``repeats`` rounds; the rows alternate within each round, so that load from
+    other processes on the machine hits them alike; all with 1 BLAS / torch thread):
+
+    - ``direct``: ``run_task`` in a loop in this process (the baseline);
+    - ``direct, worker thread``: the same from a thread pool (Dask runs tasks in a thread, whose glibc
+      malloc arena differs from the main thread's);
+    - ``dask, distributed defaults``: heap trimmed after every freed 64 KiB (``MALLOC_TRIM_THRESHOLD_`` =
+      65536, which also fixes glibc's mmap threshold at 128 KiB: every larger numpy temporary is a fresh
+      ``mmap`` whose pages fault in again), profiler on, thread pools limited per task;
+    - ``dask, brainalign 0.x``: profiler off, trim threshold 256 MiB (mmap threshold still fixed),
+      thread pools limited per task;
+    - ``dask, brainalign``: :data:`WORKER_SETTINGS` now (also the mmap threshold at glibc's maximum,
+      32 MiB, so temporaries reuse the heap as in a plain process) + thread pools set once per worker
+      by :class:`StudyWorkerPlugin`.
+
+    For the Dask rows the compute time measured inside the worker is printed too: the rest of the wall
+    time is scheduling, (de)serialisation and the result's round trip.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from brainalign.pipeline._execute import WORKER_SETTINGS
 
     plan = run.plan
     by_key = plan.by_key()
     fits = [t for t in plan.tasks if t.kind == "fit"]
     context = dict(plan.context, threads=1)
+    env = "distributed.nanny.pre-spawn-environ."
+    old = {k: v for k, v in WORKER_SETTINGS.items() if not k.startswith(env)}
+    old[env + "MALLOC_TRIM_THRESHOLD_"] = WORKER_SETTINGS[env + "MALLOC_TRIM_THRESHOLD_"]
+    pool = ThreadPoolExecutor(1)
+    workers = {"dask, distributed defaults": _Worker({}, context, plugin=False),
+               "dask, brainalign 0.x": _Worker(old, context, plugin=False),
+               "dask, brainalign": _Worker(WORKER_SETTINGS, context, plugin=True)}
+    rows = {"direct": lambda: _direct(fits[1:], by_key, context),
+            "direct, worker thread": lambda: _direct(fits[1:], by_key, context, pool),
+            **{name: (lambda w=w: w.run(fits[1:], by_key)) for name, w in workers.items()}}
+    best: dict[str, tuple[float, float]] = {}
+    try:
+        # the first fit of a process pays for importing torch, himalaya ...: warm-up, not timed
+        _forget(fits[:1])
+        _direct(fits[:1], by_key, context)
+        for w in workers.values():
+            _forget(fits[:1])
+            w.run(fits[:1], by_key)
+        for _ in range(repeats):
+            for name, measure in rows.items():
+                _forget(fits[1:])
+                wall, inside = measure()
+                if name not in best or wall < best[name][0]:
+                    best[name] = (wall, inside)
+    finally:
+        pool.shutdown()
+        for w in workers.values():
+            w.close()
+    n = len(fits) - 1
+    base = best["direct"][0] / n
+    print(f"per fit task ({n} tasks, 1 thread, best of {repeats} interleaved rounds; baseline: direct call):")
+    for name, (wall, inside) in best.items():
+        wall, inside = wall / n, inside / n
+        extra = "" if name.startswith("direct") else \
+            f"  (inside the worker {inside * 1000:6.1f} ms, scheduling + transfer {(wall - inside) * 1000:+5.1f} ms)"
+        print(f"  {name:<28s} {wall * 1000:7.1f} ms  {100 * (wall - base) / base:+6.1f} %{extra}")
+    return {name: wall / n for name, (wall, _) in best.items()}
 
-    def forget(tasks):
-        for t in tasks:
-            (Path(t.folder) / "task.json").unlink(missing_ok=True)
 
-    # the first fit of a process pays for importing torch, himalaya ...: warm-up, not timed
-    warm, fits = fits[0], fits[1:]
-    direct, through = [], []
+def tiny_fits_benchmark(work: Path, n_subjects: int = 8, repeats: int = 3) -> None:
+    """A study of tiny ROI fits (3 targets) on a 2-worker LocalCluster: one task per submission vs batches.
+
+    Baseline: the same fits submitted one by one (``batch_size=1``); both from the same finished
+    recordings, designs and baselines, so only the fits (and sweeps, study table) are timed.
+    """
+    import dask
+    import numpy as np
+    import pandas as pd
+    from distributed import Client, LocalCluster
+
+    from brainalign.features import make_random_text_model
+    from brainalign.pipeline import load_config, plan_study, run_study
+    from brainalign.pipeline._execute import WORKER_SETTINGS, attach_study_workers, batches, run_dask
+
+    root = work / "tiny"
+    root.mkdir(parents=True, exist_ok=True)
+    model = make_random_text_model(root / "gpt2", n_layers=6, hidden_size=16)
+    rng = np.random.default_rng(0)
+    words = "the cat sat on the mat and then the dog ran after a bird in the garden".split() * 6
+    onsets = np.arange(len(words)) * 1.3 + 2.0
+    pd.DataFrame({"token": words, "onset": onsets, "offset": onsets + 0.4}).to_csv(root / "words.tsv", sep="\t",
+                                                                                  index=False)
+    n = int(np.ceil((onsets[-1] + 16) / 2.0))
+    files = []
+    for i in range(n_subjects):
+        np.savetxt(root / f"s{i}.txt", rng.normal(size=(n, 3)))
+        files.append(f'"sub-{i}" = ["s{i}.txt"]')
+    (root / "study.toml").write_text(
+        f'output = "out"\n[stimulus]\nwords = "words.tsv"\n[recording]\nfiles = {{ {", ".join(files)} }}\n'
+        f'tr = 2.0\nclean = "zscore"\n[features]\nmodel = "{model}"\ncontext_tokens = 8\n[baseline]\n'
+        f'word_rate = true\n[encoding]\nbackend = "numpy"\nalphas = "0,4,5"\ngap_s = 6.0\ngain_bootstraps = 0\n'
+        f'autocorrelation = false\n[execution]\nthreads_per_worker = 1\n')
+    config = load_config(root / "study.toml")
+    run_study(config)  # everything once; then only the fits, sweeps and table are recomputed
+    plan = plan_study(config)
+    redo = [t for t in plan.tasks if t.kind in ("fit", "sweep", "study")]
+    for t in plan.tasks:  # ROI-sized: tell the batcher what the adapter does not know
+        if t.kind == "fit":
+            t.memory_bytes = 8 * n * (6 * 3 + 4 * 1024)
+    context = dict(plan.context, threads=None)
+    times: dict[int, list[float]] = {1: [], 16: []}
     with dask.config.set(WORKER_SETTINGS), \
-            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        forget([warm])
-        client.submit(run_task, payload(warm, by_key), context, key="bench-warm-up", pure=False).result()
-        for rep in range(repeats):  # alternated, so that load from other processes hits both alike
-            forget(fits)
-            start = time.perf_counter()
-            for t in fits:
-                run_task(payload(t, by_key), context)
-            direct.append(time.perf_counter() - start)
-            forget(fits)
-            start = time.perf_counter()
-            futures = [client.submit(run_task, payload(t, by_key), context, key=f"bench-{rep}-{t.key}", pure=False)
-                       for t in fits]
-            wait(futures)
-            for f in futures:
-                f.result()
-            through.append(time.perf_counter() - start)
-    return min(direct) / len(fits), min(through) / len(fits), len(fits)
+        attach_study_workers(client, threads=1)
+        for _ in range(repeats):
+            for size in times:
+                _forget(redo)
+                plan.refresh()
+                start = time.perf_counter()
+                run_dask(plan, context, client, batch_size=size)
+                times[size].append(time.perf_counter() - start)
+    n_fits = sum(t.kind == "fit" for t in redo)
+    units = len(batches([t for t in redo], 16))
+    one, batched = min(times[1]), min(times[16])
+    print(f"tiny fits ({n_fits} ROI fits of 3 targets + {len(redo) - n_fits} sweeps/table, LocalCluster(2), "
+          f"best of {repeats}): one task per submission {one:.2f} s ({1000 * one / len(redo):.1f} ms/task), "
+          f"batched ({units} submissions) {batched:.2f} s ({1000 * batched / len(redo):.1f} ms/task): "
+          f"{one / batched:.2f}x")
 
 
 def planner_benchmark(work: Path) -> None:
@@ -179,7 +333,10 @@ def planner_benchmark(work: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="4 subjects, fewer layers")
-    parser.add_argument("--keep", default=None, help="keep the study folders here")
+    parser.add_argument("--keep", default=None, help="keep the study folders here (and reuse them when run again)")
+    parser.add_argument("--part", choices=["all", "planner", "study", "overhead", "tiny"], default="all",
+                        help="only one part: the planner, the study sequential vs Dask, the Dask per-task "
+                             "overhead, or the batching of tiny fits")
     args = parser.parse_args()
     fast = args.fast or os.environ.get("BRAINALIGN_FAST") == "1"
     from brainalign._logging import configure_logging
@@ -187,28 +344,36 @@ def main() -> int:
     configure_logging(-1)
     logging.getLogger("distributed").setLevel(logging.ERROR)
     work = Path(args.keep or tempfile.mkdtemp(prefix="bench-study-"))
+    part = args.part
     try:
-        planner_benchmark(work)
-        raw = alice_config(work, fast)
-        n_sub = len(raw["dataset"]["subjects"])
-        print(f"Alice study: 2 models x {n_sub} subjects, {os.cpu_count()} CPU cores")
-        seq, seq_wall, seq_mem = timed_study(raw, work / "sequential")
-        n = sum(seq.ran.values())
-        print(f"  sequential            {seq_wall:7.1f} s  {n / seq_wall:5.2f} tasks/s  peak {seq_mem / 2**30:5.2f} GiB"
-              f"  ({n} tasks: {seq.ran})")
-        dsk, dsk_wall, dsk_mem = timed_study(raw, work / "dask", executor="dask", n_workers=2)
-        n = sum(dsk.ran.values())
-        print(f"  dask LocalCluster(2)  {dsk_wall:7.1f} s  {n / dsk_wall:5.2f} tasks/s  peak {dsk_mem / 2**30:5.2f} GiB"
-              f"  -> {seq_wall / dsk_wall:.2f}x the sequential speed, {dsk_mem / seq_mem:.2f}x its memory")
-        import pandas as pd
+        if part in ("all", "planner"):
+            planner_benchmark(work)
+        if part in ("all", "study", "overhead"):
+            raw = alice_config(work, fast)
+            n_sub = len(raw["dataset"]["subjects"])
+            print(f"Alice study: 2 models x {n_sub} subjects, {os.cpu_count()} CPU cores")
+            seq, seq_wall, seq_mem = timed_study(raw, work / "sequential")
+            n = sum(seq.ran.values())
+            print(f"  sequential            {seq_wall:7.1f} s  {n / seq_wall:5.2f} tasks/s  peak "
+                  f"{seq_mem / 2**30:5.2f} GiB  ({n} tasks: {seq.ran})")
+        if part in ("all", "study"):
+            dsk, dsk_wall, dsk_mem = timed_study(raw, work / "dask", executor="dask", n_workers=2)
+            n = sum(dsk.ran.values())
+            print(f"  dask LocalCluster(2)  {dsk_wall:7.1f} s  {n / dsk_wall:5.2f} tasks/s  peak "
+                  f"{dsk_mem / 2**30:5.2f} GiB  -> {seq_wall / dsk_wall:.2f}x the sequential speed, "
+                  f"{dsk_mem / seq_mem:.2f}x its memory")
+            import pandas as pd
 
-        a = pd.read_csv(seq.output / "study_scores.tsv", sep="\t").sort_values(["model", "subject", "layer", "target"])
-        b = pd.read_csv(dsk.output / "study_scores.tsv", sep="\t").sort_values(["model", "subject", "layer", "target"])
-        print(f"  identical scores: {bool((a.r.to_numpy() == b.r.to_numpy()).all())}")
-        direct, through, n_fits = dask_overhead(seq)
-        print(f"per fit task ({n_fits} tasks, best of 3): direct {direct * 1000:.1f} ms, through Dask (1 worker) "
-              f"{through * 1000:.1f} ms: overhead {(through - direct) * 1000:+.1f} ms = "
-              f"{100 * (through - direct) / direct:+.1f} % of the task time (goal < 5 %)")
+            order = ["model", "subject", "layer", "target"]
+            a = pd.read_csv(seq.output / "study_scores.tsv", sep="\t").sort_values(order)
+            b = pd.read_csv(dsk.output / "study_scores.tsv", sep="\t").sort_values(order)
+            print(f"  identical scores: {bool((a.r.to_numpy() == b.r.to_numpy()).all())}")
+        if part in ("all", "overhead"):
+            rows = dask_overhead(seq)
+            print(f"Dask per-task overhead: {100 * (rows['dask, brainalign'] / rows['direct'] - 1):+.1f} % "
+                  "of the task time (goal < 5 %)")
+        if part in ("all", "tiny"):
+            tiny_fits_benchmark(work)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -10,7 +10,7 @@ through one adapter interface (:class:`DatasetAdapter`).
 
 from ._adapters import DatasetAdapter, SubjectData, get_adapter, list_adapters, register_adapter
 from ._config import ConfigError, ModelSpec, StudyConfig, load_config, parse_config
-from ._execute import StudyRun, dask_client, run_study
+from ._execute import ExecutorError, StudyInterrupted, StudyRun, dask_client, run_study, validate_jobqueue_options
 from ._pipeline import run_pipeline
 from ._plan import StudyPlan, Task, plan_study
 from ._results import StudyResults
@@ -18,10 +18,12 @@ from ._results import StudyResults
 __all__ = [
     "ConfigError",
     "DatasetAdapter",
+    "ExecutorError",
     "ModelSpec",
     "StudyConfig",
     "StudyPlan",
     "StudyResults",
+    "StudyInterrupted",
     "StudyRun",
     "SubjectData",
     "Task",
@@ -34,4 +36,5 @@ __all__ = [
     "register_adapter",
     "run_pipeline",
     "run_study",
+    "validate_jobqueue_options",
 ]

@@ -75,8 +75,15 @@ def main(args: argparse.Namespace) -> int:
         print(plan.describe())
         print(f"planned in {time.perf_counter() - start:.2f} s")
         return 0
-    run = run_study(config, output=args.output, executor=args.executor, n_workers=args.workers,
-                    threads_per_worker=args.threads, scheduler=args.scheduler)
+    from ._execute import StudyInterrupted
+
+    try:
+        run = run_study(config, output=args.output, executor=args.executor, n_workers=args.workers,
+                        threads_per_worker=args.threads, scheduler=args.scheduler)
+    except StudyInterrupted as err:
+        # a batch script must not read an interrupted study as a success (128 + SIGINT)
+        logger.error("%s", err)
+        return 130
     results = run.results()
     for line in results.verdicts():  # the best layer with its interval, or "no layer beats the baseline"
         logger.info("%s", line)

@@ -43,13 +43,12 @@ from ..encoding.cell import sweep_config
 from ._config import StudyConfig, parse_config, resolve_path
 from ._work import (
     fresh_folder,
-    is_done,
     load_design,
     load_recording,
     load_subject_parts,
     load_timeline,
-    mark_done,
     read_marker,
+    run_in_task_folder,
     save_design,
     save_recording,
 )
@@ -119,27 +118,27 @@ def run_task(task: dict, context: dict, *upstream: Any) -> dict:
     ``upstream`` only orders the task after the ones it reads (Dask passes their
     markers); inputs are read from the folders named in ``task["inputs"]``.
     """
-    folder = Path(task["folder"])
-    if is_done(folder, task["key"]):
-        return read_marker(folder)
     config = config_of(context)
-    threads = context.get("threads")
     runner = _RUNNERS[task["kind"]]
-    if threads:
-        # equal thread counts give bit-identical results on every executor
-        import torch
-        from threadpoolctl import threadpool_limits
+    return run_in_task_folder(task, lambda t: _with_threads(runner, t, config, context),
+                              study_folder=Path(context["output"]))
 
-        before = torch.get_num_threads()
-        torch.set_num_threads(int(threads))
-        try:
-            with threadpool_limits(int(threads)):
-                info = runner(task, config, context)
-        finally:
-            torch.set_num_threads(before)
-    else:
-        info = runner(task, config, context)
-    return mark_done(folder, task["key"], task["kind"], label=task["label"], **(info or {}))
+
+def _with_threads(runner, task: dict, config: StudyConfig, context: dict) -> dict | None:
+    threads = context.get("threads")
+    if not threads:
+        return runner(task, config, context)
+    # equal thread counts give bit-identical results on every executor
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        with threadpool_limits(int(threads)):
+            return runner(task, config, context)
+    finally:
+        torch.set_num_threads(before)
 
 
 def _inputs(task: dict, kind: str) -> list[Path]:
