@@ -46,9 +46,12 @@ def test_minilm_tied_readout_scoring_and_deficit(minilm):
         {f"layer.{i}": np.ones(384) for i in range(6)},
         {"unit_type": "residual"},
     )
-    report = measure_deficit(model, stimuli_mask, ["the cat sat on the mat", "a dog ran home"],
-                             builtin_minimal_pairs(1), tokenizer=tokenizer, n_random_seeds=2, n_bootstrap=50)
-    assert report.params["scoring"] == "pll_tied_readout"
+    with pytest.warns(UserWarning, match="BertModel has no language-model head"):
+        report = measure_deficit(model, stimuli_mask, ["the cat sat on the mat", "a dog ran home"],
+                                 builtin_minimal_pairs(1), tokenizer=tokenizer, n_random_seeds=2, n_bootstrap=50)
+    assert report.params["scoring"] == "pll_tied_readout" and report.params["lm_head"] is False
+    flags = report.summary.set_index("task").lm_head
+    assert not flags[["loss", "perplexity", "minimal_pair_accuracy"]].any() and flags["representation_shift"]
     assert len(report.deficits) == 4 * 3  # loss, perplexity, pair accuracy, representation shift x 3 ablations
     shift = report.values.query("task == 'representation_shift'").set_index("condition").value
     assert abs(shift["intact"]) < 1e-9 and (shift > -1e-9).all()

@@ -238,7 +238,8 @@ def test_cli_localize_then_ablate(tokenizer, tmp_path, capsys):
     assert summary["kind"] == "localize" and summary["headline"]["n_selected"] == 8
     assert summary["headline"]["loss_localized_deficit"] > summary["headline"]["loss_random_deficit"]
     assert "ablation" in summary["config"] and (out / "figures" / "deficits.png").is_file()
-    assert "minimal_pair_accuracy" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "minimal_pair_accuracy" in printed and "p_random cannot go below 1/(2+1) = 0.333" in printed
     from brainalign.localize import DeficitReport
 
     report = DeficitReport.load(out)
@@ -297,3 +298,40 @@ def test_masked_lm_localize_and_pseudo_likelihood_deficit(tokenizer, stimuli):
     # a random-init masked LM is near uniform: loss close to log(vocabulary size)
     intact = report.values.query("condition == 'intact' and task == 'loss'").value.iloc[0]
     assert abs(intact - np.log(len(tokenizer))) < 1.0
+
+
+def test_lm_metrics_of_a_headless_model_are_flagged_or_refused(tokenizer, stimuli):
+    """A bare GPT2Model scores text through a tied readout: warned, flagged per row, refused on request."""
+    from brainalign.localize import has_lm_head
+
+    model = plant_language_units(make_gpt2(tokenizer), tokenizer)
+    mask = localize_units(model, stimuli, tokenizer=tokenizer, fraction=2 * len(PLANTED) / (2 * HIDDEN))
+    texts = builtin_heldout_texts(4)
+    bare = model.transformer
+    assert has_lm_head(model) and not has_lm_head(bare)
+
+    headed = measure_deficit(model, mask, texts, tokenizer=tokenizer, n_random_seeds=4, n_bootstrap=20)
+    assert headed.summary.lm_head.all() and headed.params["lm_head"] is True
+    assert not any("language-model head" in note for note in headed.notes())
+
+    with pytest.warns(UserWarning, match="no language-model head"):
+        report = measure_deficit(bare, mask, texts, tokenizer=tokenizer, n_random_seeds=4, n_bootstrap=20)
+    flags = report.summary.set_index("task").lm_head
+    assert not flags["loss"] and not flags["perplexity"] and flags["representation_shift"]
+    assert report.params["lm_head"] is False and report.params["scoring"] == "causal_tied_readout"
+    # the random-unit control cannot give p below 1/(seeds+1), and the table says so
+    np.testing.assert_allclose(report.summary.p_random_min, 1 / 5)
+    assert (report.summary.p_random >= report.summary.p_random_min).all()
+    text = report.describe()
+    assert "1/(4+1) = 0.2" in text and "at least 19 random seeds" in text and "no language-model head" in text
+
+    with pytest.raises(BrainalignInputError, match="no language-model head.*on_no_lm_head"):
+        measure_deficit(bare, mask, texts, tokenizer=tokenizer, n_random_seeds=2, on_no_lm_head="raise")
+    # the head-free metric alone needs no warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shift = measure_deficit(bare, mask, texts, tokenizer=tokenizer, n_random_seeds=2, n_bootstrap=10,
+                                metrics=["representation_shift"])
+    assert shift.summary.lm_head.all()

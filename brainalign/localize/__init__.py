@@ -23,7 +23,7 @@ size (next-token loss, minimal pairs) and test their brain alignment.
 - results folder: :func:`save_localize_results`.
 """
 
-from ._ablate import DeficitReport, ablate_units, lm_scoring_method, measure_deficit, sequence_logprobs
+from ._ablate import DeficitReport, ablate_units, has_lm_head, lm_scoring_method, measure_deficit, sequence_logprobs
 from ._axes import BrainAxes, fit_brain_axes
 from ._alignment import UnitAlignment, unit_brain_alignment
 from ._localize import load_language_model, localize_units, unit_activations
@@ -71,6 +71,7 @@ __all__ = [
     "load_fedorenko2010",
     "load_language_model",
     "localize_units",
+    "has_lm_head",
     "measure_deficit",
     "multiple_demand_localizer",
     "n_to_select",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,13 @@ from ._units import backbone, check_length, encode_texts, pad_token_id, silence_
 
 logger = logging.getLogger("brainalign.localize")
 
-__all__ = ["DeficitReport", "ablate_units", "lm_scoring_method", "measure_deficit", "pooled_outputs", "sequence_logprobs"]
+__all__ = ["DeficitReport", "ablate_units", "has_lm_head", "lm_scoring_method", "measure_deficit", "pooled_outputs",
+           "sequence_logprobs"]
+
+#: scorings that read text probabilities through a real language-model head
+_LM_HEAD_SCORINGS = ("causal", "pseudo_log_likelihood")
+#: metrics computed from token probabilities (meaningless in absolute terms without an LM head)
+LM_METRICS = ("loss", "perplexity", "minimal_pair_accuracy")
 
 
 def _site_width(model, site, unit_type: str) -> int:
@@ -102,6 +109,24 @@ def lm_scoring_method(model) -> str:
         return "causal" if name.endswith(("ForCausalLM", "LMHeadModel")) else "pseudo_log_likelihood"
     masked = model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and not getattr(config, "is_decoder", False)
     return "pll_tied_readout" if masked else "causal_tied_readout"
+
+
+def has_lm_head(model) -> bool:
+    """Whether ``model`` predicts tokens through a trained language-model head.
+
+    Models without one (e.g. sentence-transformers MiniLM, a bare
+    ``GPT2Model``) are scored through a tied-embedding readout whose loss and
+    perplexity are far from any real LM's (MiniLM: loss ~10.8 nats,
+    "perplexity" ~50 000): :func:`measure_deficit` flags those rows.
+
+    Examples
+    --------
+    >>> from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
+    >>> cfg = GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=20)
+    >>> has_lm_head(GPT2LMHeadModel(cfg)), has_lm_head(GPT2Model(cfg))
+    (True, False)
+    """
+    return lm_scoring_method(model) in _LM_HEAD_SCORINGS
 
 
 def _logits(model, method: str, input_ids, attention_mask):
@@ -250,8 +275,15 @@ class DeficitReport:
         ``random_deficit_mean``, its ``random_ci_low``/``high`` (t interval
         over random seeds), ``difference`` (localized - mean random) with
         ``difference_ci_low``/``high`` (bootstrap over texts / pairs, seeds
-        fixed), and ``p_random`` = (1 + #random >= localized) / (1 + #random).
+        fixed), ``p_random`` = (1 + #random >= localized) / (1 + #random),
+        ``p_random_min`` = 1 / (1 + #random), the smallest ``p_random`` the
+        number of random seeds allows (5 seeds: 0.167, never "p < 0.05"),
+        and ``lm_head``: False on the LM-metric rows (``loss``,
+        ``perplexity``, ``minimal_pair_accuracy``) of a model without a
+        language-model head, whose absolute values are not those of a
+        language model (read differences between ablations only).
     params : dict
+        Also ``lm_head`` and ``p_random_min``.
     """
 
     values: pd.DataFrame
@@ -277,6 +309,24 @@ class DeficitReport:
         return cls(read("deficit_values.tsv"), read("deficits.tsv"), read("deficit_summary.tsv"),
                    load_json(directory / "deficit.json")["params"])
 
+    def notes(self) -> list[str]:
+        """Plain-language caveats of the table: p-value resolution, LM metrics without an LM head."""
+        n = int(self.params.get("n_random_seeds", 0))
+        p_min = self.params.get("p_random_min", 1.0 / (n + 1) if n else float("nan"))
+        needed = int(np.ceil(1 / 0.05)) - 1
+        out = [f"p_random cannot go below 1/({n}+1) = {p_min:.3g} with {n} random unit sets"
+               + (f"; use at least {needed} random seeds for p_random < 0.05." if n < needed else ".")]
+        if not self.params.get("lm_head", True):
+            out.append(f"The model has no language-model head (scoring {self.params.get('scoring')!r}): loss, "
+                       "perplexity and minimal-pair accuracy come from a tied-embedding readout; their absolute "
+                       "values are not a language model's; compare ablations with each other only "
+                       "(rows with lm_head = False). representation_shift needs no head.")
+        return out
+
+    def describe(self) -> str:
+        """The summary table followed by its :meth:`notes` (what ``brainalign ablate`` prints)."""
+        return "\n".join([self.summary.to_string(index=False), *("Note: " + n for n in self.notes())])
+
     def __repr__(self) -> str:
         rows = ", ".join(f"{r.task}: {r.localized_deficit:+.3g} vs {r.random_deficit_mean:+.3g}"
                          for r in self.summary.itertuples())
@@ -299,6 +349,7 @@ def measure_deficit(
     n_bootstrap: int = 1000,
     seed: int = 0,
     metrics: Sequence[str] = METRICS,
+    on_no_lm_head: str = "warn",
 ) -> DeficitReport:
     """Ablate the localized units, then ``n_random_seeds`` random same-size sets; compare.
 
@@ -318,6 +369,14 @@ def measure_deficit(
     ----------
     metrics : sequence of {"loss", "minimal_pairs", "representation_shift"}
         What to measure (``loss`` also reports ``perplexity``).
+    on_no_lm_head : {"warn", "raise"}
+        For a model without a language-model head (:func:`has_lm_head`) and
+        an LM metric asked for: warn and flag those rows (``lm_head=False``
+        in the summary), or refuse with an error.
+    n_random_seeds : int
+        Random unit sets of the control; ``p_random`` cannot go below
+        ``1 / (n_random_seeds + 1)`` (column ``p_random_min``): 19 seeds for
+        p < 0.05.
 
     Returns
     -------
@@ -346,7 +405,19 @@ def measure_deficit(
         raise BrainalignInputError(f"metrics must be a non-empty subset of {METRICS}, got {list(metrics)}.")
     if mask.n_selected == 0:
         raise BrainalignInputError("The mask selects no unit: nothing to ablate.")
+    if on_no_lm_head not in ("warn", "raise"):
+        raise BrainalignInputError(f"on_no_lm_head must be 'warn' or 'raise', got {on_no_lm_head!r}.")
     method = lm_scoring_method(model)
+    lm_head = method in _LM_HEAD_SCORINGS
+    asks_lm = [m for m in metrics if m in ("loss", "minimal_pairs")]
+    if not lm_head and asks_lm:
+        message = (f"{type(model).__name__} has no language-model head: {', '.join(asks_lm)} are scored through a "
+                   f"tied-embedding readout ({method}), whose absolute loss/perplexity are not a language model's "
+                   "(read differences between ablations only); metrics=['representation_shift'] needs no head.")
+        if on_no_lm_head == "raise":
+            raise BrainalignInputError(message + " Pass on_no_lm_head='warn' to measure them anyway.")
+        warnings.warn(message, UserWarning, stacklevel=2)
+        logger.warning(message)
     was_training = model.training
     model.eval()
     conditions: list[tuple[str, int, UnitMask | None]] = [("intact", -1, None), ("localized", -1, mask)]
@@ -407,13 +478,18 @@ def measure_deficit(
             "difference_ci_low": float(lo),
             "difference_ci_high": float(hi),
             "p_random": float((1 + np.sum(rnd >= loc)) / (1 + rnd.size)),
+            "p_random_min": float(1.0 / (1 + rnd.size)),
+            "lm_head": bool(lm_head or task not in LM_METRICS),
         })
     params = {
         "mask_key": mask.key, "mask_params": mask.params, "n_selected": mask.n_selected, "mode": mode,
         "match": match, "n_random_seeds": int(n_random_seeds), "seed": int(seed), "scoring": method,
         "n_texts": len(texts), "n_pairs": len(pairs), "max_tokens": max_tokens, "ci": ci,
-        "n_bootstrap": int(n_bootstrap), "metrics": list(metrics),
+        "n_bootstrap": int(n_bootstrap), "metrics": list(metrics), "lm_head": bool(lm_head),
+        "p_random_min": float(1.0 / (1 + n_random_seeds)),
     }
     report = DeficitReport(values, deficits, pd.DataFrame(summary_rows), params)
     logger.info("%r", report)
+    for note in report.notes():
+        logger.info("%s", note)
     return report

@@ -61,5 +61,5 @@ def main(args: argparse.Namespace) -> int:
     out = args.out or args.results
     save_localize_results(out, mask, deficit=report, config=config, figures=not args.no_figures)
     logger.info("%r", report)
-    print(report.summary.to_string(index=False))
+    print(report.describe())
     return 0
