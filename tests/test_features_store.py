@@ -166,3 +166,40 @@ def test_safetensors_mmap_helpers(tmp_path):
     np.testing.assert_array_equal(read_safetensors_mmap(path), np.arange(6).reshape(3, 2))
     with pytest.raises(KeyError, match="holds"):
         read_safetensors_mmap(path, "other")
+
+
+def test_random_models_are_rebuilt_bit_identical_and_their_features_shared(tmp_path):
+    """Two studies (two output folders) building the same random model share its cached features;
+    `cache clean` leaves the models alone, and a deleted model is rebuilt bit for bit from its settings."""
+    import shutil
+
+    from brainalign.features import extract_text_features, make_random_text_model
+    from brainalign.features._random import random_model_id
+
+    settings = {"n_layers": 1, "hidden_size": 16, "n_heads": 2, "max_positions": 64, "vocab_size": 300, "seed": 3}
+    cache = tmp_path / "cache"
+    first = make_random_text_model(cache / "random-models" / "a", **settings)
+    second = make_random_text_model(tmp_path / "study-2" / "model", **settings)
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir()) and "model.safetensors" in names
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    other_seed = make_random_text_model(tmp_path / "seed-4", **{**settings, "seed": 4})
+    assert (other_seed / "model.safetensors").read_bytes() != (first / "model.safetensors").read_bytes()
+
+    tl = Timeline("the keeper climbed the stairs of the lighthouse".split(), np.arange(8) * 0.4)
+    a = extract_text_features(tl, first, cache_dir=cache, device="cpu")
+    b = extract_text_features(tl, second, cache_dir=cache, device="cpu")
+    assert a.metadata["model_id"] == random_model_id({"architecture": "gpt2", **settings,
+                                                      "training_text": None})
+    assert a.metadata["model_id"].startswith("random:gpt2-L1-H16-seed3-")
+    assert b.metadata["store_key"] == a.metadata["store_key"] and b.metadata.get("cache_hit")
+
+    store = FeatureStore(cache)
+    assert store.clean() == [] and (first / "model.safetensors").is_file()
+    weights = (first / "model.safetensors").read_bytes()
+    shutil.rmtree(cache / "random-models")  # even an unprotected clean-up loses nothing
+    rebuilt = make_random_text_model(cache / "random-models" / "a", **settings)
+    assert (rebuilt / "model.safetensors").read_bytes() == weights
+    c = extract_text_features(tl, rebuilt, cache_dir=cache, device="cpu")
+    assert c.metadata["store_key"] == a.metadata["store_key"] and c.metadata.get("cache_hit")

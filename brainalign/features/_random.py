@@ -5,7 +5,41 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..core import BrainalignInputError
+from ..core import BrainalignInputError, content_key
+
+#: Written last into a random model's folder: its settings and its config-derived id.
+RANDOM_MODEL_STAMP = "brainalign_random_model.json"
+
+
+def random_model_id(settings: dict) -> str:
+    """Identity of a random-weight model from its settings alone (not from the folder it was saved in).
+
+    Feature-cache keys use it instead of the folder path, so two studies that
+    build the same random model (architecture, sizes, seed) reuse each other's
+    features, and a model folder that was cleaned away is rebuilt bit for bit
+    by :func:`make_random_text_model` from the same settings.
+
+    Examples
+    --------
+    >>> random_model_id({"architecture": "gpt2", "n_layers": 2, "hidden_size": 64, "seed": 0})[:23]
+    'random:gpt2-L2-H64-seed0'
+    """
+    head = (f"random:{settings.get('architecture', 'gpt2')}-L{settings.get('n_layers')}"
+            f"-H{settings.get('hidden_size')}-seed{settings.get('seed')}")
+    return f"{head}-{content_key(dict(settings))[:12]}"
+
+
+def stamped_model_id(folder: str | os.PathLike) -> str | None:
+    """The config-derived id of a folder made by :func:`make_random_text_model`, else None."""
+    import json
+
+    stamp = Path(folder) / RANDOM_MODEL_STAMP
+    if not stamp.is_file():
+        return None
+    try:
+        return random_model_id(json.loads(stamp.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def make_random_text_model(folder: str | os.PathLike, *, architecture: str = "gpt2", n_layers: int = 2,
@@ -17,6 +51,11 @@ def make_random_text_model(folder: str | os.PathLike, *, architecture: str = "gp
     the two demo stories) and the weights are random (seeded), so the folder
     is a stand-in for a hub model wherever a real architecture is needed
     offline.  An existing folder with the same settings is reused.
+
+    The result depends on the settings only: building it again (in another
+    folder, or after ``brainalign cache clean``) gives bit-identical files,
+    and its features are cached under :func:`random_model_id`, not under the
+    folder's path, so nothing about the folder needs protecting.
 
     Examples
     --------
@@ -35,7 +74,7 @@ def make_random_text_model(folder: str | os.PathLike, *, architecture: str = "gp
     settings = {"architecture": architecture, "n_layers": n_layers, "hidden_size": hidden_size, "n_heads": n_heads,
                 "max_positions": max_positions, "vocab_size": vocab_size, "seed": seed,
                 "training_text": None if training_text is None else len(list(training_text))}
-    stamp = folder / "brainalign_random_model.json"
+    stamp = folder / RANDOM_MODEL_STAMP
     if stamp.is_file() and json.loads(stamp.read_text()) == settings:
         return folder
     if training_text is None:

@@ -85,6 +85,9 @@ STORE_FORMAT = "brainalign-featurestore-1"
 VERIFY_MODES = ("size", "checksum")
 _LOCKS_DIR = ".locks"
 _DAMAGED_DIR = ".damaged"
+#: Sub-folders of a cache directory that are not feature entries: ``random-models`` holds the
+#: random-weight models studies build (see :func:`~brainalign.features.make_random_text_model`).
+NOT_ENTRIES = frozenset({"random-models"})
 _SIDECAR_KEYS = ("layer_names", "layer_files", "n_events", "metadata")
 # What a damaged file raises while being opened or memory-mapped.
 _READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, struct.error)
@@ -321,11 +324,17 @@ class FeatureStore:
                       if not p.name.startswith(".") and (p / "features.json").is_file())
 
     def all_keys(self) -> list[str]:
-        """Keys of every entry directory: complete, partial (interrupted or being written) or damaged."""
+        """Keys of every entry directory: complete, partial (interrupted or being written) or damaged.
+
+        Folders that other parts of brainalign keep in the cache directory
+        (:data:`NOT_ENTRIES`, e.g. the random-weight models of studies) are
+        not entries, so :meth:`clean` never takes them for empty ones.
+        """
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir()
-                      if p.is_dir() and not p.name.startswith(".") and re.fullmatch(r"[A-Za-z0-9_-]+", p.name))
+                      if p.is_dir() and not p.name.startswith(".") and p.name not in NOT_ENTRIES
+                      and re.fullmatch(r"[A-Za-z0-9_-]+", p.name))
 
     # -------------------------------------------------------------- locking
     def lock_path(self, key: str) -> Path:

@@ -39,6 +39,7 @@ from ._hooks import (
 from ._loading import from_pretrained, resolve_device, resolve_dtype
 from ._engine import BatchRunner, extraction_metadata, is_oom_error, model_fingerprint, open_cache, run_chunks
 from ._store import _storage_dtype
+from ._random import stamped_model_id
 
 logger = logging.getLogger("brainalign.features")
 
@@ -243,7 +244,8 @@ def load_text_model(
     device = _resolve_device(device)
     torch_dtype = _resolve_dtype(dtype, device)
     path = Path(name_or_path)
-    model_id = str(path.resolve()) if path.is_dir() else str(name_or_path)
+    # a random model made here is named by its settings, so its cached features outlive its folder
+    model_id = (stamped_model_id(path) or str(path.resolve())) if path.is_dir() else str(name_or_path)
     model, tokenizer = from_pretrained(
         str(name_or_path), processor_class="AutoTokenizer", kind="model", revision=revision, dtype=torch_dtype,
         processor_kwargs={"use_fast": True}, trust_remote_code=trust_remote_code,
