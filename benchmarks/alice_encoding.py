@@ -171,7 +171,7 @@ def group(subjects, motion: bool = False):
         d = load_alice(subject=s)
         Y = d.recording.data.astype(np.float64)
         if motion:
-            M = np.column_stack([np.ones(len(Y)), d.motion - d.motion.mean(0)])
+            M = np.column_stack([np.ones(len(Y)), d.confounds - d.confounds.mean(0)])
             Y = Y - M @ np.linalg.lstsq(M, Y, rcond=None)[0]
             Y = (Y - Y.mean(0)) / Y.std(0)
         data.append(Y)

@@ -505,7 +505,7 @@ def load(subjects, motion=False):
     for d in data:
         Y = d.recording.data.astype(float)
         if motion:
-            M = np.column_stack([np.ones(len(Y)), d.motion - d.motion.mean(0)])
+            M = np.column_stack([np.ones(len(Y)), d.confounds - d.confounds.mean(0)])
             Y = Y - M @ np.linalg.lstsq(M, Y, rcond=None)[0]
             Y = (Y - Y.mean(0)) / Y.std(0)
         Ys.append(Y)

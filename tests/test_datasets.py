@@ -118,9 +118,15 @@ def test_load_alice(shared_data):
     np.testing.assert_allclose(recording.data.mean(axis=0), 0, atol=1e-5)  # detrended + z-scored
     assert data.baselines["rate"].shape == (362,) and data.baselines["sndpwr"].shape == (362,)
     data.baseline_design.check_matches(recording)
-    assert data.motion.shape == (362, 6) and data.predictors.shape == (362, 12)
+    assert data.baseline_design.feature_names == ["rate", "sndpwr"] and data.subject == "s18"
+    np.testing.assert_array_equal(data.baseline_design.X[:, 0], data.baselines["rate"])
+    predictors = data.extra["predictors"]
+    assert data.confounds.shape == (362, 6) and predictors.shape == (362, 12)
     # The generic predictors' word rate (first 10 rows dropped) is the same signal as s18-rate.
-    assert np.corrcoef(data.predictors["rate_conv"], data.baselines["rate"])[0, 1] > 0.9
+    assert np.corrcoef(predictors["rate_conv"], data.baselines["rate"])[0, 1] > 0.9
+    # not a tuple: the old six-field unpacking fails with a message saying what to read instead
+    with pytest.raises(TypeError, match="data.timeline, data.recording, data.baselines"):
+        timeline, recording, baselines = data
     raw = load_alice(subject="s18", resolution="10mm", detrend=False, standardize=False)
     assert raw.recording.data[0, 0] != 0 and raw.recording.metadata["resolution"] == "10mm"
 
@@ -146,8 +152,9 @@ def test_load_haxby_subset(shared_data):
 def test_load_eeglab_tutorial(shared_data):
     data = load_eeglab_tutorial()
     assert data.recording.n_targets == 32 and data.recording.sfreq == 128.0
-    assert int(np.sum(data.events.tokens == "square")) == 80
-    assert int(np.sum(data.events.tokens == "rt")) == 74
+    assert int(np.sum(data.timeline.tokens == "square")) == 80
+    assert int(np.sum(data.timeline.tokens == "rt")) == 74
+    assert data.extra["raw"].info["sfreq"] == 128.0 and data.subject == "eeglab"
 
 
 def test_cli(capsys, shared_data, tmp_path, monkeypatch):

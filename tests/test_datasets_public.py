@@ -23,7 +23,7 @@ from brainalign.datasets import (
 def test_load_narratives_volume_and_surface(tmp_path, rng):
     root = narratives_copy(tmp_path / "narratives", rng)
     data = load_narratives(1, "slumlord", root)
-    assert data.story == "slumlord" and data.n_unaligned == 1
+    assert data.metadata["story"] == "slumlord" and data.metadata["n_unaligned"] == 1
     assert list(data.timeline.tokens) == ["So", "I", "there"]
     # The audio file starts at the first event's onset (4.5 s): words move onto the scan clock.
     np.testing.assert_allclose(data.timeline.onsets, [12.5, 12.9, 13.5])
@@ -31,7 +31,7 @@ def test_load_narratives_volume_and_surface(tmp_path, rng):
     assert data.timeline.run_ids == ["task-slumlord"] == data.recording.run_ids
     assert data.recording.sampling_period == 1.5
     assert data.recording.data.shape == (40, 8)  # the release's task mask keeps 2 x 2 x 2 voxels
-    assert list(data.events.tokens) == ["music", "story"]
+    assert list(data.events["trial_type"].tokens) == ["music", "story"]
     assert data.recording.subject == "sub-001"
 
     surf = load_narratives("sub-001", "slumlord", root, space="fsaverage6")
@@ -71,7 +71,7 @@ def test_load_lebel2023(tmp_path, rng):
     assert list(tl.tokens) == ["hello", "world", "again"]
     np.testing.assert_allclose(tl.onsets, np.array([5.0, 20.0, 12.0]) + 10.0 - 10 * 2.0045)
     # "late" starts at 75 - 10.045 s, after the 30 x 2.0045 s trimmed run: dropped and counted.
-    assert data.n_dropped_words == {"storya": 1, "storyb": 0}
+    assert data.metadata["n_dropped_words"] == {"storya": 1, "storyb": 0}
     assert rec.metadata["n_dropped_words"]["storya"] == 1
     # The released responses are used as they are (no cleaning by default).
     import h5py
@@ -98,10 +98,10 @@ def test_pereira_real_sentences(shared_data):
     folder = shared_data / "pereira2018_sentences"
     exp2 = load_pereira2018(experiment=2, path=folder)
     exp3 = load_pereira2018(experiment=3, path=folder)
-    assert len(exp2.sentences) == 384 and len(exp3.sentences) == 243
-    assert exp3.sentences[0] == "Beekeeping encourages the conservation of local habitats."
-    assert exp2.sentences[0].startswith("An accordion is a portable musical instrument")
-    assert exp2.recording is None and exp2.passages is None
+    assert len(exp2.extra["sentences"]) == 384 and len(exp3.extra["sentences"]) == 243
+    assert exp3.extra["sentences"][0] == "Beekeeping encourages the conservation of local habitats."
+    assert exp2.extra["sentences"][0].startswith("An accordion is a portable musical instrument")
+    assert exp2.recording is None and exp2.extra["passages"] is None and exp2.epochs is exp2.timeline
     assert exp2.timeline.n_events == 384 and exp2.timeline.run_ids == ["experiment-2"]
     assert exp2.timeline.onsets[:3].tolist() == [0.0, 1.0, 2.0]
 
@@ -122,11 +122,13 @@ def test_pereira_betas_from_mat(tmp_path, rng):
         "labelsPassageForEachSentence": (np.arange(n) // 3 + 1)[:, None], "meta": {"colToCoord": coords},
     })
     data = load_pereira2018("M02", experiment=3, path=root)
-    assert data.sentences[:2] == ["Sentence number 0.", "Sentence number 1."] and len(data.sentences) == n
+    sentences = data.extra["sentences"]
+    assert sentences[:2] == ["Sentence number 0.", "Sentence number 1."] and len(sentences) == n
     assert data.recording.data.shape == (n, n_vox) and data.recording.kind == "fmri"
     np.testing.assert_allclose(data.recording.data, betas, rtol=1e-6)
-    assert data.passages[:4].tolist() == [1, 1, 1, 2] and data.passages.max() == 81
-    np.testing.assert_array_equal(data.voxel_coords, coords - 1)
+    passages = data.extra["passages"]
+    assert passages[:4].tolist() == [1, 1, 1, 2] and passages.max() == 81
+    np.testing.assert_array_equal(data.extra["voxel_coords"], coords - 1)
     assert data.recording.run_ids == data.timeline.run_ids == ["experiment-3"]
 
     with pytest.raises(DataUnavailableError, match="M03/data_243sentences.mat.*osf.io/crwz7"):
@@ -144,7 +146,7 @@ def test_load_meg_masc(tmp_path, rng):
     assert list(data.timeline.tokens) == ["Tara", "stood", "didn't"]
     np.testing.assert_allclose(data.timeline.onsets, [1.0, 1.6, 12.25], atol=0.011)
     np.testing.assert_allclose(data.timeline.durations, [0.4, 0.3, 0.2], atol=0.011)
-    assert list(data.phonemes.tokens) == ["t_B"]
+    assert list(data.events["phonemes"].tokens) == ["t_B"]
     assert data.recording.kind == "meg" and data.recording.sampling_period == pytest.approx(0.02)
     assert data.recording.data.shape == (1000, 3)
     assert data.recording.run_ids == data.timeline.run_ids == ["ses-0_task-0"]

@@ -140,7 +140,7 @@ except (BrainalignInputError, FileNotFoundError, OSError) as err:
 # one response function per event type and channel -- the regression
 # equivalent of an averaged ERP that also disentangles overlapping responses.
 if eeg is not None:
-    events = eeg.events
+    events = eeg.timeline  # the annotations: square targets and rt presses
     kinds = np.array(events.tokens)
     onehot = np.column_stack([(kinds == k).astype(float) for k in ("square", "rt")])
     event_features = ba.FeatureSet({"events": onehot}, events)

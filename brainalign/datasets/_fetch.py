@@ -170,22 +170,17 @@ def fetch(name: str, data_home=None, *, timeout: float = 5.0, force: bool = Fals
     return root
 
 
-def _make_fetcher(name: str):
+def make_fetcher(name: str):
+    """``fetch_<name>(data_home=None, *, timeout=5.0)``: :func:`fetch` for one registered dataset."""
+
     def fetcher(data_home=None, *, timeout: float = 5.0) -> Path:
         return fetch(name, data_home, timeout=timeout)
 
     info = get_dataset_info(name)
-    fetcher.__name__ = f"fetch_{name}"
+    fetcher.__name__ = fetcher.__qualname__ = f"fetch_{name}"
     fetcher.__doc__ = (
         f"Download {info.title} into ``<data home>/{info.folder}`` (see :func:`fetch`).\n\n"
-        f"Source: {info.landing_url}; licence: {info.licence}.\n"
+        f"Source: {info.landing_url}; licence: {info.licence}.  Offline, it fails within ``timeout`` s "
+        f"naming the URL and the folder to put the files in by hand.\n"
     )
     return fetcher
-
-
-fetch_narratives = _make_fetcher("narratives")
-fetch_lebel2023 = _make_fetcher("lebel2023")
-fetch_pereira2018 = _make_fetcher("pereira2018")
-fetch_alice_brennan2016 = _make_fetcher("alice_brennan2016")
-fetch_meg_masc = _make_fetcher("meg_masc")
-fetch_broderick2018 = _make_fetcher("broderick2018")

@@ -1,404 +1,56 @@
-"""Dataset adapters: the one interface a study needs from a dataset.
+"""Dataset adapters as the study pipeline sees them: the registry of :mod:`brainalign.datasets`, plus files.
 
-An adapter lists subjects, says which subjects share a stimulus (so features
-are extracted once per model and stimulus) and a sample grid (so designs are
-shared), and loads one subject as a :class:`SubjectData`.  Adding a dataset to
+Each dataset's adapter lives in its own module of :mod:`brainalign.datasets`
+(with its card facts, fetcher and loader) and is found by name through
+:func:`brainalign.datasets.get_dataset`.  This module adds the ``files``
+adapter (your own files, from a config's ``[stimulus]`` and ``[recording]``)
+and turns bad ``[dataset.options]`` into config errors.  Adding a dataset to
 studies means writing one adapter and registering it::
 
     class MyAdapter(DatasetAdapter):
         name = "my_dataset"
         def list_subjects(self, root, options): ...
-        def load(self, subject, root, options): ...
+        def load(self, subject, root, options): ...   # -> SubjectData
 
     register_adapter(MyAdapter())
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from ..core import BrainalignInputError, DesignMatrix, Recording, Timeline
+from ..core import BrainalignInputError, Timeline
+from ..datasets import DatasetAdapter, DatasetOptionsError, SubjectData, get_dataset, registered_datasets
+from ..datasets import register_dataset as register_adapter
 
-__all__ = ["DatasetAdapter", "SubjectData", "register_adapter", "get_adapter", "list_adapters"]
-
-
-@dataclass
-class SubjectData:
-    """What an adapter returns for one subject: stimulus events on the recording's clock and the recording.
-
-    ``baseline``: the dataset's own baseline regressors on the recording's
-    grid (e.g. Alice's word rate and sound power), or None.  ``epochs``: for
-    recordings with one row per trial (Pereira betas), the trials' Timeline.
-    """
-
-    timeline: Timeline
-    recording: Recording
-    baseline: DesignMatrix | None = None
-    epochs: Timeline | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    media: dict[str, str] | None = None
-    media_shift_s: float = 0.0
+__all__ = ["DatasetAdapter", "SubjectData", "dataset_options", "register_adapter", "get_adapter", "list_adapters"]
 
 
 class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DatasetAdapter:
-    """Base class of dataset adapters (override ``list_subjects`` and ``load``)."""
-
-    #: registry name, used as ``[dataset] name``
-    name: str = ""
-    #: pydantic model of ``[dataset.options]`` (unknown keys are errors)
-    Options: type[BaseModel] = _Options
-    #: alignment used when the config says ``method = "auto"``
-    default_alignment: str = "hrf"
-
-    def options(self, values: dict) -> BaseModel:
-        from ._config import ConfigError, _format_errors
-
-        try:
-            return self.Options(**values)
-        except ValidationError as err:
-            raise ConfigError(_format_errors(err, "dataset.options", self.Options)) from None
-
-    def list_subjects(self, root: Path | None, options: BaseModel) -> list[str]:
-        raise NotImplementedError
-
-    def canonical_subject(self, subject: str) -> str:
-        """The subject's spelling in folder names (``18`` -> ``s18``)."""
-        return str(subject)
-
-    def stimulus_id(self, subject: str, options: BaseModel) -> str:
-        """Subjects with the same id were given the same stimulus (features are shared)."""
-        return "stimulus"
-
-    def grid_id(self, subject: str, options: BaseModel) -> str | None:
-        """Subjects with the same (non-None) id share a sample grid and event times (designs are shared)."""
-        return None
-
-    def shape_hint(self, subject: str, options: BaseModel) -> tuple[int, int] | None:
-        """(n_samples, n_targets) when known without loading, for memory estimates."""
-        return None
-
-    def excluded_by_default(self) -> list[str]:
-        """Subjects left out of ``subjects = "all"`` with the reason (e.g. unusable recordings)."""
-        return []
-
-    def load(self, subject: str, root: Path | None, options: BaseModel) -> SubjectData:
-        raise NotImplementedError
-
-
-_ADAPTERS: dict[str, DatasetAdapter] = {}
-
-
-def register_adapter(adapter: DatasetAdapter, *, replace: bool = False) -> DatasetAdapter:
-    """Make ``adapter`` reachable as ``[dataset] name = adapter.name`` in study configs."""
-    if not adapter.name:
-        raise BrainalignInputError("A dataset adapter needs a name.")
-    if adapter.name in _ADAPTERS and not replace:
-        raise BrainalignInputError(f"A dataset adapter named {adapter.name!r} is already registered.")
-    _ADAPTERS[adapter.name] = adapter
-    return adapter
-
-
 def get_adapter(name: str) -> DatasetAdapter:
-    if name not in _ADAPTERS:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(_ADAPTERS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise BrainalignInputError(
-            f"config [dataset]: unknown dataset {name!r}{hint}; registered datasets: {', '.join(sorted(_ADAPTERS))}")
-    return _ADAPTERS[name]
+    """The adapter of ``[dataset] name``: a registered dataset, or ``files``."""
+    if name == _FILES.name:
+        return _FILES
+    return get_dataset(name)
 
 
 def list_adapters() -> list[str]:
-    return sorted(_ADAPTERS)
+    return sorted([*registered_datasets(), _FILES.name])
 
 
-def _dirs(root: Path, pattern: str, regex: str) -> list[str]:
-    out = [p.name for p in root.glob(pattern) if p.is_dir() and re.fullmatch(regex, p.name)]
-    return sorted(out, key=lambda s: (int(re.sub(r"\D", "", s) or 0), s))
+def dataset_options(adapter: DatasetAdapter, values: dict) -> BaseModel:
+    """``[dataset.options]`` validated by the adapter, problems raised as a config error."""
+    from ._config import ConfigError
 
-
-# ---------------------------------------------------------------------------------- Alice
-class _AliceOptions(_Options):
-    resolution: Literal["6mm", "10mm"] = "6mm"
-    detrend: bool = True
-    high_pass: Optional[float] = None
-    standardize: Union[str, bool] = "zscore_sample"
-
-
-class AliceAdapter(DatasetAdapter):
-    name = "alice_brennan2016"
-    Options = _AliceOptions
-
-    def list_subjects(self, root, options):
-        from ..datasets import list_subjects_alice
-
-        return list_subjects_alice(root, options.resolution)
-
-    def canonical_subject(self, subject):
-        from ..datasets._loaders import _alice_subject
-
-        return _alice_subject(subject)
-
-    def excluded_by_default(self):
-        return ["s33"]  # all-zero time courses in the release (load_alice raises on it)
-
-    def grid_id(self, subject, options):
-        return "alice-362x2s"  # every participant heard the same audio, scanned on the same grid
-
-    def shape_hint(self, subject, options):
-        return (362, 6)
-
-    def load(self, subject, root, options):
-        from ..datasets import load_alice
-
-        data = load_alice(root, subject=subject, **options.model_dump())
-        return SubjectData(data.timeline, data.recording, data.baseline_design)
-
-
-# ---------------------------------------------------------------------------------- Narratives
-class _NarrativesOptions(_Options):
-    task: str
-    run: Optional[Union[int, str]] = None
-    space: str = "MNI152NLin2009cAsym"
-    pipeline: str = "afni-nosmooth"
-    mask_img: Optional[str] = "auto"
-    detrend: bool = True
-    high_pass: Optional[float] = None
-    standardize: Union[str, bool] = "zscore_sample"
-
-
-class NarrativesAdapter(DatasetAdapter):
-    name = "narratives"
-    Options = _NarrativesOptions
-
-    def list_subjects(self, root, options):
-        from ..datasets import find_dataset_dir
-
-        root = find_dataset_dir("narratives", root)
-        return [s for s in _dirs(root, "sub-*", r"sub-\d+")
-                if any((root / s / "func").glob(f"{s}_task-{options.task}*_events.tsv"))]
-
-    def canonical_subject(self, subject):
-        from ..datasets._loaders_public import _narratives_subject
-
-        return _narratives_subject(subject)
-
-    def stimulus_id(self, subject, options):
-        return f"task-{options.task}"
-
-    def load(self, subject, root, options):
-        from ..datasets import load_narratives
-
-        data = load_narratives(subject, path=root, **options.model_dump())
-        return SubjectData(data.timeline, data.recording, metadata={"story": data.story,
-                                                                     "n_unaligned": data.n_unaligned})
-
-
-# ---------------------------------------------------------------------------------- LeBel 2023
-class _LeBelOptions(_Options):
-    stories: Union[str, list[str]]
-    tr: float = 2.0
-    sound_start: float = 10.0
-    trim_start: int = 10
-    trim_end: int = 5
-    detrend: bool = False
-    standardize: Union[str, bool] = False
-
-
-class LeBelAdapter(DatasetAdapter):
-    name = "lebel2023"
-    Options = _LeBelOptions
-
-    def list_subjects(self, root, options):
-        from ..datasets import find_dataset_dir
-
-        root = find_dataset_dir("lebel2023", root)
-        return _dirs(root / "derivative" / "preprocessed_data", "UTS*", r"UTS\d+")
-
-    def canonical_subject(self, subject):
-        from ..datasets._loaders_public import _lebel_subject
-
-        return _lebel_subject(subject)
-
-    def stimulus_id(self, subject, options):
-        stories = [options.stories] if isinstance(options.stories, str) else options.stories
-        return "stories-" + "+".join(stories)
-
-    def grid_id(self, subject, options):
-        return self.stimulus_id(subject, options)  # words and TR grid come from the stories alone
-
-    def load(self, subject, root, options):
-        from ..datasets import load_lebel2023
-
-        data = load_lebel2023(subject, path=root, **options.model_dump())
-        return SubjectData(data.timeline, data.recording)
-
-
-# ---------------------------------------------------------------------------------- Pereira 2018
-class _PereiraOptions(_Options):
-    experiment: Literal[2, 3] = 2
-
-
-class PereiraAdapter(DatasetAdapter):
-    name = "pereira2018"
-    Options = _PereiraOptions
-    default_alignment = "epochs"
-
-    def list_subjects(self, root, options):
-        from ..datasets import find_dataset_dir
-        from ..datasets._loaders_public import PEREIRA_EXPERIMENTS
-
-        root = find_dataset_dir("pereira2018", root)
-        n = PEREIRA_EXPERIMENTS[options.experiment]
-        return sorted(p.parent.name for p in root.glob(f"*/data_{n}sentences.mat"))
-
-    def stimulus_id(self, subject, options):
-        return f"experiment-{options.experiment}"
-
-    def grid_id(self, subject, options):
-        return f"experiment-{options.experiment}"
-
-    def load(self, subject, root, options):
-        from ..datasets import load_pereira2018
-
-        data = load_pereira2018(subject, options.experiment, root)
-        if data.recording is None:
-            raise BrainalignInputError(f"Pereira 2018 participant {subject!r} has no betas in {root}.")
-        return SubjectData(data.timeline, data.recording, epochs=data.timeline)
-
-
-# ---------------------------------------------------------------------------------- MEG-MASC
-class _MegMascOptions(_Options):
-    session: Union[int, str] = 0
-    task: Union[int, str] = 0
-    l_freq: Optional[float] = None
-    h_freq: Optional[float] = None
-    sfreq: Optional[float] = None
-
-
-class MegMascAdapter(DatasetAdapter):
-    name = "meg_masc"
-    Options = _MegMascOptions
-    default_alignment = "lagged"
-
-    def list_subjects(self, root, options):
-        from ..datasets import find_dataset_dir
-
-        return _dirs(find_dataset_dir("meg_masc", root), "sub-*", r"sub-\d+")
-
-    def canonical_subject(self, subject):
-        m = re.fullmatch(r"(?:sub-)?0*(\d+)", str(subject).strip())
-        return f"sub-{int(m.group(1)):02d}" if m else str(subject)
-
-    def stimulus_id(self, subject, options):
-        return f"task-{options.task}"
-
-    def load(self, subject, root, options):
-        from ..datasets import load_meg_masc
-
-        opts = options.model_dump()
-        data = load_meg_masc(subject.removeprefix("sub-"), opts.pop("session"), opts.pop("task"), root,
-                             **{k: v for k, v in opts.items() if v is not None})
-        return SubjectData(data.timeline, data.recording)
-
-
-# ---------------------------------------------------------------------------------- Broderick 2018
-class _BroderickOptions(_Options):
-    runs: Union[int, list[int]] = [1]
-    reference: Optional[str] = "mastoids"
-    l_freq: Optional[float] = None
-    h_freq: Optional[float] = None
-    sfreq: Optional[float] = None
-
-
-class BroderickAdapter(DatasetAdapter):
-    name = "broderick2018"
-    Options = _BroderickOptions
-    default_alignment = "lagged"
-
-    def list_subjects(self, root, options):
-        from ..datasets import find_dataset_dir
-        from ..datasets._loaders_public import _broderick_root
-
-        return _dirs(_broderick_root(find_dataset_dir("broderick2018", root)) / "EEG", "Subject*", r"Subject\d+")
-
-    def canonical_subject(self, subject):
-        m = re.fullmatch(r"(?:Subject)?0*(\d+)", str(subject).strip(), flags=re.IGNORECASE)
-        return f"Subject{int(m.group(1))}" if m else str(subject)
-
-    def stimulus_id(self, subject, options):
-        runs = [options.runs] if isinstance(options.runs, int) else options.runs
-        return "runs-" + "+".join(map(str, runs))
-
-    def load(self, subject, root, options):
-        from ..datasets import load_broderick2018
-
-        data = load_broderick2018(subject, path=root, **options.model_dump())
-        return SubjectData(data.timeline, data.recording)
-
-
-# ---------------------------------------------------------------------------------- test copies
-class _HaxbyOptions(_Options):
-    runs: list[int] = [1, 2]
-    resolution: Literal["1slice", "25mm"] = "1slice"
-    detrend: bool = True
-    high_pass: Optional[float] = None
-    standardize: Union[str, bool] = "zscore_sample"
-
-
-class HaxbyAdapter(DatasetAdapter):
-    """The Haxby (2001) subset: one participant, block design; events are category labels."""
-
-    name = "haxby2001_subset"
-    Options = _HaxbyOptions
-
-    def list_subjects(self, root, options):
-        return ["sub-001"]
-
-    def load(self, subject, root, options):
-        from ..datasets import load_haxby_subset
-
-        data = load_haxby_subset(root, **options.model_dump())
-        return SubjectData(data.timeline, data.recording)
-
-
-class _EEGLABOptions(_Options):
-    l_freq: Optional[float] = None
-    h_freq: Optional[float] = None
-    sfreq: Optional[float] = None
-    events: Optional[str] = None
-
-
-class EEGLABAdapter(DatasetAdapter):
-    """The EEGLAB tutorial recording: events are its annotations (``square`` targets, ``rt`` presses)."""
-
-    name = "eeglab_tutorial"
-    Options = _EEGLABOptions
-    default_alignment = "lagged"
-
-    def list_subjects(self, root, options):
-        return ["eeglab"]
-
-    def load(self, subject, root, options):
-        from ..datasets import load_eeglab_tutorial
-
-        opts = {k: v for k, v in options.model_dump().items() if v is not None and k != "events"}
-        data = load_eeglab_tutorial(root, **opts)
-        events = data.events
-        if options.events:
-            events = events.select(np.array([bool(re.fullmatch(options.events, t)) for t in events.tokens]))
-        return SubjectData(events, data.recording)
+    try:
+        return adapter.options(values)
+    except DatasetOptionsError as err:
+        raise ConfigError(str(err)) from None
 
 
 # ---------------------------------------------------------------------------------- your own files
@@ -487,6 +139,4 @@ class FilesAdapter(DatasetAdapter):
         return SubjectData(timeline, recording, media=media, media_shift_s=shift)
 
 
-for _adapter in (AliceAdapter(), NarrativesAdapter(), LeBelAdapter(), PereiraAdapter(), MegMascAdapter(),
-                 BroderickAdapter(), HaxbyAdapter(), EEGLABAdapter(), FilesAdapter()):
-    register_adapter(_adapter)
+_FILES = FilesAdapter()

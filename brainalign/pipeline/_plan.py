@@ -198,7 +198,7 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
     StudyPlan
         ``plan.describe()`` is what ``brainalign run --dry-run`` prints.
     """
-    from ._adapters import FilesAdapter
+    from ._adapters import FilesAdapter, dataset_options
     from ._tasks import adapter_for
 
     out = Path(output) if output is not None else resolve_path(config, config.output)
@@ -207,7 +207,7 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
     cache = resolve_path(config, config.cache_dir) if config.cache_dir else out / "features"
     ds = config.dataset
     adapter = adapter_for(config)
-    opts = adapter.options(ds.options)
+    opts = dataset_options(adapter, ds.options)
     root = resolve_path(config, ds.path) if ds.path else None
     context = {"config": raw_config(config), "base_dir": str(base_dir(config)), "output": str(out),
                "work": str(work), "cache_dir": str(cache.resolve())}

@@ -154,11 +154,13 @@ def _one(task: dict, *kinds: str) -> Path:
 
 # ------------------------------------------------------------------------------- recordings
 def _recording_task(task, config, context):
+    from ._adapters import dataset_options
+
     p = task["params"]
     adapter = adapter_for(config)
     ds = config.dataset
     root = resolve_path(config, ds.path) if ds.path else None
-    data = adapter.load(p["subject"], root, adapter.options(ds.options))
+    data = adapter.load(p["subject"], root, dataset_options(adapter, ds.options))
     folder = fresh_folder(Path(task["folder"]))
     extra = dict(data.metadata)
     if data.media:

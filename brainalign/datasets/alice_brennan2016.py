@@ -1,4 +1,8 @@
-"""Loaders for the local layout of datasets (downloaded ones and the shared test copies)."""
+"""Brennan et al. (2016) *Alice in Wonderland* story listening: fMRI ROI time courses.
+
+Card facts (:data:`INFO`), fetcher, loader (:func:`load_alice`) and study
+adapter in one place; the long description is ``datasets/alice_brennan2016.md``.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,57 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
 
-from ..core import BrainalignInputError, DesignMatrix, Recording, Timeline
-from ..recordings import check_timeline_fits, events_timeline, load_fmri, load_meg_eeg, load_roi_timecourses
-from ..stimuli import concatenate, read_events_tsv, read_textgrid
-from ._fetch import find_dataset_dir
+from ..core import BrainalignInputError
+from ..recordings import check_timeline_fits, load_roi_timecourses
+from ..stimuli import read_textgrid
+from ._base import DatasetAdapter, SubjectData, _Options, register_dataset
+from ._fetch import find_dataset_dir, make_fetcher
+from ._registry import DatasetInfo, RemoteFile, register_info
 
 logger = logging.getLogger("brainalign.datasets")
 
+_SHA256 = {
+    "stimuli/DownTheRabbitHoleFinal_exp120_pad_1.TextGrid": "f42484c61db089132eaa0ed633468f04709669b89bbfbc712282c1478e2bd6b3",
+    "6mm/s18-timecourses.txt": "0c286ab2c70fa71e4bc68eabaa4421ed18f54f06e8bab55cc83bb471b02fefaa",
+    "6mm/s33-timecourses.txt": "6fe19447cd790deb4171814e2b5d55d958997642bc479d13f7c40d03aeebd7c4",
+    "s18-rate.txt": "bdd7b6eff8f9866c69fd190eb338ae60699300e1badb79087c08ecb2e5b53e62",
+    "s18-sndpwr.txt": "55aea9caa1eeafb20221bbb7822e48ee6998e20f171913203132ee11e3bf4dd1",
+    "s18-rp_epiRTwm2_scan_0004__003.txt": "efd5fc39f149267ce3ef670671c06dce0fced5b88a8f0a0ac3050daa91ee80d6",
+    "sept18-generic-predictors-under-hrf-with-logfrqhal.txt": "0b3edb01e8531aed8091b13e4f46cfdf630e0ec21b8758b54076de5c56f028e4",
+}
+
+INFO = register_info(
+    DatasetInfo(
+        name="alice_brennan2016",
+        title="Alice in Wonderland story listening, fMRI ROI time courses (Brennan et al. 2016)",
+        landing_url="https://sites.lsa.umich.edu/cnllab/2016/06/11/data-sharing-fmri-timecourses-story-listening/",
+        licence="CC BY 4.0",
+        citation=(
+            "Brennan, J. R., Stabler, E. P., Van Wagenen, S. E., Luh, W.-M., & Hale, J. T. (2016). Abstract "
+            "linguistic structure correlates with temporal activity during naturalistic comprehension. "
+            "Brain and Language, 157-158, 81-94."
+        ),
+        modality="fmri-roi",
+        folder="alice_brennan2016",
+        tr=2.0,
+        files=tuple(RemoteFile(p, None, h) for p, h in _SHA256.items()),
+        shared_folder="alice_brennan2016",
+        notes="TR inferred (372 volumes x 2 s = 744 s = TextGrid end); TextGrid time - 20 s = scan time.",
+    )
+)
+
+
+ALICE_TR: float = INFO.tr
+#: Volumes kept per subject (372 acquired - 10 discarded).
+ALICE_N_VOLUMES = 362
+fetch_alice_brennan2016 = make_fetcher(INFO.name)
+
 ALICE_ROIS = ("LATL", "RATL", "LPTL", "LIPL", "LPreM", "LIFG")
-ALICE_TR = 2.0
 #: Seconds of silence before the story in the audio file (the TextGrid's clock).
 ALICE_AUDIO_PADDING = 20.0
 #: Volumes the authors discarded; motion and generic predictors still include them.
@@ -32,18 +73,8 @@ ALICE_PREDICTORS = (
 )
 
 
-class AliceData(NamedTuple):
-    """What :func:`load_alice` returns (unpacks like a tuple)."""
-
-    timeline: Timeline
-    recording: Recording
-    baselines: dict
-    motion: np.ndarray
-    baseline_design: DesignMatrix
-    predictors: pd.DataFrame | None
-
-
-def _alice_subject(subject) -> str:
+def alice_subject(subject) -> str:
+    """Canonical Alice subject name: ``18``, ``"18"``, ``"sub-18"`` -> ``"s18"``."""
     text = str(subject).strip().lower()
     m = re.fullmatch(r"(?:sub-)?s?0*(\d+)", text)
     if not m:
@@ -84,7 +115,7 @@ def load_alice(
     high_pass: float | None = None,
     standardize: str | bool = "zscore_sample",
     on_bad_targets: str = "raise",
-) -> AliceData:
+) -> SubjectData:
     """Brennan et al. (2016) *Alice in Wonderland* fMRI: word timeline, ROI recording, baselines, motion.
 
     Parameters
@@ -103,7 +134,7 @@ def load_alice(
 
     Returns
     -------
-    AliceData
+    SubjectData
         ``timeline``: the 2127 words of the TextGrid (``sp`` pauses skipped)
         shifted by -20 s onto the scan clock (the audio starts with 20 s of
         silence; time 0 = first kept volume).  ``recording``: 362 volumes x
@@ -111,9 +142,16 @@ def load_alice(
         ``baselines``: ``{"rate": (362,), "sndpwr": (362,)}``, the authors'
         HRF-convolved word-rate and sound-power regressors, also as
         ``baseline_design`` (a DesignMatrix on the recording's grid).
-        ``motion``: (362, 6) SPM realignment parameters with the 10
-        discarded volumes dropped.  ``predictors``: the 12 generic
-        linguistic predictors (362 rows), or None when the file is absent.
+        ``confounds``: (362, 6) SPM realignment parameters with the 10
+        discarded volumes dropped.  ``extra["predictors"]``: the 12 generic
+        linguistic predictors (362 rows, a DataFrame), or None when the file
+        is absent.
+
+    Examples
+    --------
+    >>> data = load_alice(subject="s18")  # doctest: +SKIP
+    >>> data.recording.data.shape, sorted(data.baselines)  # doctest: +SKIP
+    ((362, 6), ['rate', 'sndpwr'])
 
     Raises
     ------
@@ -124,7 +162,7 @@ def load_alice(
     if resolution not in ("6mm", "10mm"):
         raise BrainalignInputError(f"resolution must be '6mm' or '10mm', got {resolution!r}.")
     root = find_dataset_dir("alice_brennan2016", path)
-    subject = _alice_subject(subject)
+    subject = alice_subject(subject)
     roi_file = root / resolution / f"{subject}-timecourses.txt"
     if not roi_file.is_file():
         raise BrainalignInputError(
@@ -142,83 +180,48 @@ def load_alice(
     rate = _column(root / f"{subject}-rate.txt", n)[:, 0]
     sndpwr = _column(root / f"{subject}-sndpwr.txt", n)[:, 0]
     motion = _column(_one_file(root, f"{subject}-rp_*.txt", "motion"), n, skip=ALICE_DISCARDED_VOLUMES)
-    baselines = {"rate": rate, "sndpwr": sndpwr}
-    design = DesignMatrix(
-        np.column_stack([rate, sndpwr]), recording.runs, ALICE_TR, "baseline", ["rate", "sndpwr"],
-        {"method": "provided", "source": "Brennan et al. 2016 HRF-convolved regressors", "subject": subject},
-    )
     predictors = None
     generic = root / "sept18-generic-predictors-under-hrf-with-logfrqhal.txt"
     if generic.is_file():
         predictors = pd.DataFrame(_column(generic, n, skip=ALICE_DISCARDED_VOLUMES), columns=list(ALICE_PREDICTORS))
-    return AliceData(timeline, recording, baselines, motion, design, predictors)
+    return SubjectData(
+        timeline, recording, {"rate": rate, "sndpwr": sndpwr}, confounds=motion, subject=subject,
+        metadata={"dataset": INFO.name, "resolution": resolution,
+                  "baseline_source": "Brennan et al. 2016 HRF-convolved regressors"},
+        extra={"predictors": predictors},
+    )
 
 
-class HaxbyData(NamedTuple):
-    recording: Recording
-    timeline: Timeline
+class _AliceOptions(_Options):
+    resolution: Literal["6mm", "10mm"] = "6mm"
+    detrend: bool = True
+    high_pass: Optional[float] = None
+    standardize: Union[str, bool] = "zscore_sample"
 
 
-def load_haxby_subset(
-    path: str | os.PathLike | None = None,
-    runs: Sequence[int] = (1, 2),
-    resolution: str = "1slice",
-    *,
-    detrend: bool = True,
-    high_pass: float | None = None,
-    standardize: str | bool = "zscore_sample",
-) -> HaxbyData:
-    """PyMVPA's Haxby (2001) subset: per-run 4-D NIfTI + BIDS events, TR 2.5 s from the header.
+class AliceAdapter(DatasetAdapter):
+    name = INFO.name
+    info = INFO
+    Options = _AliceOptions
 
-    Parameters
-    ----------
-    path : path or None
-        The ``haxby2001_subset`` folder (default: data home, then the shared copy).
-    runs : sequence of int
-        Runs 1..12 to load; labels ``run-01`` ...
-    resolution : {"1slice", "25mm"}
-        ``1slice``: one axial slice (40 x 20 x 1) in the top-level
-        ``mask.nii.gz``; ``25mm``: whole brain at 25 mm in ``masks/25mm/brain.nii.gz``.
+    def list_subjects(self, root, options):
+        return list_subjects_alice(root, options.resolution)
 
-    Returns
-    -------
-    HaxbyData
-        ``recording`` (``kind="fmri"``, space = fitted NiftiMasker) and the
-        block ``timeline`` (tokens = categories: face, house, cat, ...).
-    """
-    root = find_dataset_dir("haxby2001_subset", path)
-    if resolution not in ("1slice", "25mm"):
-        raise BrainalignInputError(f"resolution must be '1slice' or '25mm', got {resolution!r}.")
-    mask = root / "mask.nii.gz" if resolution == "1slice" else root / "haxby2001/sub001/masks/25mm/brain.nii.gz"
-    images, timelines, labels = [], [], []
-    for r in runs:
-        run_dir = root / f"haxby2001/sub001/BOLD/task001_run{int(r):03d}"
-        if not run_dir.is_dir():
-            raise BrainalignInputError(f"No run {r} in {root} (runs are 1..12).")
-        label = f"run-{int(r):02d}"
-        images.append(run_dir / f"bold_{resolution}.nii.gz")
-        timelines.append(read_events_tsv(run_dir / "bold_events.tsv", run=label))
-        labels.append(label)
-    recording = load_fmri(images, mask_img=mask, runs=labels, detrend=detrend, high_pass=high_pass,
-                          standardize=standardize, subject="sub-001")
-    timeline = concatenate(timelines)
-    check_timeline_fits(timeline, recording)
-    return HaxbyData(recording, timeline)
+    def canonical_subject(self, subject):
+        return alice_subject(subject)
+
+    def excluded_by_default(self):
+        return ["s33"]  # all-zero time courses in the release (load_alice raises on it)
+
+    def grid_id(self, subject, options):
+        # every participant heard the same audio, scanned on the same grid
+        return f"alice-{ALICE_N_VOLUMES}x{ALICE_TR:g}s"
+
+    def shape_hint(self, subject, options):
+        return (ALICE_N_VOLUMES, len(ALICE_ROIS))
+
+    def load(self, subject, root, options):
+        return load_alice(root, subject=subject, **options.model_dump())
 
 
-class EEGLABData(NamedTuple):
-    recording: Recording
-    raw: object
-    events: Timeline
-
-
-def load_eeglab_tutorial(path: str | os.PathLike | None = None, **kwargs) -> EEGLABData:
-    """The EEGLAB tutorial EEG (32 channels, 128 Hz) through MNE, with its annotations as a Timeline.
-
-    Keyword arguments go to :func:`brainalign.recordings.load_meg_eeg`
-    (``l_freq``, ``h_freq``, ``sfreq``, ``picks``).  ``events`` holds all
-    annotations (``square`` targets and ``rt`` button presses).
-    """
-    root = find_dataset_dir("eeglab_tutorial", path)
-    recording, raw = load_meg_eeg(root / "test_raw.set", **kwargs)
-    return EEGLABData(recording, raw, events_timeline(raw))
+register_dataset(AliceAdapter())
