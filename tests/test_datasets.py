@@ -45,6 +45,55 @@ def test_registry_entries_and_cards():
             if f.sha256:
                 assert len(f.sha256) == 64 and f.sha256 in text, f"{card} lacks the checksum of {f.path}"
         assert f"{name}.md" in index
+        # the card and the index state the sampling the module holds (its one source)
+        sampling = f"TR = {info.tr} s" if info.tr else (f"{info.sfreq:g} Hz" if info.sfreq else "no time series")
+        assert sampling in text, f"{card} does not state {sampling!r}"
+        row = next(line for line in index.splitlines() if f"[{name}.md]" in line)
+        assert (f"TR {info.tr} s" if info.tr else f"{info.sfreq:g} Hz" if info.sfreq else "—") in row, row
+        assert f"brainalign.datasets.{name}" in text and "SubjectData" in text
+
+
+def test_one_module_per_dataset_holds_facts_loader_and_adapter():
+    import importlib
+
+    from brainalign.datasets import SubjectData, get_dataset, registered_datasets
+
+    assert set(REGISTRY) == set(registered_datasets())
+    for name, info in REGISTRY.items():
+        module = importlib.import_module(f"brainalign.datasets.{name}")
+        adapter = get_dataset(name)
+        assert module.INFO is info is adapter.info and type(adapter).__module__ == module.__name__
+        loaders = [v for k, v in vars(module).items()
+                   if k.startswith("load_") and callable(v) and v.__module__ == module.__name__]
+        assert len(loaders) == 1, name
+        assert all(fn.__annotations__.get("return") in ("SubjectData", SubjectData) for fn in loaders), name
+    # a TR the adapter's options default to is the card's (LeBel's once said 2.0 against 2.0045)
+    lebel = get_dataset("lebel2023")
+    assert lebel.options({"stories": "a"}).tr == REGISTRY["lebel2023"].tr == 2.0045
+    assert get_dataset("alice_brennan2016").shape_hint("s18", None) == (362, 6)
+    with pytest.raises(BrainalignInputError, match=r"unknown dataset 'lebel2032' \(did you mean 'lebel2023'"):
+        get_dataset("lebel2032")
+    with pytest.raises(BrainalignInputError, match=r"unknown key 'resolutoin' \(did you mean 'resolution'"):
+        get_dataset("alice_brennan2016").options({"resolutoin": "6mm"})
+
+
+def test_subject_data_baselines_and_checks():
+    from brainalign.core import DesignMatrix, Recording, Timeline
+    from brainalign.datasets import SubjectData
+
+    rec = Recording(np.random.default_rng(0).normal(size=(10, 2)), 2.0, subject="p1")
+    rate, power = np.arange(10.0), np.ones(10) * 2
+    data = SubjectData(Timeline(["a"], [1.0]), rec, {"rate": rate, "power": power}, confounds=np.zeros((10, 3)))
+    design = data.baseline_design
+    assert data.subject == "p1" and design.feature_names == ["rate", "power"] and design.sampling_period == 2.0
+    np.testing.assert_array_equal(design.X, np.column_stack([rate, power]))
+    given = DesignMatrix(np.ones((10, 1)), rec.runs, 2.0, "mine", ["x"])
+    assert SubjectData(None, rec, given).baseline_design is given  # a design passed as it is stays itself
+    assert SubjectData(None, rec).baseline_design is None
+    with pytest.raises(BrainalignInputError, match="baseline 'rate' has 9 rows; the recording has 10"):
+        SubjectData(None, rec, {"rate": np.zeros(9)})
+    with pytest.raises(BrainalignInputError, match="confounds have 4 rows"):
+        SubjectData(None, rec, confounds=np.zeros((4, 2)))
 
 
 def test_data_home_env(monkeypatch, tmp_path):
