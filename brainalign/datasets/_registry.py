@@ -55,6 +55,7 @@ def openneuro_files(dataset_id: str, *paths: str) -> tuple[RemoteFile, ...]:
     """Files of an OpenNeuro dataset, fetched from its public S3 bucket at the same relative paths."""
     return tuple(RemoteFile(path, f"{_OPENNEURO_S3}/{dataset_id}/{path}") for path in paths)
 
+
 REGISTRY: dict[str, DatasetInfo] = {}
 
 
