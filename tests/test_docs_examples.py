@@ -6,9 +6,11 @@ docs.  Each block runs in its own Python process (a fresh namespace, no
 registry left over from another block) in a temporary directory, with a
 timeout.  A block whose first line is ``# continued from the block above``
 runs after the previous block of the same file, in the same process (the
-quick start draws the sweep its first block computed).  Blocks that read the
-real datasets (``load_alice``, ``find_dataset_dir``, ...) skip when the shared
-data folder is absent; slow blocks are marked ``slow``.
+quick start draws the sweep its first block computed).  A block that reads a
+results folder the docs assume (``results/alice-study``) runs after a
+:data:`SETUP` script that makes a real one.  Blocks that read the real
+datasets (``load_alice``, ``find_dataset_dir``, ...) skip when the shared data
+folder is absent; slow blocks are marked ``slow``.
 """
 
 from __future__ import annotations
@@ -26,10 +28,27 @@ from conftest import REPO_ROOT, shared_data_dir
 CONTINUED = "# continued from the block above"
 #: Calls that read the shared real datasets.
 NEEDS_DATA = re.compile(r"\b(load_alice|list_subjects_alice|find_dataset_dir|load_haxby_subset|"
-                        r"load_eeglab_tutorial|shared_data_home)\b")
-#: Blocks that take more than ~20 s on 2 CPU cores (file name, text in the block).
-SLOW = [("localization.rst", "measure_deficit"), ("feature_extraction.rst", "extract_text_features")]
-TIMEOUT_S = 600
+                        r"load_eeglab_tutorial|shared_data_home|results/alice-study)\b")
+#: Blocks that take more than ~20 s on 2 CPU cores (file name or "*", text in the block).
+SLOW = [("*", "measure_deficit"), ("*", "extract_text_features"), ("*", "StudyResults(")]
+TIMEOUT_S = 900
+
+#: Files a block reads that the docs assume exist (text in the block -> script that makes them).
+SETUP = {
+    '"results/alice-study"': """
+from brainalign.features import make_random_text_model
+from brainalign.pipeline import parse_config, run_study
+
+# a real (small) study of two Alice participants and their group average, with a tiny random model
+run_study(parse_config({
+    "output": "results/alice-study",
+    "dataset": {"name": "alice_brennan2016", "subjects": ["s18", "s23"], "group_average": True},
+    "models": [{"name": "tiny", "random": {"n_layers": 1, "hidden_size": 16}}],
+    "features": {"context_tokens": 16},
+    "encoding": {"backend": "numpy", "alphas": [1.0, 1000.0], "gain_bootstraps": 50},
+}))
+""",
+}
 
 
 def _markdown_blocks(text: str) -> list[tuple[int, str]]:
@@ -81,7 +100,8 @@ def collect_blocks() -> list:
         for line, code in blocks:
             source = previous + code if code.lstrip().startswith(CONTINUED) else code
             previous = source
-            marks = [pytest.mark.slow] if any(path.name == f and s in source for f, s in SLOW) else []
+            source = "".join(setup for needle, setup in SETUP.items() if needle in source) + source
+            marks = [pytest.mark.slow] if any(f in ("*", path.name) and s in source for f, s in SLOW) else []
             params.append(pytest.param(path.name, line, source, id=f"{path.name}:{line}", marks=marks))
     return params
 
