@@ -35,6 +35,29 @@ TIMEOUT_S = 900
 
 #: Files a block reads that the docs assume exist (text in the block -> script that makes them).
 SETUP = {
+    # the reader's own model; here the bundled all-MiniLM-L6-v2
+    "tag_units(model, streams": """
+from brainalign.features import bundled_model_dir
+from brainalign.localize import load_language_model
+
+model, tokenizer = load_language_model(bundled_model_dir())
+""",
+    # the reader's brain states, hidden states, prompts and readout; here a tiny random causal LM and toy data
+    "fit_brain_axes(states, hidden_layer6": """
+import numpy as np
+from brainalign.features import make_random_text_model
+from brainalign.localize import load_language_model
+
+model, tokenizer = load_language_model(make_random_text_model("tiny-gpt2", n_layers=8, hidden_size=32))
+rng = np.random.default_rng(0)
+hidden_layer6 = rng.normal(size=(2500, 32))
+states = hidden_layer6[:, :6] @ rng.normal(size=(6, 20)) + rng.normal(size=(2500, 20))
+prompts = ["The keeper climbed the stairs", "In the morning the boat"]
+
+
+def mean_log_frequency(texts):
+    return [float(len(t.split())) for t in texts]
+""",
     '"results/alice-study"': """
 from brainalign.features import make_random_text_model
 from brainalign.pipeline import parse_config, run_study

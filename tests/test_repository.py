@@ -39,10 +39,10 @@ PACKAGES = ("core", "stimuli", "features", "alignment", "recordings", "encoding"
 KNOWN_PRIVATE_IMPORTS = {
     ("alignment/_delays.py", "core._validation"), ("alignment/_grid.py", "core._timeline"),
     ("alignment/_grid.py", "core._validation"), ("alignment/_hrf.py", "core._validation"),
-    ("alignment/_lanczos.py", "core._validation"), ("datasets/_loaders_public.py", "stimuli._common"),
+    ("alignment/_lanczos.py", "core._validation"), ("datasets/broderick2018.py", "stimuli._common"),
+    ("datasets/narratives.py", "stimuli._common"),
     ("localize/_ablate.py", "features._hooks"), ("localize/_localize.py", "features._loading"),
     ("localize/_units.py", "features._engine"), ("localize/_units.py", "features._hooks"),
-    ("pipeline/_adapters.py", "datasets._loaders"), ("pipeline/_adapters.py", "datasets._loaders_public"),
     ("pipeline/_config.py", "alignment._epochs"), ("recordings/_checks.py", "core._timeline"),
     ("recordings/_checks.py", "core._validation"), ("recordings/_fmri.py", "core._validation"),
     ("recordings/_meeg.py", "core._validation"), ("recordings/_surface.py", "core._validation"),
