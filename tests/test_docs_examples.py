@@ -30,7 +30,7 @@ CONTINUED = "# continued from the block above"
 NEEDS_DATA = re.compile(r"\b(load_alice|list_subjects_alice|find_dataset_dir|load_haxby_subset|"
                         r"load_eeglab_tutorial|shared_data_home|results/alice-study)\b")
 #: Blocks that take more than ~20 s on 2 CPU cores (file name or "*", text in the block).
-SLOW = [("*", "measure_deficit"), ("*", "extract_text_features"), ("*", "StudyResults(")]
+SLOW = [("*", "measure_deficit"), ("feature_extraction.rst", "extract_text_features"), ("*", "StudyResults(")]
 TIMEOUT_S = 900
 
 #: Files a block reads that the docs assume exist (text in the block -> script that makes them).
