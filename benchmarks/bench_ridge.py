@@ -323,6 +323,14 @@ def main() -> int:
             print(f"  vs {methods[method]:<37s} speed-up {speed:6.2f}x   memory {mem:5.2f}x")
         if args.gpu:
             print(f"  GPU fit time {results[ours]['fit_s']:.2f} s (goal <= 3.4 s on an H100)")
+        from sklearn.model_selection import KFold
+
+        from brainalign.encoding._solvers import ridge_cv_flops
+
+        flops = ridge_cv_flops(size["n"], size["p"], size["t"], 10, list(KFold(5).split(np.empty((size["n"], 1)))),
+                               n_test=N_TEST)
+        print(f"  brainalign route {flops['route']}: {flops['total'] / 1e9:.0f} GFLOP, achieved "
+              f"{flops['total'] / 1e9 / results[ours]['fit_s']:.1f} GFLOP/s")
     return 0
 
 
