@@ -84,6 +84,11 @@ def test_single_alpha_refit_equals_direct_solve_on_every_route(rng):
         out = solve_ridge_cv(X, Y, [3.0], _splits(50, 2), form=form, eigh_dtype="float64")
         np.testing.assert_allclose(out["weights"], W, rtol=1e-3, atol=1e-4 * np.abs(W).max(), err_msg=form)
         np.testing.assert_allclose(out["intercept"], b, rtol=1e-3, atol=1e-3, err_msg=form)
+    X64 = X.astype(np.float64)
+    W0 = X64.T @ np.linalg.solve(X64 @ X64.T + 3.0 * np.eye(50), Y)  # no intercept: X is not centred
+    for form in ("primal", "kernel", "svd"):
+        out = solve_ridge_cv(X, Y, [3.0], _splits(50, 2), form=form, eigh_dtype="float64", fit_intercept=False)
+        np.testing.assert_allclose(out["weights"], W0, rtol=1e-3, atol=1e-4 * np.abs(W0).max(), err_msg=form)
 
 
 def test_kernel_route_on_torch_matches_numpy(rng):
