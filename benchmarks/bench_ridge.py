@@ -244,12 +244,15 @@ def sweep_p(targets: int, methods_chosen=None, p_values=SWEEP_P, n_values=SWEEP_
             print(f"n={n}, p={p}: brainalign route {flops['route']}, {flops['total'] / 1e9:.0f} GFLOP "
                   f"(decompositions {flops['decompositions'] / 1e9:.0f}, alphas {flops['alphas'] / 1e9:.0f})",
                   flush=True)
+            # measured again at each size: on a shared machine the load (and so the rate) drifts
+            gemm = gemm_gflops()
             results, preds = _run_methods(SWEEP_METHODS, chosen, size, False)
             ours = results.get("brainalign-numpy")
             row = {"n": n, "p": p, "route": flops["route"]}
             if ours:
                 row["gflops"] = flops["total"] / 1e9 / ours["fit_s"]
-                print(f"  brainalign achieved {row['gflops']:.1f} GFLOP/s = {row['gflops'] / gemm:.0%} of the GEMM rate")
+                print(f"  brainalign achieved {row['gflops']:.1f} GFLOP/s = {row['gflops'] / gemm:.0%} of the GEMM rate "
+                      f"({gemm:.1f} GFLOP/s, measured just before)")
             for method, res in results.items():
                 if method == "brainalign-numpy" or not ours:
                     continue
