@@ -85,6 +85,19 @@ def default_targets_batch(n_samples: int, n_targets: int) -> int:
     return int(max(1, min(n_targets, _BATCH_BYTES // (4 * max(n_samples, 1)))))
 
 
+def working_set_batch(n_samples: int, n_features: int, n_targets: int, n_val: int) -> int:
+    """Targets per batch so that the solver's per-target arrays stay under ~128 MiB together.
+
+    Per target the loop holds, in float32: its training column and a centred
+    copy (``2 n``), the fold's coordinates ``B`` and ``X^T Y`` (``2 min(n, p)``),
+    the refitted weights (``p``) and a validation error and prediction
+    (``2 n_val``).  Sizing the batch on all of them (not on the ``n``-row block
+    alone) keeps peak memory at about half of himalaya's on wide layers.
+    """
+    per_target = 4 * (2 * n_samples + 2 * min(n_samples, n_features) + n_features + 2 * n_val)
+    return int(max(1, min(n_targets, 2 * _BATCH_BYTES // per_target)))
+
+
 def choose_form(n_train: int, n_features: int, form: str = "auto") -> str:
     """The route for a training set of ``n_train`` rows and ``n_features`` columns.
 
@@ -355,7 +368,7 @@ def solve_ridge_cv(
     return_weights : bool
         Return the refitted coefficients (n_features, n_targets).
     n_targets_batch : int or None
-        Targets per batch (default: bounded to ~64 MiB per sample-by-target block).
+        Targets per batch (default: :func:`working_set_batch`, ~128 MiB of per-target arrays).
     form : {"auto", "primal", "gram", "kernel", "svd"}
         Route (module docstring).  ``"auto"`` takes the smaller eigenproblem
         for each training set; a forced ``"primal"`` applies to the refit and
@@ -407,9 +420,6 @@ def solve_ridge_cv(
     offset = X.mean(0) if fit_intercept else np.zeros(n_features, dtype=np.float32)
     Xb = backend.asarray(X - offset)
     device = _device_of(Xb)
-    batch_size = (positive_int(n_targets_batch, "n_targets_batch") if n_targets_batch is not None
-                  else default_targets_batch(n_samples, n_targets))
-
     splits = []
     for train_rows, val_rows in inner_splits:
         train_rows = np.asarray(train_rows)
@@ -419,6 +429,8 @@ def solve_ridge_cv(
         inner_form = choose_form(train_rows.size, n_features, form if form in ("kernel", "svd") else "auto")
         splits.append((train_rows, val_rows, inner_form))
     forms = {f for *_, f in splits} | {form}
+    batch_size = (positive_int(n_targets_batch, "n_targets_batch") if n_targets_batch is not None else
+                  working_set_batch(n_samples, n_features, n_targets, max(v.size for _, v, _ in splits)))
     designs = _Designs(Xb, fit_intercept, forms, backend)
     eigh_dtype = _choose_eigh_dtype(eigh_dtype, backend, designs, float(alphas_np.min()))
     logger.info("ridge: n=%d, p=%d, %d targets, refit route %s, inner routes %s, eigensolver %s",
