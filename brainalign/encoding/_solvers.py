@@ -167,7 +167,7 @@ def ridge_cv_flops(n_samples: int, n_features: int, n_targets: int, n_alphas: in
 def _eigh(matrix, backend, dtype, overwrite: bool = False):
     """Eigenpairs of a symmetric PSD matrix in ``dtype``, eigenvalues clipped at zero.
 
-    ``overwrite``: the caller owns ``matrix`` (never the all-rows product) and lets LAPACK reuse it.
+    ``overwrite``: the caller no longer needs ``matrix`` and lets LAPACK reuse it.
     """
     if backend.name == "numpy":
         import scipy.linalg
@@ -221,7 +221,7 @@ class _Designs:
             return 0.0
         return _largest_eigenvalue(matrix, self.backend)
 
-    def decompose(self, form, rows_np, n_all, eigh_dtype) -> _Decomposition:
+    def decompose(self, form, rows_np, n_all, eigh_dtype, consume: bool = False) -> _Decomposition:
         backend, X = self.backend, self.X
         device = _device_of(X)
         rows = _index(rows_np, device, backend)
@@ -250,18 +250,20 @@ class _Designs:
             eigenvalues, V = _eigh(gram64, backend, eigh_dtype)
             V = backend.asarray(V, dtype="float32")
             return _Decomposition(form, x_mean, backend.asarray(eigenvalues, dtype="float32"), V, n_train, basis=V)
-        K = self.kernel64 if n_train == n_all else self.kernel64[rows][:, rows]
+        if consume:
+            # the refit comes after every inner fold's projections: it consumes the all-rows kernel
+            K, self.kernel64 = self.kernel64, None
+        else:
+            K = self.kernel64[rows][:, rows]
         if self.fit_intercept:
-            # centred in place on a copy, then cast before the eigensolver: transient memory is one
-            # float64 and one eigh_dtype n_train x n_train block instead of four
-            K = (K.clone() if hasattr(K, "clone") else K.copy()) if K is self.kernel64 else K
+            # centred in place, then cast before the eigensolver: transient memory is one float64
+            # and one eigh_dtype n_train x n_train block instead of four
             means = K.mean(1)
             K -= means[:, None]
             K -= means[None, :]
             K += means.mean()
-        owned = K is not self.kernel64
         K = backend.asarray(K, dtype=eigh_dtype)
-        eigenvalues, U = _eigh(K, backend, eigh_dtype, overwrite=owned)
+        eigenvalues, U = _eigh(K, backend, eigh_dtype, overwrite=True)
         del K
         return _Decomposition(form, x_mean, backend.asarray(eigenvalues, dtype="float32"),
                               backend.asarray(U, dtype="float32"), n_train)
@@ -455,7 +457,7 @@ def solve_ridge_cv(
         ex[train_rows] = False
         folds.append((_index(train_rows, device, backend), _index(val_rows, device, backend),
                       _index(np.flatnonzero(ex), device, backend), dec, Z_val))
-    full = designs.decompose(form, np.arange(n_samples), n_samples, eigh_dtype)
+    full = designs.decompose(form, np.arange(n_samples), n_samples, eigh_dtype, consume=True)
     designs.gram64 = designs.kernel64 = None  # the folds are cut: free the all-rows products
     basis = designs.refit_basis(full)
     Xtest_b = None if X_test is None else backend.asarray(
