@@ -446,11 +446,12 @@ def whole_brain_config(root: Path, context_tokens: int, backend: str = "numpy") 
             "execution": {"threads_per_worker": 1}}
 
 
-class PeakPerProcess:
+class PeakPerProcess(PeakMemory):
     """Peak resident memory of each process (this one and every child, e.g. Dask workers), sampled in a thread."""
 
     def __init__(self, interval: float = 0.05):
-        self.interval, self.peaks, self._stop = interval, {}, threading.Event()
+        super().__init__(interval)
+        self.peaks = {}
 
     def _sample(self):
         me = psutil.Process()
@@ -464,15 +465,6 @@ class PeakPerProcess:
                 key = (p.pid, name)
                 self.peaks[key] = max(self.peaks.get(key, 0), rss)
             time.sleep(self.interval)
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def whole_brain(work: Path, quick: bool, backend: str = "numpy") -> int:
