@@ -9,6 +9,16 @@ predictions with himalaya (numpy) and the ratios the issue sets goals for.
     python benchmarks/bench_ridge.py            # n=3000, p=768, t=20000 on the CPU
     BRAINALIGN_FAST=1 python benchmarks/bench_ridge.py   # small sizes (CI)
     python benchmarks/bench_ridge.py --gpu      # n=10000, p=4096, t=80000 on torch_cuda
+    python benchmarks/bench_ridge.py --sweep-p  # p = 768..4096 at n = 3000 and 1500, 5000 targets
+    python benchmarks/bench_ridge.py --sweep-p --targets 500   # the same, quick
+
+``--sweep-p`` (issue #22): as layers widen (p up to and above n) brainalign must
+stay >= 3x faster than himalaya's RidgeCV with <= 0.5x its peak memory and
+predictions equal (corr >= 0.99999); scikit-learn's RidgeCV runs with
+``alpha_per_target=True``, which it supports only for its efficient
+leave-one-out CV, so its predictions agree only approximately.  Also printed:
+the FLOP count of brainalign's route and the GFLOP/s it achieved against a
+float32 GEMM measured in the same run.
 
 Goals (issue #5): >= 2.4x faster than himalaya and >= 2.5x faster than
 scikit-learn on the CPU, peak memory <= 0.5x himalaya's; on an H100 the GPU
@@ -22,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,6 +47,14 @@ METHODS = {
     "himalaya-torch": "himalaya RidgeCV (torch CPU)",
     "sklearn": "scikit-learn RidgeCV(cv=5)",
 }
+SWEEP_METHODS = {
+    "brainalign-numpy": "brainalign RidgeEncoder (numpy)",
+    "himalaya-numpy": "himalaya RidgeCV (numpy)",
+    "himalaya-torch": "himalaya RidgeCV (torch CPU)",
+    "sklearn-gcv": "scikit-learn RidgeCV(alpha_per_target)",
+}
+SWEEP_P = (768, 1536, 3072, 4096)
+SWEEP_N = (3000, 1500)
 GPU_METHODS = {
     "brainalign-torch_cuda": "brainalign RidgeEncoder (torch_cuda)",
     "himalaya-torch_cuda": "himalaya RidgeCV (torch_cuda)",
@@ -74,8 +91,30 @@ def _rss_kib() -> int:
     return 0
 
 
-def worker(method: str, out_path: str, gpu: bool) -> None:
-    size = sizes(gpu)
+class _PeakRSS:
+    """Highest resident set size seen by a sampling thread (every 2 ms) while the block runs."""
+
+    def __enter__(self):
+        import threading
+
+        self.peak_kib = _rss_kib()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.002):
+            self.peak_kib = max(self.peak_kib, _rss_kib())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_kib = max(self.peak_kib, _rss_kib())
+
+
+def worker(method: str, out_path: str, gpu: bool, size: dict | None = None) -> None:
+    size = size or sizes(gpu)
     alphas = np.logspace(-1, 7, 10)
     X, Y, X_test = make_data(**size)
     cuda = method.endswith("torch_cuda")
@@ -92,6 +131,7 @@ def worker(method: str, out_path: str, gpu: bool) -> None:
         import torch
 
         torch.cuda.reset_peak_memory_stats()
+    sampler = _PeakRSS().__enter__()
     start = time.perf_counter()
     if method.startswith("brainalign"):
         from brainalign.encoding import RidgeEncoder
@@ -111,14 +151,21 @@ def worker(method: str, out_path: str, gpu: bool) -> None:
         sync()
         fit_s = time.perf_counter() - start
         pred = backend.to_numpy(model.predict(backend.asarray(X_test)))
+    elif method == "sklearn-gcv":
+        from sklearn.linear_model import RidgeCV
+
+        model = RidgeCV(alphas=alphas, alpha_per_target=True, scoring="neg_mean_squared_error").fit(X, Y)
+        fit_s = time.perf_counter() - start
+        pred = model.predict(X_test)
     else:
         from sklearn.linear_model import RidgeCV
 
         model = RidgeCV(alphas=alphas, cv=splits, scoring="neg_mean_squared_error").fit(X, Y)
         fit_s = time.perf_counter() - start
         pred = model.predict(X_test)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result = {"fit_s": fit_s, "peak_mib": max(0, peak_kib - baseline_kib) / 1024}
+    sampler.__exit__(None, None, None)
+    # sampled during the fit only: data generation before it does not count
+    result = {"fit_s": fit_s, "peak_mib": max(0, sampler.peak_kib - baseline_kib) / 1024}
     if cuda:
         import torch
 
@@ -142,26 +189,14 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> str:
     return f"all {flat:.7f}   targets > 0.9999: {np.mean(r > 0.9999):7.2%}   worst {np.min(r):.5f}"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gpu", action="store_true", help="GPU sizes and torch_cuda backends")
-    parser.add_argument("--methods", nargs="*", help="subset of methods to run")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        worker(args.worker, args.out, args.gpu)
-        return 0
-    methods = GPU_METHODS if args.gpu else METHODS
-    chosen = args.methods or list(methods)
-    size = sizes(args.gpu)
-    print(f"bench_ridge: n_train={size['n']}, p={size['p']}, targets={size['t']}, 10 alphas, 5-fold CV, "
-          f"threads OMP={os.environ.get('OMP_NUM_THREADS', 'default')}", flush=True)
+def _run_methods(methods: dict, chosen, size: dict, gpu: bool) -> tuple[dict, dict]:
+    """Each method in its own process on the same data; fit time, peak memory and predictions."""
     results, preds = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for method in chosen:
             out = str(Path(tmp) / method)
-            cmd = [sys.executable, __file__, "--worker", method, "--out", out] + (["--gpu"] if args.gpu else [])
+            cmd = [sys.executable, __file__, "--worker", method, "--out", out,
+                   "--size", f"{size['n']},{size['p']},{size['t']}"] + (["--gpu"] if gpu else [])
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"  {method}: FAILED\n{proc.stderr[-2000:]}", flush=True)
@@ -171,6 +206,109 @@ def main() -> int:
             extra = f", GPU peak {results[method]['gpu_peak_mib']:.0f} MiB" if "gpu_peak_mib" in results[method] else ""
             print(f"  {methods[method]:<40s} fit {results[method]['fit_s']:8.2f} s   "
                   f"peak +{results[method]['peak_mib']:8.0f} MiB{extra}", flush=True)
+    return results, preds
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.astype(np.float64).ravel(), b.astype(np.float64).ravel())[0, 1])
+
+
+def gemm_gflops(size: int = 2000, repeats: int = 3) -> float:
+    """Best-of-``repeats`` float32 GEMM rate of this machine at the current thread settings."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((size, size), dtype=np.float32)
+    B = rng.standard_normal((size, size), dtype=np.float32)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        A @ B
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size**3 / best / 1e9
+
+
+def sweep_p(targets: int, methods_chosen=None, p_values=SWEEP_P, n_values=SWEEP_N) -> int:
+    """brainalign vs himalaya vs scikit-learn as the layer width p grows (issue #22)."""
+    from sklearn.model_selection import KFold
+
+    from brainalign.encoding._solvers import ridge_cv_flops
+
+    chosen = methods_chosen or list(SWEEP_METHODS)
+    gemm = gemm_gflops()
+    print(f"bench_ridge --sweep-p: {targets} targets, 10 alphas, 5-fold CV, threads "
+          f"OMP={os.environ.get('OMP_NUM_THREADS', 'default')}; float32 GEMM {gemm:.1f} GFLOP/s", flush=True)
+    rows = []
+    for n in n_values:
+        for p in p_values:
+            size = dict(n=n, p=p, t=targets)
+            flops = ridge_cv_flops(n, p, targets, 10, list(KFold(5).split(np.empty((n, 1)))), n_test=N_TEST)
+            print(f"n={n}, p={p}: brainalign route {flops['route']}, {flops['total'] / 1e9:.0f} GFLOP "
+                  f"(decompositions {flops['decompositions'] / 1e9:.0f}, alphas {flops['alphas'] / 1e9:.0f})",
+                  flush=True)
+            # measured again at each size: on a shared machine the load (and so the rate) drifts
+            gemm = gemm_gflops()
+            results, preds = _run_methods(SWEEP_METHODS, chosen, size, False)
+            ours = results.get("brainalign-numpy")
+            row = {"n": n, "p": p, "route": flops["route"]}
+            if ours:
+                row["gflops"] = flops["total"] / 1e9 / ours["fit_s"]
+                print(f"  brainalign achieved {row['gflops']:.1f} GFLOP/s = {row['gflops'] / gemm:.0%} of the GEMM rate "
+                      f"({gemm:.1f} GFLOP/s, measured just before)")
+            for method, res in results.items():
+                if method == "brainalign-numpy" or not ours:
+                    continue
+                row[method] = (res["fit_s"] / ours["fit_s"], ours["peak_mib"] / max(res["peak_mib"], 1e-9),
+                               _correlation(preds["brainalign-numpy"], preds[method]))
+                print(f"  vs {SWEEP_METHODS[method]:<40s} speed-up {row[method][0]:6.2f}x   memory "
+                      f"{row[method][1]:5.2f}x   prediction corr {row[method][2]:.7f}", flush=True)
+            if "himalaya-numpy" in preds and ours:
+                print(f"  agreement with himalaya (numpy): "
+                      f"{_agreement(preds['brainalign-numpy'], preds['himalaya-numpy'])}", flush=True)
+            rows.append(row)
+    print("\nsummary (speed-up = their fit time / brainalign's; memory = brainalign peak / theirs):")
+    others = [m for m in chosen if m != "brainalign-numpy"]
+    print(f"  {'n':>5s} {'p':>5s} {'route':>7s} {'GFLOP/s':>8s}  " + "  ".join(f"{m:>30s}" for m in others))
+    ok = True
+    for row in rows:
+        cells = []
+        for m in others:
+            if m in row:
+                speed, mem, corr = row[m]
+                cells.append(f"{speed:5.2f}x {mem:4.2f}x mem r={corr:.6f}")
+                if m == "himalaya-numpy":
+                    ok &= speed >= 3.0 and mem <= 0.5 and corr >= 0.99999
+            else:
+                cells.append(f"{'-':>30s}")
+        print(f"  {row['n']:>5d} {row['p']:>5d} {row['route']:>7s} {row.get('gflops', float('nan')):8.1f}  "
+              + "  ".join(f"{c:>30s}" for c in cells))
+    print(f"goal (>= 3x himalaya numpy, <= 0.5x its memory, corr >= 0.99999 at every size): "
+          f"{'met' if ok else 'NOT met'}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpu", action="store_true", help="GPU sizes and torch_cuda backends")
+    parser.add_argument("--sweep-p", action="store_true", help="p = 768..4096 at n = 3000 and 1500 (issue #22)")
+    parser.add_argument("--targets", type=int, default=5000, help="targets in --sweep-p (default 5000)")
+    parser.add_argument("--p-values", type=int, nargs="*", help="--sweep-p widths (default 768 1536 3072 4096)")
+    parser.add_argument("--n-values", type=int, nargs="*", help="--sweep-p training rows (default 3000 1500)")
+    parser.add_argument("--methods", nargs="*", help="subset of methods to run")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--size", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        size = dict(zip("npt", map(int, args.size.split(",")))) if args.size else None
+        worker(args.worker, args.out, args.gpu, size)
+        return 0
+    if args.sweep_p:
+        return sweep_p(args.targets, args.methods, tuple(args.p_values or SWEEP_P), tuple(args.n_values or SWEEP_N))
+    methods = GPU_METHODS if args.gpu else METHODS
+    chosen = args.methods or list(methods)
+    size = sizes(args.gpu)
+    print(f"bench_ridge: n_train={size['n']}, p={size['p']}, targets={size['t']}, 10 alphas, 5-fold CV, "
+          f"threads OMP={os.environ.get('OMP_NUM_THREADS', 'default')}", flush=True)
+    results, preds = _run_methods(methods, chosen, size, args.gpu)
     reference = "himalaya-torch_cuda" if args.gpu else "himalaya-numpy"
     if reference in preds:
         print(f"agreement of predictions with {methods[reference]} (correlation):")
@@ -188,6 +326,14 @@ def main() -> int:
             print(f"  vs {methods[method]:<37s} speed-up {speed:6.2f}x   memory {mem:5.2f}x")
         if args.gpu:
             print(f"  GPU fit time {results[ours]['fit_s']:.2f} s (goal <= 3.4 s on an H100)")
+        from sklearn.model_selection import KFold
+
+        from brainalign.encoding._solvers import ridge_cv_flops
+
+        flops = ridge_cv_flops(size["n"], size["p"], size["t"], 10, list(KFold(5).split(np.empty((size["n"], 1)))),
+                               n_test=N_TEST)
+        print(f"  brainalign route {flops['route']}: {flops['total'] / 1e9:.0f} GFLOP, achieved "
+              f"{flops['total'] / 1e9 / results[ours]['fit_s']:.1f} GFLOP/s")
     return 0
 
 

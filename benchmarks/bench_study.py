@@ -19,6 +19,7 @@ Prints, each against a named baseline:
     python benchmarks/bench_study.py            # 13 subjects, all 7 MiniLM layers + random GPT-2
     python benchmarks/bench_study.py --fast     # 4 subjects, 3 + 3 layers
     python benchmarks/bench_study.py --fast --part overhead --keep /tmp/bench   # one part, folders reused
+    python benchmarks/bench_study.py --whole-brain [--quick]   # simulated whole-brain study (issue #22)
 """
 
 from __future__ import annotations
@@ -330,6 +331,207 @@ def planner_benchmark(work: Path) -> None:
           f"vs 100 one-subject plans {100 * single:.3f} s: {100 * single / min(times):.1f}x")
 
 
+# ---------------------------------------------------------------------------------- --whole-brain
+# Simulated participants on the MNI152 brain mask (issue #22): every voxel follows one known layer
+# of MiniLM; the study runs both models x all layers x 4 subjects through ``run_study``.
+WHOLE_BRAIN_SIZES = {
+    # voxel size (mm) of the resampled MNI152 mask, scans per run, runs, subjects
+    "full": dict(voxel_mm=3.0, scans=750, runs=4, subjects=4, tr=1.0),  # 69 804 voxels, 3 000 samples
+    "quick": dict(voxel_mm=8.0, scans=150, runs=4, subjects=4, tr=1.0),  # 3 666 voxels, 600 samples
+}
+WHOLE_BRAIN_GPT2 = {"architecture": "gpt2", "n_layers": 4, "hidden_size": 64, "n_heads": 4}
+
+
+class WholeBrainAdapter:
+    """Dataset adapter over the simulated participants written by :func:`simulate_whole_brain`.
+
+    Imported by name (``adapter = "bench_study:WholeBrainAdapter"``) in every
+    process, Dask workers included; the data are read from ``[dataset] path``.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        from brainalign.pipeline import DatasetAdapter
+
+        # the base class is imported lazily so that importing this script stays cheap
+        concrete = type("WholeBrainAdapterImpl", (DatasetAdapter,), {
+            "name": "bench_whole_brain",
+            "list_subjects": lambda self, root, options: sorted(p.name for p in Path(root).glob("sub-*")),
+            "grid_id": lambda self, subject, options: "shared",
+            "load": _load_simulated_subject,
+        })
+        return concrete()
+
+
+def _load_simulated_subject(self, subject, root, options):
+    import json
+
+    import numpy as np
+    from nilearn.maskers import NiftiMasker
+
+    from brainalign.core import Recording, Timeline
+    from brainalign.pipeline import SubjectData
+
+    root = Path(root)
+    side = json.loads((root / "timeline.json").read_text())
+    timeline = Timeline(side["tokens"], side["onsets"], side["offsets"], side["runs"])
+    info = json.loads((root / subject / "recording.json").read_text())
+    data = np.load(root / subject / "data.npy", mmap_mode="r")
+    masker = NiftiMasker(str(root / "mask.nii.gz")).fit()
+    return SubjectData(timeline, Recording(data, info["tr"], np.asarray(info["runs"]), None, "fmri", masker, subject))
+
+
+def whole_brain_timeline(scans: int, runs: int, tr: float):
+    """The demo's two stories read aloud over and over, cut to ``runs`` runs of ``scans * tr`` seconds."""
+    from importlib import resources
+
+    from brainalign.core import Timeline
+    from brainalign.demo import STORIES
+    from brainalign.stimuli import synthetic_speech_timeline
+
+    texts = [resources.files("brainalign").joinpath("data", f"story_{s}.txt").read_text(encoding="utf-8")
+             for s in STORIES]
+    duration = scans * tr - 16.0  # leave the HRF's tail inside the run
+    parts = []
+    for k in range(runs):
+        text = "\n\n".join(texts[(k + i) % len(texts)] for i in range(40))
+        tl = synthetic_speech_timeline(text, run=f"run-{k + 1}", start=2.0, seed=k)
+        parts.append(tl.select(tl.offsets < duration))
+    return Timeline.concatenate(parts)
+
+
+def simulate_whole_brain(root: Path, size: dict, context_tokens: int) -> dict:
+    """Write the mask, the timeline and ``size['subjects']`` simulated participants under ``root``."""
+    import json
+
+    import numpy as np
+
+    from brainalign.demo import demo_brain_mask
+    from brainalign.features import bundled_model_dir, extract_text_features
+    from brainalign.simulation import simulate_fmri
+
+    root.mkdir(parents=True, exist_ok=True)
+    mask = demo_brain_mask(size["voxel_mm"])
+    mask.to_filename(str(root / "mask.nii.gz"))
+    timeline = whole_brain_timeline(size["scans"], size["runs"], size["tr"])
+    (root / "timeline.json").write_text(json.dumps({
+        "tokens": [str(t) for t in timeline.tokens], "onsets": timeline.onsets.tolist(),
+        "offsets": timeline.offsets.tolist(), "runs": [str(r) for r in timeline.runs]}))
+    features = extract_text_features(timeline, bundled_model_dir(), context_tokens=context_tokens,
+                                     future_context=True)
+    n_scans = {f"run-{k + 1}": size["scans"] for k in range(size["runs"])}
+    planted = {}
+    for s in range(size["subjects"]):
+        subject = f"sub-{s + 1:02d}"
+        rec, truth = simulate_fmri(features, mask_img=mask, layer_of_target="gradient", tr=size["tr"],
+                                   n_scans=n_scans, snr=0.5, noise_fraction=0.1, seed=s, subject=subject)
+        (root / subject).mkdir(exist_ok=True)
+        np.save(root / subject / "data.npy", np.asarray(rec.data, dtype=np.float32))
+        (root / subject / "recording.json").write_text(json.dumps({"tr": size["tr"], "runs": [str(r) for r in rec.runs]}))
+        planted[subject] = np.asarray(truth.layer_of_target, dtype=object)
+        del rec, truth
+    return {"planted": planted, "n_voxels": int(planted[subject].size), "n_words": int(timeline.n_events),
+            "layers": list(features.layer_names)}
+
+
+def whole_brain_config(root: Path, context_tokens: int, backend: str = "numpy") -> dict:
+    from brainalign.features import bundled_model_dir
+
+    return {"name": "whole-brain-bench", "output": "out", "cache_dir": "features",
+            "dataset": {"name": "bench_whole_brain", "adapter": "bench_study:WholeBrainAdapter", "path": str(root)},
+            "features": {"context_tokens": context_tokens},
+            "models": [{"name": "minilm", "model": str(bundled_model_dir()), "options": {"future_context": True}},
+                       {"name": "random-gpt2", "random": WHOLE_BRAIN_GPT2}],
+            "baseline": {"dataset": False, "word_rate": False},
+            "encoding": {"backend": backend, "gain_bootstraps": 0, "autocorrelation": False},
+            "execution": {"threads_per_worker": 1}}
+
+
+class PeakPerProcess(PeakMemory):
+    """Peak resident memory of each process (this one and every child, e.g. Dask workers), sampled in a thread."""
+
+    def __init__(self, interval: float = 0.05):
+        super().__init__(interval)
+        self.peaks = {}
+
+    def _sample(self):
+        me = psutil.Process()
+        while not self._stop.is_set():
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    rss = p.memory_info().rss
+                    name = " ".join(p.cmdline()[-2:]) if p.pid != me.pid else "main"
+                except psutil.Error:
+                    continue
+                key = (p.pid, name)
+                self.peaks[key] = max(self.peaks.get(key, 0), rss)
+            time.sleep(self.interval)
+
+
+def whole_brain(work: Path, quick: bool, backend: str = "numpy") -> int:
+    """Sequential vs LocalCluster(2) on the simulated whole-brain study; memory per process; maps; recovery."""
+    import numpy as np
+
+    from brainalign.pipeline import StudyResults, parse_config, run_study
+
+    size = WHOLE_BRAIN_SIZES["quick" if quick else "full"]
+    context_tokens = 32
+    # Dask workers import the adapter by module name: this folder must be on their path too
+    here = str(Path(__file__).resolve().parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    start = time.perf_counter()
+    sim = simulate_whole_brain(work / "data", size, context_tokens)
+    n_samples = size["scans"] * size["runs"]
+    data_mib = n_samples * sim["n_voxels"] * 4 / 2**20
+    print(f"whole-brain study ({'quick' if quick else 'full'}): {sim['n_voxels']} voxels (MNI152 mask at "
+          f"{size['voxel_mm']:g} mm), {n_samples} samples in {size['runs']} runs (TR {size['tr']:g} s, "
+          f"{sim['n_words']} words), {size['subjects']} subjects, models MiniLM ({len(sim['layers'])} layers) + "
+          f"random GPT-2 ({WHOLE_BRAIN_GPT2['n_layers'] + 1} layers); {data_mib:.0f} MiB of float32 data per "
+          f"subject; simulated in {time.perf_counter() - start:.0f} s; {os.cpu_count()} CPU cores; encoding on {backend}", flush=True)
+    raw = whole_brain_config(work / "data", context_tokens, backend)
+    runs = {}
+    for label, options in (("sequential", {}), ("dask", {"executor": "dask", "n_workers": 2})):
+        folder = work / label
+        folder.mkdir(parents=True)
+        config = parse_config(raw, base_dir=folder)
+        with PeakPerProcess() as mem:
+            t0 = time.perf_counter()
+            run = run_study(config, **options)
+            wall = time.perf_counter() - t0
+        workers = {k: v for k, v in mem.peaks.items() if k[1] != "main"}
+        worker_peak = max(workers.values()) if workers else mem.peaks.get((os.getpid(), "main"), 0)
+        main_peak = max(v for k, v in mem.peaks.items() if k[1] == "main")
+        runs[label] = (run, wall)
+        n_fit = run.ran.get("fit", 0)
+        print(f"  {label:<21s} {wall:7.1f} s  ({n_fit} fit tasks, {wall / max(n_fit, 1):.1f} s per fit incl. "
+              f"features)  peak RSS: main {main_peak / 2**20:6.0f} MiB"
+              + (f", largest worker {worker_peak / 2**20:6.0f} MiB ({len(workers)} worker processes)" if workers else ""),
+              flush=True)
+    seq_wall, dsk_wall = runs["sequential"][1], runs["dask"][1]
+    print(f"  LocalCluster(2) vs sequential: {seq_wall / dsk_wall:.2f}x")
+    output = runs["sequential"][0].output
+    results = StudyResults.load(output)
+    maps = sorted(output.glob("**/maps/*.nii*"))
+    print(f"  NIfTI maps written: {len(maps)} (e.g. {maps[0].relative_to(output) if maps else 'none'})")
+    hits = []
+    for subject, planted in sim["planted"].items():
+        best = np.asarray(results.sweep("minilm", subject).best_layer(), dtype=object)
+        driven = np.array([p is not None for p in planted])
+        hits.append(float(np.mean(best[driven] == planted[driven])))
+    chance = 1.0 / len(sim["layers"])
+    print(f"  planted best layer recovered (MiniLM, driven voxels): "
+          + ", ".join(f"{h:.0%}" for h in hits) + f" per subject (chance {chance:.0%})")
+    # 100 subjects x 8 models on SLURM: fits scale with subjects x models x layers; each fit task is
+    # independent, so the wall time divides by the number of single-core workers
+    per_fit = seq_wall / max(runs["sequential"][0].ran.get("fit", 1), 1)
+    layers_per_model = (len(sim["layers"]) + WHOLE_BRAIN_GPT2["n_layers"] + 1) / 2
+    fits = 100 * 8 * layers_per_model
+    print(f"  extrapolation to 100 subjects x 8 models (~{layers_per_model:.0f} layers each): {fits:.0f} fit tasks x "
+          f"{per_fit:.1f} s = {fits * per_fit / 3600:.1f} core-hours at this size; "
+          f"on a SLURM allocation of 64 single-core workers ~{fits * per_fit / 64 / 3600:.2f} h "
+          f"(plus feature extraction once per model)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="4 subjects, fewer layers")
@@ -337,6 +539,9 @@ def main() -> int:
     parser.add_argument("--part", choices=["all", "planner", "study", "overhead", "tiny"], default="all",
                         help="only one part: the planner, the study sequential vs Dask, the Dask per-task "
                              "overhead, or the batching of tiny fits")
+    parser.add_argument("--whole-brain", action="store_true", help="simulated whole-brain study (issue #22)")
+    parser.add_argument("--quick", action="store_true", help="with --whole-brain: small mask, short runs")
+    parser.add_argument("--backend", default="numpy", help="with --whole-brain: encoding backend (numpy, torch_cuda)")
     args = parser.parse_args()
     fast = args.fast or os.environ.get("BRAINALIGN_FAST") == "1"
     from brainalign._logging import configure_logging
@@ -344,6 +549,12 @@ def main() -> int:
     configure_logging(-1)
     logging.getLogger("distributed").setLevel(logging.ERROR)
     work = Path(args.keep or tempfile.mkdtemp(prefix="bench-study-"))
+    if args.whole_brain:
+        try:
+            return whole_brain(work, args.quick, args.backend)
+        finally:
+            if args.keep is None:
+                shutil.rmtree(work, ignore_errors=True)
     part = args.part
     try:
         if part in ("all", "planner"):
