@@ -9,6 +9,7 @@ written to a resumable results folder), both built on the encoding cell
 
 from ._banded import BandedRidgeEncoder
 from ._baselines import autocorrelation_baseline
+from ._compare import composite_sites, compare_models, cross_validate_models, winners_per_region
 from ._ceilings import explainable_variance, intersubject_ceiling, normalize_scores
 from ._crossval import cross_validate, default_gap_s, with_baseline
 from ._cv import ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold
@@ -81,8 +82,11 @@ __all__ = [
     "alphas_from_text",
     "autocorrelation_baseline",
     "bootstrap_best_layer_ci",
+    "compare_models",
+    "composite_sites",
     "correlation_score",
     "cross_validate",
+    "cross_validate_models",
     "default_alphas",
     "default_gap_s",
     "explainable_variance",
@@ -102,4 +106,5 @@ __all__ = [
     "gain_test",
     "layer_dirname",
     "variance_partitioning",
+    "winners_per_region",
 ]

@@ -1,0 +1,453 @@
+"""Model comparison per target: which of several encoding models predicts a target better, with FDR.
+
+The statistic of Subramaniam et al. (2024, "Revealing vision-language
+integration in the brain"): every model is cross-validated on the same outer
+folds; per target, the difference in fold-averaged test r between two models
+gets a paired block-bootstrap distribution whose resampled rows are drawn
+*once* and shared by every model and every comparison of the set; p-values are
+Benjamini-Hochberg corrected within each comparison; composite criteria (a
+multimodal model beating every unimodal model and their linear combination)
+are conjunctions of those per-comparison decisions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording
+from ._crossval import cross_validate, default_gap_s
+from ._gain import block_resample_rows, draw_block_starts
+from ._stats import fdr
+
+logger = logging.getLogger("brainalign.encoding")
+
+#: columns of the tidy comparison table (the report's "model A vs B per target" section reads them)
+COMPARISON_COLUMNS = ("model_a", "model_b", "target", "r_a", "r_b", "difference", "ci_low", "ci_high", "p",
+                      "p_fdr")
+
+
+def cross_validate_models(
+    designs: Mapping[str, DesignMatrix],
+    recording: Recording,
+    *,
+    combinations: Mapping[str, Sequence[str]] | None = None,
+    combination_estimator: str = "banded",
+    gap_s: float | None = None,
+    seed: int = 0,
+    **cv_kwargs,
+) -> dict[str, EncodingResult]:
+    """Cross-validate several designs on the same outer folds, keeping their test predictions.
+
+    Parameters
+    ----------
+    designs : mapping of str to DesignMatrix or ndarray
+        One design per model (e.g. ``{"clip": ..., "vit": ..., "bert": ...}``).
+    recording : Recording
+    combinations : mapping of str to list of str, optional
+        Linear combinations of models, e.g. ``{"vit+bert": ["vit", "bert"]}``:
+        the designs are stacked column-wise and fitted with
+        ``combination_estimator`` (default :class:`BandedRidgeEncoder`, one
+        penalty per model) so the combination is the best *linear* mixture of
+        the unimodal features, the control a multimodal model must beat.
+    gap_s : float or None
+        Shared by all fits (default: the largest default gap of the designs), so
+        that every model is tested on the same folds.
+    seed : int
+    **cv_kwargs
+        Passed to :func:`cross_validate` (alphas, cv, backend, ...).
+
+    Returns
+    -------
+    dict of str to EncodingResult
+        With ``predictions`` and ``folds`` attributes, ready for :func:`compare_models`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainalign.core import Recording
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.normal(size=(300, 3)), rng.normal(size=(300, 3))
+    >>> rec = Recording(a @ np.ones((3, 2)) + rng.normal(size=(300, 2)), sampling_period=1.0)
+    >>> res = cross_validate_models({"a": a, "b": b}, rec, combinations={"a+b": ["a", "b"]}, backend="numpy")
+    >>> sorted(res), res["a"].predictions.shape
+    (['a', 'a+b', 'b'], (300, 2))
+    """
+    if not isinstance(recording, Recording):
+        raise BrainalignInputError(f"recording must be a brainalign Recording, got {type(recording).__name__}.")
+    if not designs:
+        raise BrainalignInputError("designs is empty; pass at least two models, e.g. {'clip': X1, 'vit': X2}.")
+    for key in ("return_predictions", "shuffle"):
+        if cv_kwargs.get(key):
+            raise BrainalignInputError(
+                f"{key} cannot be set for a model comparison: predictions are always kept and test folds "
+                "must be contiguous for the block bootstrap."
+            )
+    checked: dict[str, DesignMatrix] = {}
+    for name, d in designs.items():
+        if isinstance(d, DesignMatrix):
+            X = d
+        else:
+            arr = np.asarray(d, dtype=float)
+            if arr.ndim != 2 or arr.shape[0] != recording.n_samples:
+                raise BrainalignInputError(
+                    f"design {name!r} has shape {arr.shape}; it needs one row per recording sample "
+                    f"({recording.n_samples})."
+                )
+            X = DesignMatrix(arr, recording.runs, recording.sampling_period, name=str(name))
+        X.check_matches(recording)
+        checked[str(name)] = X
+    combos = {}
+    for name, parts in (combinations or {}).items():
+        if isinstance(parts, str) or len(parts) < 2:
+            raise BrainalignInputError(f"combination {name!r} must list at least two models, got {parts!r}.")
+        missing = [p for p in parts if p not in checked]
+        if missing:
+            raise BrainalignInputError(
+                f"combination {name!r} names {missing}, which are not among the designs {sorted(checked)}."
+            )
+        if name in checked:
+            raise BrainalignInputError(f"combination {name!r} has the name of a design; rename it.")
+        combos[str(name)] = DesignMatrix.stack([checked[p] for p in parts], name=str(name))
+    if gap_s is None:
+        gap_s = max(default_gap_s(d, recording) for d in checked.values())
+    results = {}
+    for name, d in {**checked, **combos}.items():
+        kwargs = dict(cv_kwargs, gap_s=gap_s, seed=seed, return_predictions=True)
+        if name in combos:
+            kwargs["estimator"] = combination_estimator
+        logger.info("Model comparison: cross-validating %s", name)
+        results[name] = cross_validate(d, recording, model=name, **kwargs)
+    return results
+
+
+def _resample_counts(n: int, block: int, n_bootstraps: int, rng: np.random.Generator):
+    """Sparse (n_bootstraps, n) counts of how often each test row is drawn by each circular block resample."""
+    from scipy import sparse
+
+    rows = block_resample_rows(n, block, draw_block_starts(n, block, n_bootstraps, rng))
+    data = np.ones(rows.size)
+    return sparse.csr_matrix((data, (np.repeat(np.arange(n_bootstraps), n), rows.ravel())),
+                             shape=(n_bootstraps, n))
+
+
+def _resampled_corr(counts, y: np.ndarray, p: np.ndarray, n: int) -> np.ndarray:
+    """Pearson r of every column pair (y, p) on every resample (n_bootstraps, n_targets)."""
+    sy, sp = counts @ y, counts @ p
+    syy, spp, syp = counts @ (y * y), counts @ (p * p), counts @ (y * p)
+    cov = syp - sy * sp / n
+    var = (syy - sy * sy / n) * (spp - sp * sp / n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov / np.sqrt(var)
+    return np.where(var > 1e-24, r, 0.0)
+
+
+def _standardized(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    a = a - a.mean(0)
+    scale = np.sqrt((a * a).mean(0))
+    return a / np.where(scale > 0, scale, 1.0)
+
+
+def bootstrap_model_scores(Y: np.ndarray, predictions: Mapping[str, np.ndarray], folds, block: int,
+                           n_bootstraps: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Bootstrap distributions (n_bootstraps, n_targets) of each model's fold-averaged test r.
+
+    The resampled rows of every fold are drawn once and shared by all models and
+    targets, so differences between any two models are paired.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Y = rng.normal(size=(100, 2))
+    >>> dist = bootstrap_model_scores(Y, {"a": Y + rng.normal(size=(100, 2)), "b": rng.normal(size=(100, 2))},
+    ...                               [np.arange(50), np.arange(50, 100)], block=5, n_bootstraps=200)
+    >>> bool(dist["a"].mean() > dist["b"].mean() + 0.4)
+    True
+    """
+    rng = np.random.default_rng(seed)
+    names = list(predictions)
+    out = {m: np.zeros((int(n_bootstraps), Y.shape[1])) for m in names}
+    for test in folds:
+        test = np.asarray(test)
+        counts = _resample_counts(test.size, block, int(n_bootstraps), rng)
+        y = _standardized(Y[test])
+        for m in names:
+            out[m] += _resampled_corr(counts, y, _standardized(predictions[m][test]), test.size)
+    return {m: v / len(folds) for m, v in out.items()}
+
+
+def compare_models(
+    results: Mapping[str, EncodingResult],
+    recording: Recording,
+    comparisons: Sequence[tuple[str, str]] | None = None,
+    *,
+    criteria: Mapping[str, Mapping] | None = None,
+    n_bootstraps: int = 1000,
+    block_s: float | None = None,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Paired block-bootstrap comparison of models per target, BH-FDR within each comparison.
+
+    Method.  The models' cross-validated test predictions (from
+    :func:`cross_validate_models`, or :func:`cross_validate` with
+    ``return_predictions=True`` on identical folds) are kept fixed; within every
+    outer test fold the rows are resampled as a circular block bootstrap
+    (blocks of ``block_s`` seconds), the resamples drawn **once** and reused for
+    every model, so the bootstrap distributions of all comparisons of the set
+    are paired and mutually consistent (a composite criterion evaluates its
+    comparisons on the same resamples).  For a comparison ``(a, b)`` and a
+    target, ``difference`` is the fold-averaged test r of ``a`` minus that of
+    ``b``; ``ci_low``/``ci_high`` the percentile interval; ``p`` the one-sided
+    p-value of "``a`` is not better" (``(1 + #{boot <= 0}) / (1 + B)``);
+    ``p_fdr`` Benjamini-Hochberg across the targets of that comparison.
+
+    Parameters
+    ----------
+    results : mapping of str to EncodingResult
+        Each with ``predictions`` (n_samples, n_targets) and ``folds``.
+    recording : Recording
+        The recording the models were scored on.
+    comparisons : list of (str, str), optional
+        Ordered pairs ``(a, b)`` testing "a beats b".  Default: every ordered
+        pair needed by ``criteria``, or all ordered pairs when there are none.
+    criteria : mapping, optional
+        Composite criteria, e.g. ``{"integration": {"multimodal": "clip",
+        "against": ["vit", "bert", "vit+bert"]}}`` (key ``winner`` works as well as
+        ``multimodal``; ``alpha`` defaults to 0.05).  Their comparisons are added
+        and :func:`composite_sites` evaluates them (``table.attrs["criteria"]``).
+    n_bootstraps : int
+    block_s : float or None
+        Block length in seconds; default the gap recorded in the results'
+        config (the span of history samples share), else 1 s.
+    ci : float
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        The tidy table, columns :data:`COMPARISON_COLUMNS`, one row per
+        comparison and target.  ``attrs`` hold the configuration.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainalign.core import Recording
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.normal(size=(400, 3)), rng.normal(size=(400, 3))
+    >>> rec = Recording(a @ np.ones((3, 2)) + 3 * rng.normal(size=(400, 2)), sampling_period=1.0)
+    >>> res = cross_validate_models({"a": a, "b": b}, rec, backend="numpy")
+    >>> table = compare_models(res, rec, [("a", "b")], n_bootstraps=200)
+    >>> table["p_fdr"].lt(0.05).tolist()
+    [True, True]
+    """
+    if not isinstance(recording, Recording):
+        raise BrainalignInputError(f"recording must be a brainalign Recording, got {type(recording).__name__}.")
+    if isinstance(n_bootstraps, bool) or not isinstance(n_bootstraps, (int, np.integer)) or n_bootstraps < 1:
+        raise BrainalignInputError(f"n_bootstraps must be a positive int, got {n_bootstraps!r}.")
+    if not 0 < ci < 1:
+        raise BrainalignInputError(f"ci must be a coverage in (0, 1), e.g. 0.95, got {ci!r}.")
+    names = list(results)
+    if len(names) < 2:
+        raise BrainalignInputError(f"compare_models needs at least two models, got {names}.")
+    parsed = {name: _parse_criterion(name, spec, names) for name, spec in (criteria or {}).items()}
+    pairs = [tuple(map(str, c)) for c in (comparisons or [])]
+    for crit in parsed.values():
+        pairs += [(crit["winner"], other) for other in crit["against"]]
+    if not pairs:
+        pairs = [(a, b) for a in names for b in names if a != b]
+    pairs = list(dict.fromkeys(pairs))
+    for a, b in pairs:
+        for m in (a, b):
+            if m not in results:
+                raise BrainalignInputError(f"comparison ({a!r}, {b!r}) names {m!r}, not among the models {names}.")
+        if a == b:
+            raise BrainalignInputError(f"comparison ({a!r}, {b!r}) compares a model with itself.")
+    used = list(dict.fromkeys(m for pair in pairs for m in pair))
+    folds = _common_folds({m: results[m] for m in used}, recording)
+    if block_s is None:
+        gaps = [float(results[m].config.get("gap_s") or 0.0) for m in used]
+        block_s = max(gaps) if max(gaps) > 0 else 1.0
+    block_s = float(block_s)
+    if not (np.isfinite(block_s) and block_s > 0):
+        raise BrainalignInputError(f"block_s must be a positive number of seconds, got {block_s!r}.")
+    block = max(1, int(math.ceil(block_s / recording.sampling_period - 1e-9)))
+    for k, test in enumerate(folds):
+        if test.size < 2 * block:
+            raise BrainalignInputError(
+                f"Test fold {k} has {test.size} samples, fewer than two bootstrap blocks of {block} samples "
+                f"({block_s:g} s); pass a smaller block_s."
+            )
+    boot = bootstrap_model_scores(np.asarray(recording.data, dtype=float),
+                                  {m: results[m].predictions for m in used}, folds, block, int(n_bootstraps), seed)
+    q = (1.0 - ci) / 2.0
+    frames = []
+    for a, b in pairs:
+        diff_boot = boot[a] - boot[b]
+        r_a, r_b = results[a].r.mean(0), results[b].r.mean(0)
+        p = (1.0 + (diff_boot <= 0).sum(0)) / (1.0 + diff_boot.shape[0])
+        frames.append(pd.DataFrame({
+            "model_a": a, "model_b": b, "target": recording.target_names, "r_a": r_a, "r_b": r_b,
+            "difference": r_a - r_b, "ci_low": np.quantile(diff_boot, q, axis=0),
+            "ci_high": np.quantile(diff_boot, 1.0 - q, axis=0), "p": p, "p_fdr": fdr(p),
+        }))
+    table = pd.concat(frames, ignore_index=True)
+    table.attrs.update({
+        "comparisons": [list(p) for p in pairs],
+        "criteria": {k: {"winner": v["winner"], "against": list(v["against"]), "alpha": v["alpha"]}
+                     for k, v in parsed.items()},
+        "n_bootstraps": int(n_bootstraps), "block_s": block_s, "block_samples": block, "ci": float(ci),
+        "seed": int(seed), "n_folds": len(folds),
+        "method": "paired circular block bootstrap of test rows within each outer fold, resamples shared by "
+                  "all models; percentile CI; one-sided p of difference <= 0; BH-FDR within each comparison",
+    })
+    return table
+
+
+def _parse_criterion(name: str, spec, models: Sequence[str]) -> dict:
+    if not isinstance(spec, Mapping):
+        raise BrainalignInputError(
+            f"criterion {name!r} must be a mapping like {{multimodal = 'clip', against = ['vit', 'bert']}}, "
+            f"got {spec!r}."
+        )
+    winner = spec.get("winner", spec.get("multimodal"))
+    against = spec.get("against")
+    unknown = set(spec) - {"winner", "multimodal", "against", "alpha"}
+    if unknown:
+        raise BrainalignInputError(f"criterion {name!r} has unknown keys {sorted(unknown)}; "
+                                   "use multimodal (or winner), against and alpha.")
+    if not isinstance(winner, str) or not against or isinstance(against, str):
+        raise BrainalignInputError(
+            f"criterion {name!r} needs multimodal = '<model>' and against = [<models>], got {dict(spec)!r}."
+        )
+    for m in [winner, *against]:
+        if m not in models:
+            raise BrainalignInputError(f"criterion {name!r} names model {m!r}, not among {list(models)}.")
+    alpha = float(spec.get("alpha", 0.05))
+    if not 0 < alpha < 1:
+        raise BrainalignInputError(f"criterion {name!r}: alpha must be in (0, 1), got {alpha!r}.")
+    return {"winner": winner, "against": [str(a) for a in against], "alpha": alpha}
+
+
+def _common_folds(results: Mapping[str, EncodingResult], recording: Recording) -> list[np.ndarray]:
+    ref_name, folds = None, None
+    for name, res in results.items():
+        if getattr(res, "predictions", None) is None or getattr(res, "folds", None) is None:
+            raise BrainalignInputError(
+                f"model {name!r} has no test predictions; cross-validate it with return_predictions=True "
+                "(cross_validate_models does)."
+            )
+        if res.predictions.shape != recording.data.shape:
+            raise BrainalignInputError(
+                f"model {name!r}'s predictions have shape {res.predictions.shape}, the recording "
+                f"{recording.data.shape}."
+            )
+        f = [np.asarray(t) for t in res.folds]
+        if folds is None:
+            ref_name, folds = name, f
+        elif len(f) != len(folds) or any(not np.array_equal(x, y) for x, y in zip(f, folds)):
+            raise BrainalignInputError(
+                f"models {ref_name!r} and {name!r} were tested on different folds; cross-validate them with "
+                "cross_validate_models (one gap and cv for all)."
+            )
+    return folds
+
+
+def composite_sites(table: pd.DataFrame, criterion: str | None = None, *, winner: str | None = None,
+                    against: Sequence[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    """Targets where one model beats each of several others (FDR-significant in every comparison).
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`compare_models`.
+    criterion : str, optional
+        Name of a criterion stored in ``table.attrs["criteria"]``; otherwise give
+        ``winner`` and ``against``.
+    alpha : float
+        FDR level of each comparison (a criterion's own alpha wins).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target: ``target``, ``site`` (bool), ``n_won`` and one
+        ``p_fdr[<other>]`` column per comparison.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"model_a": ["c"] * 4, "model_b": ["v", "v", "b", "b"], "target": ["e1", "e2"] * 2,
+    ...                   "p_fdr": [0.01, 0.01, 0.02, 0.3]})
+    >>> composite_sites(t, winner="c", against=["v", "b"])["site"].tolist()
+    [True, False]
+    """
+    if criterion is not None:
+        crits = table.attrs.get("criteria", {})
+        if criterion not in crits:
+            raise BrainalignInputError(f"criterion {criterion!r} is not in the table's criteria {sorted(crits)}.")
+        winner, against, alpha = crits[criterion]["winner"], crits[criterion]["against"], crits[criterion]["alpha"]
+    if winner is None or not against:
+        raise BrainalignInputError("composite_sites needs a criterion name, or winner= and against=.")
+    targets = list(dict.fromkeys(table["target"]))
+    out = pd.DataFrame({"target": targets})
+    won = np.zeros(len(targets), dtype=int)
+    for other in against:
+        rows = table[(table["model_a"] == winner) & (table["model_b"] == other)]
+        if rows.empty:
+            raise BrainalignInputError(f"the table has no comparison ({winner!r}, {other!r}); add it to compare_models.")
+        p = rows.set_index("target")["p_fdr"].reindex(targets).to_numpy()
+        out[f"p_fdr[{other}]"] = p
+        won += (p < alpha).astype(int)
+    out["n_won"] = won
+    out["site"] = won == len(against)
+    return out
+
+
+def winners_per_region(table: pd.DataFrame, regions: Mapping[str, str] | pd.Series, *,
+                       alpha: float = 0.05, sites: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Counts of targets where each comparison (or a composite criterion) is significant, per region.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`compare_models`.
+    regions : mapping target -> region label (e.g. atlas labels of electrodes)
+    sites : DataFrame, optional
+        From :func:`composite_sites`; adds a ``"criterion"`` row per region.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``region``, ``comparison`` (``"a > b"`` or ``"criterion"``), ``n_targets``,
+        ``n_significant``, ``fraction``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"model_a": "a", "model_b": "b", "target": ["e1", "e2", "e3"], "p_fdr": [0.01, 0.5, 0.02]})
+    >>> winners_per_region(t, {"e1": "V1", "e2": "V1", "e3": "STG"})["n_significant"].tolist()
+    [1, 1]
+    """
+    regions = pd.Series(dict(regions)) if not isinstance(regions, pd.Series) else regions
+    missing = sorted(set(table["target"]) - set(regions.index))
+    if missing:
+        raise BrainalignInputError(f"regions has no label for targets {missing[:5]}; give every target a region.")
+    t = table.assign(region=table["target"].map(regions),
+                     comparison=table["model_a"] + " > " + table["model_b"],
+                     significant=table["p_fdr"] < alpha)
+    parts = [t[["region", "comparison", "significant"]]]
+    if sites is not None:
+        parts.append(pd.DataFrame({"region": sites["target"].map(regions), "comparison": "criterion",
+                                   "significant": sites["site"].astype(bool)}))
+    t = pd.concat(parts, ignore_index=True)
+    out = t.groupby(["region", "comparison"], sort=True)["significant"].agg(["size", "sum"]).reset_index()
+    out.columns = ["region", "comparison", "n_targets", "n_significant"]
+    out["n_significant"] = out["n_significant"].astype(int)
+    out["fraction"] = out["n_significant"] / out["n_targets"]
+    return out
