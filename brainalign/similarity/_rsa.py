@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Mapping
 
 import numpy as np
@@ -148,16 +149,24 @@ def evaluate_models(models, data, *, method: str = "spearman", bootstrap: str = 
     # the point estimate is that of the full data; the bootstrap gives its interval
     fixed = eval_fixed(model_list, data, method=method)
     score = np.nanmean(fixed.evaluations.reshape(len(model_list), -1), axis=1)
-    np.random.seed(seed)  # rsatoolbox draws its resamples from numpy's global generator
-    result = fixed
-    if bootstrap == "pattern":
-        result = eval_bootstrap_pattern(model_list, data, method=method, N=n_bootstraps, pattern_descriptor="group",
+    # rsatoolbox draws its resamples from numpy's global generator: seed it, and give the caller's state back
+    global_state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with warnings.catch_warnings():
+            # rsatoolbox warns about its tau noise ceiling even when none is bootstrapped (ours is computed below)
+            warnings.filterwarnings("ignore", message="Noise ceiling for tau based on averaged ranks")
+            result = fixed
+            if bootstrap == "pattern":
+                result = eval_bootstrap_pattern(model_list, data, method=method, N=n_bootstraps,
+                                                pattern_descriptor="group", boot_noise_ceil=False)
+            elif bootstrap == "rdm":
+                result = eval_bootstrap_rdm(model_list, data, method=method, N=n_bootstraps, boot_noise_ceil=False)
+            elif bootstrap == "both":
+                result = eval_bootstrap(model_list, data, method=method, N=n_bootstraps, pattern_descriptor="group",
                                         boot_noise_ceil=False)
-    elif bootstrap == "rdm":
-        result = eval_bootstrap_rdm(model_list, data, method=method, N=n_bootstraps, boot_noise_ceil=False)
-    elif bootstrap == "both":
-        result = eval_bootstrap(model_list, data, method=method, N=n_bootstraps, pattern_descriptor="group",
-                                boot_noise_ceil=False)
+    finally:
+        np.random.set_state(global_state)
     if bootstrap != "none":
         perf = result.evaluations
         while perf.ndim > 2:
