@@ -400,7 +400,9 @@ def composite_sites(table: pd.DataFrame, criterion: str | None = None, *, winner
     for other in against:
         rows = table[(table["model_a"] == winner) & (table["model_b"] == other)]
         if rows.empty:
-            raise BrainalignInputError(f"the table has no comparison ({winner!r}, {other!r}); add it to compare_models.")
+            raise BrainalignInputError(
+                f"the table has no comparison ({winner!r}, {other!r}); add it to compare_models."
+            )
         p = rows.set_index("target")["p_fdr"].reindex(targets).to_numpy()
         out[f"p_fdr[{other}]"] = p
         won += (p < alpha).astype(int)

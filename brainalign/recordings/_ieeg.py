@@ -301,6 +301,10 @@ def event_locked_targets(
     Recording
         ``(n_events, n_channels * n_lags)``, sampling period 1.0 (nominal),
         runs = the events' runs, ``metadata["events"]`` the event table.
+        Its kind is ``"other"`` (core has no intracranial kind), for which
+        :func:`~brainalign.encoding.cross_validate` would drop ~20 rows around
+        each test block by default: pass ``gap_s=0`` (or the events that share
+        a response window) when encoding it.
 
     Examples
     --------
@@ -341,8 +345,9 @@ def event_locked_targets(
             rows.append(np.stack([data[a:b].mean(0) for a, b in zip(start, stop)], axis=1).ravel())
             runs.append(run)
     names = [f"{ch}@{lag:+g}ms" for ch in recording.target_names for lag in lags]
-    metadata = dict(recording.metadata, events={"tokens": list(events.tokens), "onsets": list(map(float, events.onsets)),
-                                               "window_ms": float(window_ms), "lags_ms": lags.tolist()})
+    events_meta = {"tokens": list(events.tokens), "onsets": list(map(float, events.onsets)),
+                   "window_ms": float(window_ms), "lags_ms": lags.tolist()}
+    metadata = dict(recording.metadata, events=events_meta)
     return Recording(np.asarray(rows, dtype=np.float32), 1.0, runs, names, recording.kind, recording.space,
                      recording.subject, metadata)
 

@@ -6,20 +6,9 @@ import numpy as np
 
 from ..core import BrainalignInputError
 from ..core._validation import as_float_array
-from ._resample import bootstrap_score
+from ._resample import bootstrap_score, centred_representation
 
 KERNELS = ("linear", "rbf")
-
-
-def _representation(X, name: str) -> np.ndarray:
-    X = as_float_array(X, name)
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2 or X.shape[0] < 4:
-        raise BrainalignInputError(f"{name} must be (n_stimuli, n_units) with at least 4 stimuli, got shape {X.shape}.")
-    if not np.all(np.isfinite(X)):
-        raise BrainalignInputError(f"{name} holds NaN or infinite values.")
-    return X - X.mean(0)
 
 
 def _gram(X: np.ndarray, kernel: str, sigma: float) -> np.ndarray:
@@ -81,7 +70,7 @@ def cka(X, Y, *, kernel: str = "linear", debiased: bool = True, sigma: float = 1
         raise BrainalignInputError(f"kernel={kernel!r} is not one of {KERNELS}.")
     if not (np.isfinite(sigma) and sigma > 0):
         raise BrainalignInputError(f"sigma must be a positive multiple of the median distance, got {sigma!r}.")
-    X, Y = _representation(X, "X"), _representation(Y, "Y")
+    X, Y = centred_representation(X, "X", 4), centred_representation(Y, "Y", 4)
     if X.shape[0] != Y.shape[0]:
         raise BrainalignInputError(f"X and Y must describe the same stimuli: {X.shape[0]} vs {Y.shape[0]} rows.")
     K, L = _gram(X, kernel, sigma), _gram(Y, kernel, sigma)

@@ -115,9 +115,13 @@ def identification_scores(y_true, y_pred=None, *, ks=(1, 5), metric: str = "corr
     if isinstance(y_true, EncodingResult):
         result, recording = y_true, y_pred
         if getattr(result, "predictions", None) is None:
-            raise BrainalignInputError("The EncodingResult has no predictions; cross-validate with return_predictions=True.")
+            raise BrainalignInputError(
+                "The EncodingResult has no predictions; cross-validate with return_predictions=True."
+            )
         if not isinstance(recording, Recording):
-            raise BrainalignInputError("With an EncodingResult, pass the Recording it was fitted on as the second argument.")
+            raise BrainalignInputError(
+                "With an EncodingResult, pass the Recording it was fitted on as the second argument."
+            )
         y_true, y_pred = recording.data, result.predictions
     y_true, y_pred = _pair(y_true, y_pred)
     n = y_true.shape[0]

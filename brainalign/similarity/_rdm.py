@@ -93,7 +93,9 @@ def compute_rdm(patterns, conditions=None, *, method: str = "correlation", runs=
     cv = None
     if method in ("crossnobis", "poisson_cv"):
         if "runs" not in data.obs_descriptors or len(set(data.obs_descriptors["runs"])) < 2:
-            raise BrainalignInputError(f"method={method!r} cross-validates over runs: pass runs with at least two labels.")
+            raise BrainalignInputError(
+                f"method={method!r} cross-validates over runs: pass runs with at least two labels."
+            )
         cv = "runs"
     rdm = calc_rdm(data, method=method, descriptor="conditions", noise=noise, cv_descriptor=cv)
     rdm.rdm_descriptors["name"] = [name]
@@ -116,7 +118,9 @@ def layer_rdms(features: FeatureSet | Mapping[str, np.ndarray], *, conditions=No
 
     source = features.layers if isinstance(features, FeatureSet) else features
     if not isinstance(source, Mapping) or not source:
-        raise BrainalignInputError("features must be a FeatureSet or a non-empty mapping of layer -> (n_stimuli, n_dims).")
+        raise BrainalignInputError(
+            "features must be a FeatureSet or a non-empty mapping of layer -> (n_stimuli, n_dims)."
+        )
     names = list(layers) if layers is not None else list(source)
     missing = [n for n in names if n not in source]
     if missing:

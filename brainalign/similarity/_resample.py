@@ -5,6 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import BrainalignInputError
+from ..core._validation import as_float_array
+
+
+def centred_representation(X, name: str, min_stimuli: int) -> np.ndarray:
+    """(n_stimuli, n_units) float array, finite, with column means removed (1-D input = one unit)."""
+    X = as_float_array(X, name)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2 or X.shape[0] < min_stimuli:
+        raise BrainalignInputError(
+            f"{name} must be (n_stimuli, n_units) with at least {min_stimuli} stimuli, got shape {X.shape}."
+        )
+    if not np.all(np.isfinite(X)):
+        raise BrainalignInputError(f"{name} holds NaN or infinite values.")
+    return X - X.mean(0)
 
 
 def check_groups(groups, n: int) -> np.ndarray:

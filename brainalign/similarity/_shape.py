@@ -6,19 +6,14 @@ import numpy as np
 
 from ..core import BrainalignInputError
 from ..core._validation import as_float_array
-from ._resample import bootstrap_score
+from ._resample import bootstrap_score, centred_representation
 
 
 def _normalised(X, name: str) -> np.ndarray:
-    X = as_float_array(X, name)
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2 or X.shape[0] < 3:
-        raise BrainalignInputError(f"{name} must be (n_stimuli, n_units) with at least 3 stimuli, got {X.shape}.")
-    X = X - X.mean(0)
+    X = centred_representation(X, name, 3)
     norm = np.linalg.norm(X)
     if not np.isfinite(norm) or norm == 0:
-        raise BrainalignInputError(f"{name} is constant (or holds NaN/inf): no shape to compare.")
+        raise BrainalignInputError(f"{name} is constant: no shape to compare.")
     return X / norm
 
 

@@ -99,7 +99,9 @@ def simulate_ieeg(
     if drives.ndim == 1:
         drives = drives[:, None]
     if drives.ndim != 2 or drives.shape[0] < int(sfreq):
-        raise BrainalignInputError(f"drives must be (n_times, n_drives) with at least 1 s of samples, got {drives.shape}.")
+        raise BrainalignInputError(
+            f"drives must be (n_times, n_drives) with at least 1 s of samples, got {drives.shape}."
+        )
     if sfreq / 2 <= 160:
         raise BrainalignInputError(f"sfreq={sfreq} Hz is too low for a 70-150 Hz carrier; use >= 400 Hz.")
     rng = np.random.default_rng(seed)
@@ -155,5 +157,6 @@ def simulate_ieeg(
             cols = [planted[c] for c in (a, b) if c in planted]
             if cols:
                 bipolar[f"{a}-{b}"] = int(cols[0])
-    truth = {"planted": dict(planted), "bipolar": bipolar, "positions_mm": {k: v.tolist() for k, v in positions.items()}}
+    truth = {"planted": dict(planted), "bipolar": bipolar,
+             "positions_mm": {k: v.tolist() for k, v in positions.items()}}
     return raw, truth
