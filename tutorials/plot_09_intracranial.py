@@ -1,6 +1,6 @@
 """
 Intracranial (sEEG) encoding: high gamma, electrodes and integration sites
-=========================================================================
+==========================================================================
 
 Stereo-EEG electrodes are shafts of contacts (``LA1, LA2, ...``) implanted in
 the brain.  Their high-gamma (70-150 Hz) amplitude tracks local population
