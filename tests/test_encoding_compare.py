@@ -117,3 +117,20 @@ def test_bad_inputs_name_the_problem():
         cross_validate_models({"a": A, "b": B}, rec, combinations={"a+z": ["a", "z"]})
     with pytest.raises(BrainalignInputError, match="no label"):
         winners_per_region(pd.DataFrame({"model_a": "a", "model_b": "b", "target": ["t0"], "p_fdr": [0.1]}), {})
+
+
+def test_per_fold_scores_mode_is_calibrated_and_detects_a_planted_difference():
+    n_fp = 0
+    for seed in range(3):
+        A, B, rec = _two_model_sim(n_null=200, n_planted=40, n=720, seed=seed)
+        rec = Recording(rec.data, 0.1, np.repeat([f"run-{i:02d}" for i in range(12)], 60), rec.target_names)
+        # plain per-fold scores, as read back from a results folder: no predictions
+        results = {name: cross_validate(X, rec, backend="numpy") for name, X in (("a", A), ("b", B))}
+        table = compare_models(results, rec, [("a", "b")], resample="folds")
+        n_fp += int((table["p"].iloc[:200] < 0.05).sum())
+        assert (table["p_fdr"].iloc[200:] < 0.05).mean() >= 0.9
+        # the t interval and the one-sided p agree
+        assert ((table["ci_low"] > 0) == (table["p"] < 0.025)).all()
+    assert binomtest(n_fp, 600, 0.05).pvalue > 0.01, f"null false-positive rate {n_fp / 600:.3f}"
+    with pytest.raises(BrainalignInputError, match="'rows'"):
+        compare_models(results, rec, [("a", "b")], resample="blocks")
