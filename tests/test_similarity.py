@@ -178,9 +178,15 @@ def test_time_resolved_rsa_peaks_where_the_geometry_is_planted():
                              event_id={f"c{i}": i + 1 for i in range(6)}, verbose="error")
     rdms = time_resolved_rdms(epochs, method="euclidean")
     model = compute_rdm(latent, [f"c{i}" for i in range(6)], method="euclidean")
-    curve = time_resolved_rsa({"latent": model}, rdms).set_index("time")["score"]
-    assert curve[(curve.index >= 0.12) & (curve.index <= 0.28)].min() > 0.6
+    table = time_resolved_rsa({"latent": model}, rdms, n_bootstraps=100).set_index("time")
+    curve = table["score"]
+    inside = (curve.index >= 0.12) & (curve.index <= 0.28)
+    assert curve[inside].min() > 0.6
     assert abs(curve[curve.index < 0].mean()) < 0.25
+    assert (table.loc[inside, "ci_low"] > 0).all()
+    # before the stimulus the interval covers 0 at most time points
+    before = table[table.index < 0]
+    assert ((before["ci_low"] < 0) & (before["ci_high"] > 0)).mean() > 0.8
 
 
 def test_bad_inputs():

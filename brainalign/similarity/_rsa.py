@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import contextmanager
 from typing import Mapping
 
 import numpy as np
@@ -16,6 +17,17 @@ logger = logging.getLogger("brainalign.similarity")
 #: rsatoolbox comparison methods: Spearman, Kendall tau-a, Pearson, cosine and their whitened versions
 COMPARE_METHODS = ("spearman", "tau-a", "rho-a", "corr", "cosine", "corr_cov", "cosine_cov", "kendall")
 BOOTSTRAPS = ("pattern", "rdm", "both", "none")
+
+
+@contextmanager
+def _numpy_global_seed(seed: int):
+    """rsatoolbox draws its resamples from numpy's global generator: seed it, and give the caller's state back."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def _rdms(obj, what: str):
@@ -149,10 +161,7 @@ def evaluate_models(models, data, *, method: str = "spearman", bootstrap: str = 
     # the point estimate is that of the full data; the bootstrap gives its interval
     fixed = eval_fixed(model_list, data, method=method)
     score = np.nanmean(fixed.evaluations.reshape(len(model_list), -1), axis=1)
-    # rsatoolbox draws its resamples from numpy's global generator: seed it, and give the caller's state back
-    global_state = np.random.get_state()
-    np.random.seed(seed)
-    try:
+    with _numpy_global_seed(seed):
         with warnings.catch_warnings():
             # rsatoolbox warns about its tau noise ceiling even when none is bootstrapped (ours is computed below)
             warnings.filterwarnings("ignore", message="Noise ceiling for tau based on averaged ranks")
@@ -165,8 +174,6 @@ def evaluate_models(models, data, *, method: str = "spearman", bootstrap: str = 
             elif bootstrap == "both":
                 result = eval_bootstrap(model_list, data, method=method, N=n_bootstraps, pattern_descriptor="group",
                                         boot_noise_ceil=False)
-    finally:
-        np.random.set_state(global_state)
     if bootstrap != "none":
         perf = result.evaluations
         while perf.ndim > 2:
@@ -237,19 +244,37 @@ def layer_roi_profile(layers, rois, *, method: str = "spearman", n_bootstraps: i
     return pd.concat(frames, ignore_index=True)
 
 
-def time_resolved_rsa(models, data_rdms, *, method: str = "spearman") -> pd.DataFrame:
+def time_resolved_rsa(models, data_rdms, *, method: str = "spearman", n_bootstraps: int = 0, ci: float = 0.95,
+                      seed: int = 0) -> pd.DataFrame:
     """Similarity of each model RDM with the data RDM of every time point (:func:`time_resolved_rdms`).
 
-    Returns a tidy table ``time``, ``model``, ``score``.
+    With ``n_bootstraps > 0``, conditions are resampled (the same draw for all
+    time points and models; pairs of a condition with its own copy are left
+    out, as rsatoolbox does) for a percentile interval per time point.
+
+    Returns a tidy table ``time``, ``model``, ``score`` (and ``ci_low``, ``ci_high``).
     """
+    from rsatoolbox.inference import bootstrap_sample_pattern
+
     data_rdms = _rdms(data_rdms, "data_rdms")
     if "time" not in data_rdms.rdm_descriptors:
         raise BrainalignInputError("data_rdms need rdm_descriptors['time'] (from time_resolved_rdms).")
+    model_list = _models(models)
+    draws = []
+    if n_bootstraps:
+        with _numpy_global_seed(seed):
+            draws = [bootstrap_sample_pattern(data_rdms, "index")[1] for _ in range(int(n_bootstraps))]
+    q = (1.0 - ci) / 2.0
     rows = []
-    for m in _models(models):
-        scores = compare_rdms(m.rdm_obj, data_rdms, method=method)[0]
-        rows.append(pd.DataFrame({"time": np.asarray(data_rdms.rdm_descriptors["time"], dtype=float),
-                                  "model": m.name, "score": scores}))
+    for m in model_list:
+        frame = pd.DataFrame({"time": np.asarray(data_rdms.rdm_descriptors["time"], dtype=float), "model": m.name,
+                              "score": compare_rdms(m.rdm_obj, data_rdms, method=method)[0]})
+        if draws:
+            boot = np.array([compare_rdms(m.rdm_obj.subsample_pattern("index", idx),
+                                          data_rdms.subsample_pattern("index", idx), method=method)[0]
+                             for idx in draws])
+            frame["ci_low"], frame["ci_high"] = np.nanquantile(boot, q, axis=0), np.nanquantile(boot, 1 - q, axis=0)
+        rows.append(frame)
     return pd.concat(rows, ignore_index=True)
 
 
