@@ -101,8 +101,10 @@ def test_rereferencing_values():
     assert np.allclose(bip.get_data()[:, 0], [1 - 10, 10 - 100])
     lap = rereference_ieeg(raw, "laplacian").get_data()[:, 0]
     assert np.allclose(lap, [1 - 10, 10 - (1 + 100) / 2, 100 - 10])
-    avg = rereference_ieeg(raw, "average").get_data()
-    assert np.allclose(avg.mean(0), 0)
+    raw.set_annotations(mne.Annotations([0.1], [0.2], ["picture"]))
+    avg_raw = rereference_ieeg(raw, "average")
+    assert np.allclose(avg_raw.get_data().mean(0), 0)
+    assert list(avg_raw.annotations.description) == ["picture"]  # events survive re-referencing
     # a missing contact breaks the chain: no LA1-LA3 pair
     assert rereference_ieeg(_three_contacts(("LA1", "LA3", "LA4")), "bipolar").ch_names == ["LA3-LA4"]
     assert shaft_contacts(["LA10", "LA9", "X"]) == {"LA": [(9, "LA9"), (10, "LA10")]}

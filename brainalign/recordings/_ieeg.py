@@ -61,6 +61,15 @@ def _ieeg_picks(raw) -> list[str]:
     return names
 
 
+def _with_data(raw, data: np.ndarray):
+    """A Raw like ``raw`` (info, first sample, annotations) holding ``data`` (public MNE API, no ``_data``)."""
+    import mne
+
+    out = mne.io.RawArray(data, raw.info.copy(), first_samp=raw.first_samp, verbose="error")
+    out.set_annotations(raw.annotations)
+    return out
+
+
 def _bipolar_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
     pairs = []
     for contacts in shaft_contacts(names).values():
@@ -105,8 +114,7 @@ def rereference_ieeg(raw, method: str | None = "bipolar"):
         return raw
     if method == "average":
         data = raw.get_data()
-        raw._data = data - data.mean(0, keepdims=True)
-        return raw
+        return _with_data(raw, data - data.mean(0, keepdims=True))
     positions = {ch["ch_name"]: np.asarray(ch["loc"][:3], dtype=float) for ch in raw.info["chs"]}
     if method == "bipolar":
         pairs = _bipolar_pairs(picks)
@@ -132,8 +140,7 @@ def rereference_ieeg(raw, method: str | None = "bipolar"):
             neigh = [numbers[k] for k in (num - 1, num + 1) if k in numbers]
             if neigh:
                 new[index[name]] = data[index[name]] - data[[index[n] for n in neigh]].mean(0)
-    raw._data = new
-    return raw
+    return _with_data(raw, new)
 
 
 def high_gamma_envelope(raw, bands: Sequence[tuple[float, float]] = HIGH_GAMMA_BANDS):
@@ -167,9 +174,7 @@ def high_gamma_envelope(raw, bands: Sequence[tuple[float, float]] = HIGH_GAMMA_B
         env = band.get_data()
         env = env / np.maximum(env.mean(axis=1, keepdims=True), 1e-30)
         total = env if total is None else total + env
-    out = raw.copy()
-    out._data = total / len(bands)
-    return out
+    return _with_data(raw, total / len(bands))
 
 
 def load_ieeg(
