@@ -353,7 +353,8 @@ def event_locked_targets(
     events_meta = {"tokens": list(events.tokens), "onsets": list(map(float, events.onsets)),
                    "window_ms": float(window_ms), "lags_ms": lags.tolist()}
     metadata = dict(recording.metadata, events=events_meta)
-    return Recording(np.asarray(rows, dtype=np.float32), 1.0, runs, names, recording.kind, recording.space,
+    # no space: the channels' info no longer matches the channel x lag columns (positions stay on `recording`)
+    return Recording(np.asarray(rows, dtype=np.float32), 1.0, runs, names, recording.kind, None,
                      recording.subject, metadata)
 
 
