@@ -91,7 +91,10 @@ def rereference_ieeg(raw, method: str | None = "bipolar"):
         (``LA1-LA2``, ...), located at their midpoint; ``"average"``: common
         average over the good intracranial channels; ``"laplacian"``: each
         contact minus the mean of its neighbours on the shaft (end contacts:
-        the one neighbour); ``None``: unchanged.
+        the one neighbour); ``None``: unchanged.  Bipolar and Laplacian treat
+        every name prefix as a 1-D shaft or strip: on an ECoG *grid* (``G1``
+        ... ``G64``) the last contact of a row would pair with the first of the
+        next, so use ``"average"`` there.
 
     Examples
     --------
