@@ -148,3 +148,17 @@ def test_per_fold_scores_mode_is_calibrated_and_detects_a_planted_difference():
     assert binomtest(n_fp, 600, 0.05).pvalue > 0.01, f"null false-positive rate {n_fp / 600:.3f}"
     with pytest.raises(BrainalignInputError, match="'rows'"):
         compare_models(results, rec, [("a", "b")], resample="blocks")
+
+
+def test_saved_comparison_is_read_back_by_the_report(tmp_path, null_and_planted):
+    from brainalign.encoding import save_comparison
+    from brainalign.report import comparison_html
+
+    _, _, table = null_and_planted
+    path = save_comparison(table, tmp_path, "ab")
+    assert path.name == "model_comparison_ab.tsv"
+    back = pd.read_csv(path, sep="\t")
+    assert np.allclose(back["p_fdr"], table["p_fdr"]) and list(back["target"]) == list(table["target"])
+    assert "a minus b" in comparison_html(back)
+    with pytest.raises(BrainalignInputError, match="missing"):
+        save_comparison(table.drop(columns=["p_fdr"]), tmp_path)

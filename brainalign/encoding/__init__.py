@@ -9,7 +9,13 @@ written to a resumable results folder), both built on the encoding cell
 
 from ._banded import BandedRidgeEncoder
 from ._baselines import autocorrelation_baseline
-from ._compare import composite_sites, compare_models, cross_validate_models, winners_per_region
+from ._compare import (
+    compare_models,
+    composite_sites,
+    cross_validate_models,
+    save_comparison,
+    winners_per_region,
+)
 from ._ceilings import explainable_variance, intersubject_ceiling, normalize_scores
 from ._crossval import cross_validate, default_gap_s, with_baseline
 from ._cv import ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold
@@ -98,6 +104,7 @@ __all__ = [
     "normalize_scores",
     "permutation_pvalues",
     "r2_score",
+    "save_comparison",
     "sweep_layers",
     "BaselineFits",
     "assemble_sweep",

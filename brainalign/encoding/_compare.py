@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording
+from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording, atomic_write_text, save_json
 from ._crossval import cross_validate, default_gap_s
 from ._gain import block_resample_rows, draw_block_starts
 from ._stats import fdr
@@ -403,6 +404,33 @@ def _paired_t(differences: np.ndarray, ci: float, alternative: str) -> tuple[np.
         p = 2.0 * np.minimum(p, 1.0 - p)
     half = stats.t.ppf(1.0 - (1.0 - ci) / 2.0, n - 1) * se
     return np.clip(p, 0.0, 1.0), mean - half, mean + half
+
+def save_comparison(table: pd.DataFrame, directory, name: str = "") -> Path:
+    """Write ``model_comparison[_<name>].tsv`` (and its configuration as JSON) atomically into ``directory``.
+
+    The report (:mod:`brainalign.report`) shows every ``model_comparison*.tsv``
+    of a results folder as a "model A vs model B per target" section.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile
+    >>> t = pd.DataFrame({"model_a": "a", "model_b": "b", "target": ["t0"], "difference": [0.1],
+    ...                   "ci_low": [0.0], "ci_high": [0.2], "p": [0.04], "p_fdr": [0.04]})
+    >>> save_comparison(t, tempfile.mkdtemp(), "clip").name
+    'model_comparison_clip.tsv'
+    """
+    missing = [c for c in ("model_a", "model_b", "target", "difference", "ci_low", "ci_high", "p_fdr")
+               if c not in table.columns]
+    if missing:
+        raise BrainalignInputError(f"save_comparison needs a compare_models table; columns {missing} are missing.")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = "model_comparison" + (f"_{name}" if name else "")
+    path = directory / f"{stem}.tsv"
+    atomic_write_text(path, table.to_csv(sep="\t", index=False))
+    save_json(directory / f"{stem}.json", {k: v for k, v in table.attrs.items() if k != "result"})
+    return path
+
 
 def _parse_criterion(name: str, spec, models: Sequence[str]) -> dict:
     if not isinstance(spec, Mapping):
