@@ -76,7 +76,26 @@ def run(effect: float) -> None:
               f"over {N_PLANTED * N_SIM} planted targets")
 
 
+def timing() -> None:
+    """compare_models against its baseline, the cross-validation of the same models, in one run."""
+    import time
+
+    rng = np.random.default_rng(0)
+    n, n_targets = 1000, 1000 if FAST else 5000
+    designs = {name: rng.normal(size=(n, 10)) for name in ("a", "b", "c")}
+    Y = designs["a"] @ rng.normal(size=(10, n_targets)) + 3 * rng.normal(size=(n, n_targets))
+    rec = Recording(Y.astype(np.float32), 0.1)
+    t0 = time.perf_counter()
+    results = cross_validate_models(designs, rec, backend="numpy")
+    t1 = time.perf_counter()
+    compare_models(results, rec, criteria={"x": {"winner": "a", "against": ["b", "c"]}}, n_bootstraps=1000)
+    t2 = time.perf_counter()
+    print(f"timing, 3 models x {n_targets} targets x {n} samples, 1000 bootstraps: cross-validation {t1 - t0:.1f} s, "
+          f"comparison {t2 - t1:.1f} s (ratio {(t2 - t1) / (t1 - t0):.2f})")
+
+
 def main() -> int:
+    timing()
     for effect in (0.6, 1.2):
         run(effect)
     return 0

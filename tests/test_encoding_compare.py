@@ -162,3 +162,13 @@ def test_saved_comparison_is_read_back_by_the_report(tmp_path, null_and_planted)
     assert "a minus b" in comparison_html(back)
     with pytest.raises(BrainalignInputError, match="missing"):
         save_comparison(table.drop(columns=["p_fdr"]), tmp_path)
+
+
+def test_target_batches_share_the_resamples(monkeypatch, null_and_planted):
+    import brainalign.encoding._compare as compare_module
+
+    rec, results, table = null_and_planted
+    monkeypatch.setattr(compare_module, "_BATCH_BYTES", 8 * 500 * 8 * 7)  # 7 targets per batch
+    batched = compare_models(results, rec, [("a", "b")], n_bootstraps=500, seed=1)
+    for column in ("p", "ci_low", "ci_high", "p_fdr"):
+        assert np.array_equal(batched[column], table[column])

@@ -22,11 +22,14 @@ import pandas as pd
 
 from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording, atomic_write_text, save_json
 from ._crossval import cross_validate, default_gap_s
-from ._gain import block_resample_rows, draw_block_starts
+# the gain test's circular block bootstrap (same draws, block-sum trick), for any number of models
+from ._gain import _resampled_sums, draw_block_starts
 from ._stats import fdr
 
 logger = logging.getLogger("brainalign.encoding")
 
+#: keeps the bootstrap's (n_bootstraps, n_targets_batch) arrays at about this size
+_BATCH_BYTES = 64 * 2**20
 #: columns of the tidy comparison table (the report's "model A vs B per target" section reads them)
 COMPARISON_COLUMNS = ("model_a", "model_b", "target", "r_a", "r_b", "difference", "ci_low", "ci_high", "p",
                       "p_fdr")
@@ -126,20 +129,11 @@ def cross_validate_models(
     return results
 
 
-def _resample_counts(n: int, block: int, n_bootstraps: int, rng: np.random.Generator):
-    """Sparse (n_bootstraps, n) counts of how often each test row is drawn by each circular block resample."""
-    from scipy import sparse
-
-    rows = block_resample_rows(n, block, draw_block_starts(n, block, n_bootstraps, rng))
-    data = np.ones(rows.size)
-    return sparse.csr_matrix((data, (np.repeat(np.arange(n_bootstraps), n), rows.ravel())),
-                             shape=(n_bootstraps, n))
-
-
-def _resampled_corr(counts, y: np.ndarray, p: np.ndarray, n: int) -> np.ndarray:
-    """Pearson r of every column pair (y, p) on every resample (n_bootstraps, n_targets)."""
-    sy, sp = counts @ y, counts @ p
-    syy, spp, syp = counts @ (y * y), counts @ (p * p), counts @ (y * p)
+def _resampled_corr(sums_y: np.ndarray, sums_p: np.ndarray, n: int) -> np.ndarray:
+    """Pearson r on every resample from resampled sums: ``sums_y`` = [y, yy], ``sums_p`` = [p, pp, yp] blocks."""
+    m = sums_y.shape[1] // 2
+    sy, syy = sums_y[:, :m], sums_y[:, m:]
+    sp, spp, syp = sums_p[:, :m], sums_p[:, m:2 * m], sums_p[:, 2 * m:]
     cov = syp - sy * sp / n
     var = (syy - sy * sy / n) * (spp - sp * sp / n)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -176,10 +170,14 @@ def bootstrap_model_scores(Y: np.ndarray, predictions: Mapping[str, np.ndarray],
     out = {m: np.zeros((int(n_bootstraps), Y.shape[1])) for m in names}
     for test in folds:
         test = np.asarray(test)
-        counts = _resample_counts(test.size, block, int(n_bootstraps), rng)
+        starts = draw_block_starts(test.size, block, int(n_bootstraps), rng)
         y = _standardized(Y[test])
+        # a resample's sums are sums of block sums: n_blocks gathers per resample instead of n rows
+        sums_y = _resampled_sums(np.hstack([y, y * y]), block, starts)
         for m in names:
-            out[m] += _resampled_corr(counts, y, _standardized(predictions[m][test]), test.size)
+            p = _standardized(predictions[m][test])
+            sums_p = _resampled_sums(np.hstack([p, p * p, y * p]), block, starts)
+            out[m] += _resampled_corr(sums_y, sums_p, test.size)
     return {m: v / len(folds) for m, v in out.items()}
 
 
@@ -301,28 +299,41 @@ def compare_models(
         raise BrainalignInputError(f"alternative={alternative!r} must be 'two-sided' or 'greater'.")
     used = list(dict.fromkeys(m for pair in pairs for m in pair))
     if resample == "rows":
-        boot, block_s, block, n_folds = _row_bootstrap({m: results[m] for m in used}, recording, block_s,
-                                                       int(n_bootstraps), seed)
+        folds, block_s, block = _row_bootstrap_setup({m: results[m] for m in used}, recording, block_s)
+        n_folds = len(folds)
     elif resample == "folds":
-        boot, n_folds = None, _check_fold_scores({m: results[m] for m in used}, recording)
+        n_folds = _check_fold_scores({m: results[m] for m in used}, recording)
         block = None
     else:
         raise BrainalignInputError(f"resample={resample!r} must be 'rows' (test rows) or 'folds' (per-fold scores).")
     q = (1.0 - ci) / 2.0
+    n_targets = recording.n_targets
+    stats = {pair: tuple(np.empty(n_targets) for _ in range(3)) for pair in pairs}
+    if resample == "rows":
+        from tqdm.auto import tqdm
+
+        from .._logging import progress_disabled
+
+        # targets in batches: the bootstrap holds (n_bootstraps, batch) arrays per model and running sum;
+        # every batch redraws the same resamples from the same seed, so all targets share them
+        batch = max(1, int(_BATCH_BYTES // (8 * int(n_bootstraps) * (len(used) + 6))))
+        Y = np.asarray(recording.data)
+        starts = range(0, n_targets, batch)
+        for start in tqdm(starts, desc="model comparison", disable=progress_disabled() or len(starts) < 2):
+            cols = slice(start, min(n_targets, start + batch))
+            boot = bootstrap_model_scores(Y[:, cols], {m: results[m].predictions[:, cols] for m in used}, folds,
+                                          block, int(n_bootstraps), seed)
+            for pair, values in _bootstrap_pair_stats(pairs, q, alternative, fold_spread, boot, results,
+                                                      cols).items():
+                for dest, value in zip(stats[pair], values):
+                    dest[cols] = value
+    else:
+        for a, b in pairs:
+            stats[(a, b)] = _paired_t(results[a].r - results[b].r, ci, alternative)
     frames = []
     for a, b in pairs:
         r_a, r_b = results[a].r.mean(0), results[b].r.mean(0)
-        if boot is not None:
-            diff_boot = boot[a] - boot[b]
-            if fold_spread:
-                diff_boot = _widen_to_fold_spread(diff_boot, results[a].r - results[b].r)
-            p = (1.0 + (diff_boot <= 0).sum(0)) / (1.0 + diff_boot.shape[0])
-            if alternative == "two-sided":
-                p_other = (1.0 + (diff_boot >= 0).sum(0)) / (1.0 + diff_boot.shape[0])
-                p = np.minimum(1.0, 2.0 * np.minimum(p, p_other))
-            low, high = np.quantile(diff_boot, q, axis=0), np.quantile(diff_boot, 1.0 - q, axis=0)
-        else:
-            p, low, high = _paired_t(results[a].r - results[b].r, ci, alternative)
+        p, low, high = stats[(a, b)]
         frames.append(pd.DataFrame({
             "model_a": a, "model_b": b, "target": recording.target_names, "r_a": r_a, "r_b": r_b,
             "difference": r_a - r_b, "ci_low": low, "ci_high": high, "p": p, "p_fdr": fdr(p),
@@ -341,8 +352,8 @@ def compare_models(
     return table
 
 
-def _row_bootstrap(results: Mapping[str, EncodingResult], recording: Recording, block_s, n_bootstraps: int,
-                   seed: int):
+def _row_bootstrap_setup(results: Mapping[str, EncodingResult], recording: Recording, block_s):
+    """The shared outer folds and the bootstrap block (s, samples), checked against every test fold."""
     folds = _common_folds(results, recording)
     if block_s is None:
         gaps = [float(res.config.get("gap_s") or 0.0) for res in results.values()]
@@ -357,9 +368,23 @@ def _row_bootstrap(results: Mapping[str, EncodingResult], recording: Recording, 
                 f"Test fold {k} has {test.size} samples, fewer than two bootstrap blocks of {block} samples "
                 f"({block_s:g} s); pass a smaller block_s."
             )
-    boot = bootstrap_model_scores(np.asarray(recording.data, dtype=float),
-                                  {m: res.predictions for m, res in results.items()}, folds, block, n_bootstraps, seed)
-    return boot, block_s, block, len(folds)
+    return folds, block_s, block
+
+
+def _bootstrap_pair_stats(pairs: list, q: float, alternative: str, fold_spread: bool, boot: dict,
+                          results: Mapping[str, EncodingResult], cols: slice) -> dict:
+    """p, ci_low, ci_high of every comparison for the targets ``cols``, from the shared bootstrap ``boot``."""
+    out = {}
+    for a, b in pairs:
+        diff_boot = boot[a] - boot[b]
+        if fold_spread:
+            diff_boot = _widen_to_fold_spread(diff_boot, results[a].r[:, cols] - results[b].r[:, cols])
+        p = (1.0 + (diff_boot <= 0).sum(0)) / (1.0 + diff_boot.shape[0])
+        if alternative == "two-sided":
+            p_other = (1.0 + (diff_boot >= 0).sum(0)) / (1.0 + diff_boot.shape[0])
+            p = np.minimum(1.0, 2.0 * np.minimum(p, p_other))
+        out[(a, b)] = (p, np.quantile(diff_boot, q, axis=0), np.quantile(diff_boot, 1.0 - q, axis=0))
+    return out
 
 
 def _check_fold_scores(results: Mapping[str, EncodingResult], recording: Recording) -> int:
