@@ -111,6 +111,11 @@ def evaluate_models(models, data, *, method: str = "spearman", bootstrap: str = 
     upper: all subjects) needs at least two data RDMs; with one it is NaN and
     a split-half ceiling (:func:`split_half_ceiling`) is the alternative.
 
+    With few conditions and a categorical model, some stimulus resamples
+    miss a category entirely; the model RDM is then constant and scores 0,
+    which pulls the interval's lower end to 0 (seen with Haxby's 8
+    categories): prefer many conditions, or ``bootstrap="rdm"`` over subjects.
+
     Parameters
     ----------
     models : RDMs or mapping name -> RDMs
