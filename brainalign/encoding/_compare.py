@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, DesignMatrix, EncodingResult, Recording, atomic_write_text, save_json
-from ._crossval import cross_validate, default_gap_s
 # the gain test's circular block bootstrap (same draws, block-sum trick), for any number of models
-from ._gain import _resampled_sums, draw_block_starts
+from ._bootstrap import _resampled_sums, _standardize, draw_block_starts
+from ._crossval import cross_validate, default_gap_s
 from ._stats import fdr
 
 logger = logging.getLogger("brainalign.encoding")
@@ -141,13 +141,6 @@ def _resampled_corr(sums_y: np.ndarray, sums_p: np.ndarray, n: int) -> np.ndarra
     return np.where(var > 1e-24, r, 0.0)
 
 
-def _standardized(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    a = a - a.mean(0)
-    scale = np.sqrt((a * a).mean(0))
-    return a / np.where(scale > 0, scale, 1.0)
-
-
 def bootstrap_model_scores(Y: np.ndarray, predictions: Mapping[str, np.ndarray], folds, block: int,
                            n_bootstraps: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Bootstrap distributions (n_bootstraps, n_targets) of each model's fold-averaged test r.
@@ -171,11 +164,11 @@ def bootstrap_model_scores(Y: np.ndarray, predictions: Mapping[str, np.ndarray],
     for test in folds:
         test = np.asarray(test)
         starts = draw_block_starts(test.size, block, int(n_bootstraps), rng)
-        y = _standardized(Y[test])
+        y = _standardize(Y[test])
         # a resample's sums are sums of block sums: n_blocks gathers per resample instead of n rows
         sums_y = _resampled_sums(np.hstack([y, y * y]), block, starts)
         for m in names:
-            p = _standardized(predictions[m][test])
+            p = _standardize(predictions[m][test])
             sums_p = _resampled_sums(np.hstack([p, p * p, y * p]), block, starts)
             out[m] += _resampled_corr(sums_y, sums_p, test.size)
     return {m: v / len(folds) for m, v in out.items()}

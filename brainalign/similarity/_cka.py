@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import BrainalignInputError
-from ..core._validation import as_float_array
-from ._resample import bootstrap_score, centred_representation
+from ._resample import as_float_array, bootstrap_score, centred_representation
 
 KERNELS = ("linear", "rbf")
 

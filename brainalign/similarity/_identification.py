@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, EncodingResult, Recording
-from ..core._validation import as_float_array
-from ._resample import bootstrap_score
+from ._resample import as_float_array, bootstrap_score
 
 METRICS = ("correlation", "cosine", "euclidean")
 

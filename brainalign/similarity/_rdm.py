@@ -9,7 +9,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, FeatureSet, Recording
-from ..core._validation import as_float_array
+
+from ._resample import as_float_array
 
 logger = logging.getLogger("brainalign.similarity")
 

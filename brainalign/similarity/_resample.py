@@ -5,7 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import BrainalignInputError
-from ..core._validation import as_float_array
+
+
+def as_float_array(values, name: str) -> np.ndarray:
+    """``values`` as a float64 array, or an error naming ``name`` (missing, text, complex, ragged)."""
+    if values is None:
+        raise BrainalignInputError(f"{name} is missing (None); pass an array of numbers.")
+    if hasattr(values, "toarray"):
+        raise BrainalignInputError(f"{name} is a sparse matrix; pass a dense array (.toarray()).")
+    try:
+        arr = np.asarray(values)
+        if np.iscomplexobj(arr):
+            raise TypeError("complex values")
+        return arr.astype(np.float64)
+    except (TypeError, ValueError) as err:
+        raise BrainalignInputError(f"{name} must hold real numbers: {err}.") from None
 
 
 def centred_representation(X, name: str, min_stimuli: int) -> np.ndarray:
