@@ -9,6 +9,13 @@ written to a resumable results folder), both built on the encoding cell
 
 from ._banded import BandedRidgeEncoder
 from ._baselines import autocorrelation_baseline
+from ._compare import (
+    compare_models,
+    composite_sites,
+    cross_validate_models,
+    save_comparison,
+    winners_per_region,
+)
 from ._ceilings import explainable_variance, intersubject_ceiling, normalize_scores
 from ._crossval import cross_validate, default_gap_s, with_baseline
 from ._cv import ContiguousBlockCV, LeaveOneRunOut, ShuffledKFold
@@ -81,8 +88,11 @@ __all__ = [
     "alphas_from_text",
     "autocorrelation_baseline",
     "bootstrap_best_layer_ci",
+    "compare_models",
+    "composite_sites",
     "correlation_score",
     "cross_validate",
+    "cross_validate_models",
     "default_alphas",
     "default_gap_s",
     "explainable_variance",
@@ -94,6 +104,7 @@ __all__ = [
     "normalize_scores",
     "permutation_pvalues",
     "r2_score",
+    "save_comparison",
     "sweep_layers",
     "BaselineFits",
     "assemble_sweep",
@@ -102,4 +113,5 @@ __all__ = [
     "gain_test",
     "layer_dirname",
     "variance_partitioning",
+    "winners_per_region",
 ]

@@ -7,6 +7,7 @@ returns a matplotlib figure (or a nilearn display for volume maps).
 
 from ._brain import best_layer, draw_layer_labels, plot_best_layer_map, plot_score_map, plot_surface_map
 from ._deep import plot_routing_maps
+from ._electrodes import plot_electrodes
 from ._multimodal import plot_layer_modality_map, plot_variance_partition
 from ._localize import plot_deficit, plot_localizer_tvalues, plot_units_per_layer
 from ._profiles import layer_profile_table, plot_layer_profile, plot_prediction, plot_score_vs_baseline
@@ -20,6 +21,7 @@ __all__ = [
     "model_profiles",
     "plot_best_layer_map",
     "plot_deficit",
+    "plot_electrodes",
     "plot_gain_profile",
     "plot_layer_modality_map",
     "plot_layer_profile",

@@ -11,6 +11,18 @@ confound regression, standardisation) is done per run with
 from ._checks import check_timeline_fits
 from ._files import baseline_from_files, design_from_file, file_stem, load_recording, read_matrix
 from ._fmri import header_tr, load_fmri, load_image
+from ._ieeg import (
+    atlas_labels,
+    coordinate_atlas_labels,
+    electrode_table,
+    event_locked_targets,
+    high_gamma_envelope,
+    load_bids_ieeg,
+    load_ieeg,
+    region_summary,
+    rereference_ieeg,
+    shaft_contacts,
+)
 from ._meeg import epochs_recording, events_timeline, load_bids_meg_eeg, load_meg_eeg, read_raw
 from ._space import KeptTargetsSpace
 from ._tagging import epochs_fft, evoked_spectrum, itpc_spectrum, phase_locking_states, tag_channels, tagging_snr
@@ -24,6 +36,16 @@ __all__ = [
     "read_matrix",
     "KeptTargetsSpace",
     "SurfaceSpace",
+    "atlas_labels",
+    "coordinate_atlas_labels",
+    "electrode_table",
+    "event_locked_targets",
+    "high_gamma_envelope",
+    "load_bids_ieeg",
+    "load_ieeg",
+    "region_summary",
+    "rereference_ieeg",
+    "shaft_contacts",
     "check_timeline_fits",
     "epochs_fft",
     "epochs_recording",

@@ -9,6 +9,8 @@
 - :func:`simulate_linear_truth`, :func:`simulate_interaction_truth`,
   :func:`simulate_shared_subjects`, :func:`simulate_routed_tokens` — known truths
   for trainable encoders (when a deep encoder must, and must not, beat ridge).
+- :func:`simulate_ieeg` — an sEEG Raw (MNI montage) whose high-gamma amplitude
+  follows planted drives; :func:`event_drives` turns per-event values into drives.
 - :class:`SimulationTruth` — the planted layers, weights, SNR and noise-free signal.
 """
 
@@ -21,6 +23,7 @@ from ._deep import (
     simulate_shared_subjects,
 )
 from ._fmri import simulate_fmri
+from ._ieeg import event_drives, simulate_ieeg
 from ._meg import gamma_kernel, simulate_meg_eeg
 from ._multimodal import simulate_multimodal_fmri
 from ._truth import SimulationTruth
@@ -29,3 +32,5 @@ __all__ = ["SimulationTruth", "gamma_kernel", "simulate_fmri", "simulate_meg_eeg
 # known truths for trainable encoders (kept on their own line: a small, local edit)
 __all__ += ["DeepSimulation", "TokenSimulation", "simulate_interaction_truth", "simulate_linear_truth",
             "simulate_routed_tokens", "simulate_shared_subjects"]
+# intracranial simulation (its own line, as above)
+__all__ += ["event_drives", "simulate_ieeg"]

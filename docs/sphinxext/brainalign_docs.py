@@ -31,6 +31,7 @@ SUBPACKAGES = [
     "brainalign.alignment",
     "brainalign.simulation",
     "brainalign.encoding",
+    "brainalign.similarity",
     "brainalign.localize",
     "brainalign.datasets",
     "brainalign.plotting",
