@@ -12,6 +12,7 @@ from .core import (
     Recording,
     Timeline,
 )
+from ._logging import set_log_level
 
 __version__ = "0.1.0"
 
@@ -38,4 +39,5 @@ __all__ = [
     "Recording",
     "Timeline",
     "__version__",
+    "set_log_level",
 ]

@@ -17,6 +17,24 @@ def configure_logging(verbosity: int = 0) -> None:
     logger.propagate = False
 
 
+def set_log_level(level="info") -> None:
+    """How much brainalign logs (and whether progress bars show), from Python: the CLI's ``-v`` / ``-q``.
+
+    ``level``: ``"debug"``, ``"info"`` (default: progress bars and one line
+    per step), ``"warning"`` (quiet: no bars) or a :mod:`logging` level.
+
+    Examples
+    --------
+    >>> import brainalign
+    >>> brainalign.set_log_level("warning")
+    """
+    value = logging.getLevelName(level.upper()) if isinstance(level, str) else int(level)
+    if not isinstance(value, int):
+        raise ValueError(f"level must be debug, info, warning, error or a logging level, got {level!r}")
+    configure_logging(-1 if value >= logging.WARNING else 0 if value >= logging.INFO else 1)
+    logger.setLevel(value)
+
+
 def progress_disabled() -> bool:
     """tqdm bars are hidden when the log is quieter than INFO."""
     return logger.getEffectiveLevel() > logging.INFO

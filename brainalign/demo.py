@@ -266,38 +266,3 @@ def _demo_figure(result: DemoResult, planted_img, recovered_img, path: Path) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-# ---------------------------------------------------------------------- CLI
-def add_arguments(parser) -> None:
-    defaults = DemoConfig()
-    parser.add_argument("-o", "--output", default="demo_results", help="results folder (default: %(default)s)")
-    parser.add_argument("--tr", type=float, default=defaults.tr, help="repetition time in s (default: %(default)s)")
-    parser.add_argument("--snr", type=float, default=defaults.snr,
-                        help="signal std / noise std of signal voxels (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
-    parser.add_argument("--voxel-size", type=float, default=defaults.voxel_size_mm,
-                        help="voxel size of the simulated brain in mm (default: %(default)s)")
-
-
-def main(args) -> int:
-    config = DemoConfig(tr=args.tr, snr=args.snr, seed=args.seed, voxel_size_mm=args.voxel_size)
-    result = run_demo(config, args.output)
-    table = result.summary_table()
-    noise_r = result.noise_voxel_r
-    lines = [
-        "",
-        "brainalign demo: simulated participant, real all-MiniLM-L6-v2 features",
-        f"  {result.planted_layer.size} voxels (MNI152 mask at {config.voxel_size_mm:g} mm), "
-        f"{int(result.noise_voxels.sum())} pure-noise voxels, TR {config.tr:g} s, SNR {config.snr:g}, "
-        "leave-one-story-out CV",
-        "",
-        table.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
-        "",
-        f"  layer recovery accuracy: {100 * result.recovery_accuracy:.1f}% of signal voxels",
-        f"  pure-noise voxels: mean r {noise_r.mean():+.3f} (sd {noise_r.std():.3f})",
-        f"  results: {result.output_dir}  (figure: figures/demo_layer_map.png)",
-        f"  time: {result.timings.get('total_s', float('nan')):.1f} s",
-    ]
-    print("\n".join(lines))
-    return 0

@@ -56,5 +56,5 @@ def test_extract_command_reports_the_folder(tmp_path, capsys):
     story.write_text("Once upon a time there was a story.")
     folder = tmp_path / "model"
     folder.mkdir()
-    assert cli_main(["extract", str(folder), str(story), "-o", str(tmp_path / "features")]) == 2
+    assert cli_main(["extract", "text", str(story), "--model", str(folder), "-o", str(tmp_path / "features")]) == 2
     assert f"{folder} is not a Hugging Face model folder: no config.json (it is empty)" in capsys.readouterr().err

@@ -391,9 +391,9 @@ def test_cli_extract_tsv_and_txt(minilm_dir, tmp_path):
     txt = tmp_path / "story.txt"
     txt.write_text("Once upon a time,\nthere was a café.\n")
     out = tmp_path / "out"
-    common = ["--layers", "embeddings", "layer.1", "--context", "8", "--dtype", "float32", "--batch-size", "2"]
-    assert main(["-q", "extract", str(minilm_dir), str(tsv), "-o", str(out)] + common) == 0
-    assert main(["-q", "extract", str(minilm_dir), str(txt), "-o", str(out)] + common) == 0
+    common = ["--layers", "embeddings", "layer.1", "--context-tokens", "8", "--dtype", "float32", "--batch-size", "2"]
+    assert main(["-q", "extract", "text", str(tsv), "--model", str(minilm_dir), "-o", str(out)] + common) == 0
+    assert main(["-q", "extract", "text", str(txt), "--model", str(minilm_dir), "-o", str(out)] + common) == 0
     store = FeatureStore(out)
     entries = [store.get(k) for k in store.keys()]
     assert sorted(e.n_events for e in entries) == [3, 8]
@@ -403,7 +403,7 @@ def test_cli_extract_tsv_and_txt(minilm_dir, tmp_path):
     assert story.timeline.tokens.tolist()[-2:] == ["a", "café."]
     bad = tmp_path / "bad.csv"
     bad.write_text("word,time\nhi,0\n")
-    assert main(["-q", "extract", str(minilm_dir), str(bad), "-o", str(out)]) == 2
+    assert main(["-q", "extract", "text", str(bad), "--model", str(minilm_dir), "-o", str(out)]) == 2
     with pytest.raises(BrainalignInputError, match=r"bad.csv has no onset column.*found \['word', 'time'\]"):
         read_stimulus_file(bad)
 

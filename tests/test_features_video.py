@@ -227,7 +227,7 @@ def test_cli_extract_video_from_a_saved_model(movies, vit, tmp_path, capsys):
     proc.save_pretrained(model_dir)
     path, _ = movies["mp4"]
     out = tmp_path / "store"
-    assert main(["extract", "--video", str(path), "--model", str(model_dir), "--sample-fps", "2",
+    assert main(["extract", "video", str(path), "--model", str(model_dir), "--sample-fps", "2",
                  "--device", "cpu", "-o", str(out)]) == 0
     entry = capsys.readouterr().out.strip().splitlines()[-1]  # the command prints <output>/<key>
     assert entry.startswith(str(out))
@@ -235,7 +235,7 @@ def test_cli_extract_video_from_a_saved_model(movies, vit, tmp_path, capsys):
     assert fs.layer_names == ["embeddings", "layer.0", "layer.1"] and fs["layer.1"].shape == (6, 32)
     assert fs.metadata["model_class"] == "ViTModel"
     assert fs.metadata["engine_version"] == 2
-    assert main(["extract", "--video", str(tmp_path / "missing.mp4"), "--model", str(model_dir)]) == 2
+    assert main(["extract", "video", str(tmp_path / "missing.mp4"), "--model", str(model_dir)]) == 2
 
 
 def test_one_fingerprint_sees_any_weight_change():

@@ -223,7 +223,7 @@ def test_cli_localize_then_ablate(tokenizer, tmp_path, capsys):
     plant_language_units(make_gpt2(tokenizer), tokenizer).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     out = tmp_path / "results"
-    assert main(["-q", "localize", "--model", str(model_dir), "--out", str(out), "--n", "30",
+    assert main(["-q", "localize", "--model", str(model_dir), "--output", str(out), "--n", "30",
                  "--fraction", "0.125"]) == 0
     mask = UnitMask.load(out / "mask")
     assert all(np.array_equal(idx, PLANTED) for idx in mask.indices.values())

@@ -110,7 +110,7 @@ def test_jobqueue_section_builds_a_slurm_job_script():
     finally:
         cluster.close()
     assert "#SBATCH -p normal" in script and "--cpus-per-task=8" in script and "#SBATCH -t 04:00:00" in script
-    with pytest.raises(ConfigError, match="jobqueue.kind must be one of"):
+    with pytest.raises(ConfigError, match="jobqueue. kind must be one of"):
         parse_config(_with(execution={"jobqueue": {"kind": "mesos"}}))
 
 

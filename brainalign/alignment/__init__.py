@@ -25,8 +25,11 @@ from ._grid import SampleGrid
 from ._hrf import event_rate_design, hrf_design, hrf_kernels
 from ._lanczos import lanczos_design, lanczos_kernel
 from ._multimodal import band_name, multimodal_designs
+from ._options import ALIGNMENT_OPTIONS, AlignmentOptions, alignment_options
 
 __all__ = [
+    "ALIGNMENT_OPTIONS",
+    "alignment_options",
     "METHODS",
     "SampleGrid",
     "band_name",

@@ -16,6 +16,7 @@ from ._io import (
     save_arrays,
     save_json,
 )
+from ._options import Options, closest_key, format_validation_error, options_from_signature, validate_options
 from ._recording import Recording
 from ._result import EncodingResult
 from ._timeline import Timeline
@@ -26,6 +27,7 @@ __all__ = [
     "BrainalignInputError",
     "DesignMatrix",
     "EncodingResult",
+    "Options",
     "FeatureSet",
     "Recording",
     "Timeline",
@@ -33,13 +35,17 @@ __all__ = [
     "atomic_suffixed_path",
     "atomic_write_text",
     "canonical_json",
+    "closest_key",
     "content_key",
+    "format_validation_error",
     "hash_array",
     "hash_file",
     "load_arrays",
     "load_json",
+    "options_from_signature",
     "package_versions",
     "save_arrays",
     "save_json",
     "seconds_to_samples",
+    "validate_options",
 ]

@@ -44,6 +44,7 @@ from ._registry import (
     make_estimator,
     register_estimator,
 )
+from ._options import common_encoding_options, encoding_option_models, encoding_options
 from ._stacked import StackedEncoder
 from ._sklearn_api import RidgeEncoder, alphas_from_text, default_alphas
 from ._stats import (
@@ -58,6 +59,9 @@ from ._sweep import sweep_layers
 from .cell import BaselineFits, assemble_sweep, fit_baselines, fit_layer, gain_test
 
 __all__ = [
+    "common_encoding_options",
+    "encoding_option_models",
+    "encoding_options",
     "DEFAULT_BASELINE_ESTIMATOR",
     "AttentionReadoutEncoder",
     "FactorizedReadoutEncoder",

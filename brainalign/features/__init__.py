@@ -13,38 +13,56 @@ activations live in :mod:`brainalign.features._hooks`; :class:`FeatureStore`
 is the content-keyed on-disk cache shared by all modalities.
 """
 
-from ._audio import extract_audio_features
-from ._hooks import (
-    capture,
-    find_attention_output_modules,
-    find_blocks,
-    find_embedding_module,
-    find_mlp_activation_modules,
-    find_mlp_output_projections,
-    hidden_size,
-)
-from ._stimulus import read_stimulus_file
-from ._random import make_random_text_model
-from ._groups import layer_groups
-from ._reduce import principal_components
-from ._store import FeatureStore, load_features
-from ._text import (
-    TextModel,
-    WordAlignment,
-    align_words,
-    bundled_model_dir,
-    extract_text_features,
-    load_text_model,
-    plan_windows,
-)
-from ._vision import extract_image_features
-from ._video import VideoInfo, VideoReader, extract_video_features, probe_video, read_audio_track
-from ._engine import BatchRunner, model_fingerprint
-from ._movie import extract_movie_features
-from ._instructions import best_per_target, extract_instruction_features, feature_key, parse_feature_key
+import importlib
+
+# Names load on first use (PEP 562) so that option models and the command line
+# (``brainalign extract --help``) do not import torch.
+_LAZY = {
+    "extract_audio_features": "_audio",
+    "capture": "_hooks", "find_attention_output_modules": "_hooks", "find_blocks": "_hooks",
+    "find_embedding_module": "_hooks", "find_mlp_activation_modules": "_hooks",
+    "find_mlp_output_projections": "_hooks", "hidden_size": "_hooks",
+    "read_stimulus_file": "_stimulus",
+    "make_random_text_model": "_random",
+    "principal_components": "_reduce",
+    "layer_groups": "_groups",
+    "FeatureStore": "_store", "load_features": "_store",
+    "TextModel": "_text", "WordAlignment": "_text", "align_words": "_text", "extract_text_features": "_text",
+    "load_text_model": "_text", "plan_windows": "_text",
+    "BUNDLED": "_loading", "bundled_model_dir": "_loading", "resolve_model_name": "_loading",
+    "model_problem": "_loading",
+    "extract_image_features": "_vision",
+    "VideoInfo": "_video", "VideoReader": "_video", "extract_video_features": "_video", "probe_video": "_video",
+    "read_audio_track": "_video",
+    "BatchRunner": "_engine", "model_fingerprint": "_engine",
+    "extract_movie_features": "_movie",
+    "best_per_target": "_instructions", "extract_instruction_features": "_instructions",
+    "feature_key": "_instructions", "parse_feature_key": "_instructions",
+    "TextFeatureOptions": "_options", "VideoFeatureOptions": "_options", "AudioFeatureOptions": "_options",
+    "FEATURE_OPTIONS": "_options",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
-    "layer_groups",
+    "BUNDLED",
+    "AudioFeatureOptions",
+    "FEATURE_OPTIONS",
+    "TextFeatureOptions",
+    "VideoFeatureOptions",
+    "model_problem",
+    "resolve_model_name",
     "BatchRunner",
     "FeatureStore",
     "TextModel",

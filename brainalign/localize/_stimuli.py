@@ -468,3 +468,29 @@ def theory_of_mind_localizer(belief_file: str | Path, photo_file: str | Path) ->
         ("false-belief", "false-photo"),
         {"source": "files", "sha256": {str(belief_file): hash_file(belief_file), str(photo_file): hash_file(photo_file)}},
     )
+
+
+def localize_stimuli(localizer: str = "language", stimuli: str = "builtin", *, seed: int = 0, n: int = 240,
+                     belief_file=None, photo_file=None) -> LocalizerStimuli:
+    """The stimuli of a localizer by name: ``language``, ``multiple_demand`` or ``theory_of_mind``.
+
+    ``stimuli`` (language only): ``"builtin"`` (generated, ``n`` per
+    condition) or a folder of Fedorenko 2010 CSV files; theory of mind needs
+    ``belief_file`` and ``photo_file`` (stories separated by blank lines).
+
+    Examples
+    --------
+    >>> len(localize_stimuli("multiple_demand", n=10).condition_a)
+    10
+    """
+    if localizer == "language":
+        return language_localizer(stimuli, seed=seed, n=n)
+    if localizer == "multiple_demand":
+        return multiple_demand_localizer(seed=seed, n=n)
+    if localizer != "theory_of_mind":
+        raise BrainalignInputError(f"Unknown localizer {localizer!r}; choose language, multiple_demand or "
+                                   "theory_of_mind.")
+    if belief_file is None or photo_file is None:
+        raise BrainalignInputError("The theory_of_mind localizer needs belief_file and photo_file "
+                                   "(--belief-file and --photo-file).")
+    return theory_of_mind_localizer(belief_file, photo_file)

@@ -9,13 +9,16 @@ through one adapter interface (:class:`DatasetAdapter`).
 """
 
 from ._adapters import DatasetAdapter, SubjectData, get_adapter, list_adapters, register_adapter
-from ._config import ConfigError, ModelSpec, StudyConfig, load_config, parse_config
+from ._check import check_study, study_problems
+from ._config import ConfigError, ModelSpec, StudyConfig, load_config, option_model, parse_config
 from ._execute import ExecutorError, StudyInterrupted, StudyRun, dask_client, run_study, validate_jobqueue_options
 from ._pipeline import run_pipeline
 from ._plan import StudyPlan, Task, plan_study
 from ._results import StudyResults
 
 __all__ = [
+    "check_study",
+    "study_problems",
     "ConfigError",
     "DatasetAdapter",
     "ExecutorError",
@@ -31,6 +34,7 @@ __all__ = [
     "get_adapter",
     "list_adapters",
     "load_config",
+    "option_model",
     "parse_config",
     "plan_study",
     "register_adapter",

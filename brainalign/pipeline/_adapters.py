@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from ..core import BrainalignInputError, Timeline
+from ..core import BrainalignInputError, Timeline, validate_options
 from ..datasets import DatasetAdapter, DatasetOptionsError, SubjectData, get_dataset, registered_datasets
 from ..datasets import register_dataset as register_adapter
 
@@ -88,17 +88,14 @@ class FilesAdapter(DatasetAdapter):
         return list(self._files())
 
     def _check(self) -> None:
-        known_stim = {"textgrid", "words", "tier", "run", "shift_s", "media"}
-        known_rec = {"files", "tr", "mask", "runs", "subject", "skip_rows", "clean"}
-        for section, values, known in (("stimulus", self.stimulus, known_stim), ("recording", self.recording, known_rec)):
-            unknown = sorted(set(values) - known)
-            if unknown:
-                from ._config import closest_key
+        from ..recordings import RecordingFiles
+        from ..stimuli import StimulusFiles
 
-                close = closest_key(unknown[0], sorted(known))
-                hint = f" (did you mean {close!r}?)" if close else ""
-                raise BrainalignInputError(f"config [{section}]: unknown key {unknown[0]!r}{hint}; "
-                                           f"valid keys: {', '.join(sorted(known))}")
+        for section, values, model in (("stimulus", self.stimulus, StimulusFiles),
+                                       ("recording", self.recording, RecordingFiles)):
+            if section == "recording" and not values.get("files"):
+                raise BrainalignInputError("config [recording]: needs 'files' (ROI text/.npy or NIfTI, one per run).")
+            validate_options(model, values, section)
 
     def grid_id(self, subject, options):
         return None
@@ -124,11 +121,8 @@ class FilesAdapter(DatasetAdapter):
             timeline = read_textgrid(self._path(s["textgrid"]), tier=s.get("tier"), run=s.get("run"))
         elif "words" in s:
             timeline = read_word_table(self._path(s["words"]), run=s.get("run"))
-        elif media is not None:  # no transcript: one event per media file, for the recording's runs
+        else:  # no transcript: one event per media file, for the recording's runs
             timeline = Timeline([Path(p).stem for p in media.values()], [0.0] * len(media), None, list(media))
-        else:
-            raise BrainalignInputError("config [stimulus]: needs 'textgrid' or 'words' (a word table with onsets), "
-                                       "or 'media' (a movie or sound file).")
         shift = float(s.get("shift_s", 0.0))
         timeline = timeline.shift(shift) if shift else timeline
         r = self.recording

@@ -1,30 +1,30 @@
 """The study config: one TOML/JSON file validated against a pydantic schema.
 
 Every section forbids unknown keys; an error names the section, the key, the
-closest valid spelling and the valid keys.  Option sections that are passed on
-to a stage function (``[features]``, ``[alignment]``, ``[encoding]``) are
-validated against that function's own signature, so the schema cannot drift
-from the code it configures.
+closest valid spelling and the valid keys, and every problem of a file is
+reported at once.  The option sections are the option models of the stages
+they configure: ``[features]`` / ``options`` (``brainalign.features``, per
+modality), ``[alignment]`` (``brainalign.alignment``, one model per method: an
+option of another method is refused), ``[stimulus]`` / ``[recording]``
+(``StimulusFiles``, ``RecordingFiles``), ``[encoding]`` (the keyword options of
+``sweep_layers`` and ``cross_validate``) and ``[execution.jobqueue]`` (the
+dask-jobqueue cluster class's own parameters).  ``brainalign``'s flags are
+generated from the same models.
 """
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import json
-import typing
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator,
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_validator)
 
-from ..core import BrainalignInputError
+from ..core import BrainalignInputError, closest_key, format_validation_error
+from ..features import BUNDLED  # one spelling of the bundled model
 
 __all__ = ["StudyConfig", "ModelSpec", "load_config", "parse_config", "ConfigError"]
-
-
-BUNDLED = "bundled:all-MiniLM-L6-v2"
 
 
 class ConfigError(BrainalignInputError):
@@ -35,100 +35,34 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
 
-# ----------------------------------------------------------------- option sections from signatures
-_SKIP_PARAMS = {"self", "timeline", "model", "features", "recording", "features_or_design", "design",
-                "cache_dir", "on_chunk", "layers", "return_predictions", "epochs", "name_prefix", "units",
-                "baseline", "results_dir"}
-
-
-def _signature_model(name: str, functions, *, skip=(), extra_fields: dict | None = None) -> type[BaseModel]:
-    """A pydantic model whose fields are the keyword parameters of ``functions`` (first wins)."""
-    fields: dict[str, Any] = {}
-    for func in functions:
-        try:
-            hints = typing.get_type_hints(func)
-        except Exception:  # annotations naming optional packages: validate the key, not its type
-            hints = {}
-        for pname, param in inspect.signature(func).parameters.items():
-            if pname in _SKIP_PARAMS or pname in skip or pname in fields:
-                continue
-            if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
-                continue
-            annotation = hints.get(pname, Any)
-            if "Callable" in str(annotation) or "TextModel" in str(annotation):
-                annotation = Any
-            default = None if param.default is inspect.Parameter.empty else param.default
-            fields[pname] = (Optional[annotation] if default is None else annotation, default)
-    fields.update(extra_fields or {})
-    return create_model(name, __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields)
-
-
-def _text_options_model():
-    from ..features import extract_text_features
-
-    return _signature_model("TextFeatureOptions", [extract_text_features], extra_fields={
-        "layers": (Optional[Union[Literal["all"], list[Union[str, int]]]], None),
-        "units": (Optional[Union[str, list[str]]], None),
-    })
-
-
-def _alignment_model():
-    from ..alignment import fir_design, hrf_design, lagged_design, lanczos_design
-    from ..alignment._epochs import epoch_design
-
-    return _signature_model(
-        "AlignmentOptions", [hrf_design, lanczos_design, fir_design, lagged_design, epoch_design],
-        extra_fields={"method": (Literal["hrf", "lanczos", "fir", "lagged", "epochs", "auto"], "auto")})
-
-
-def _encoding_model():
-    from ..encoding import cross_validate, estimator_options_model, list_estimators, sweep_layers
-
-    # sweep_layers' own options (autocorrelation, gain_bootstraps), every cross_validate option and the
-    # options of every registered estimator (the chosen estimator refuses those of another one)
-    extra: dict[str, Any] = {}
-    for name in list_estimators():
-        for key, field in estimator_options_model(name).model_fields.items():
-            extra.setdefault(key, (Optional[field.annotation], None))
-    extra.pop("cv", None)  # cross_validate's outer cv, not an estimator's older name of inner_cv
-    extra.pop("standardize", None)
-    extra["alphas"] = (Optional[Union[str, list[float]]], None)
-    extra["estimator"] = (Optional[str], None)
-    return _signature_model("EncodingOptions", [sweep_layers, cross_validate], skip={"model", "designs"},
-                            extra_fields=extra)
-
-
-def _video_options_model():
-    from ..features import extract_video_features
-
-    return _signature_model("VideoFeatureOptions", [extract_video_features],
-                            skip={"video", "fps", "times", "run", "processor"},
-                            extra_fields={"layers": (Optional[Union[Literal["all"], list[Union[str, int]]]], None)})
-
-
-def _audio_options_model():
-    from ..features import extract_audio_features
-
-    return _signature_model("AudioFeatureOptions", [extract_audio_features],
-                            skip={"audio", "sfreq", "times", "run", "feature_extractor"},
-                            extra_fields={"layers": (Optional[Union[Literal["all"], list[Union[str, int]]]], None)})
-
-
-_LAZY_MODELS: dict[str, type[BaseModel]] = {}
-
-
+# ----------------------------------------------------------------- option sections
 def option_model(section: str) -> type[BaseModel]:
-    """The pydantic model of an option section (``features``, ``alignment``, ``encoding``, ``features:video``...)."""
-    key = section
-    if section == "encoding":  # an estimator registered later brings its options
-        from ..encoding import list_estimators
+    """The pydantic model of an option section (``features:text``, ``features:video``, ``encoding``...).
 
-        key = (section, tuple(list_estimators()))
-    if key not in _LAZY_MODELS:
-        _LAZY_MODELS[key] = {"features": _text_options_model, "features:text": _text_options_model,
-                             "features:video": _video_options_model, "features:audio": _audio_options_model,
-                             "alignment": _alignment_model, "encoding": _encoding_model}[section]()
-    return _LAZY_MODELS[key]
+    ``encoding`` is the options every estimator shares; each estimator's own
+    are in :func:`~brainalign.encoding.encoding_option_models`.
+    """
+    from ..encoding import common_encoding_options
+    from ..features import FEATURE_OPTIONS
+
+    if section.startswith("features"):
+        return FEATURE_OPTIONS[section.partition(":")[2] or "text"]
+    if section == "encoding":
+        return common_encoding_options()
+    raise KeyError(section)
+
+
+# ------------------------------------------------------------------------------ jobqueue
+def jobqueue_problems(section: dict) -> list[str]:
+    """Problems of an ``[execution.jobqueue]`` table, checked when the config is read (one line each).
+
+    The keys are checked against the dask-jobqueue cluster class's own
+    parameters by :func:`~brainalign.pipeline.validate_jobqueue_options`,
+    which keeps this process's Ctrl-C handler while importing dask-jobqueue.
+    """
+    from ._execute import validate_jobqueue_options  # _execute reads configs: imported when a table is checked
+
+    return [f"config {line}" for line in validate_jobqueue_options(section.get("kind"), section)]
 
 
 # ------------------------------------------------------------------------------ study sections
@@ -241,9 +175,10 @@ class ExecutionSection(_Section):
 
     @field_validator("jobqueue")
     @classmethod
-    def _jobqueue_kind(cls, value):
-        if value is not None and str(value.get("kind", "")).lower() not in ("slurm", "pbs", "sge", "lsf", "htcondor"):
-            raise ValueError("jobqueue.kind must be one of 'slurm', 'pbs', 'sge', 'lsf', 'htcondor'")
+    def _jobqueue_keys(cls, value):
+        problems = jobqueue_problems(value) if value is not None else []
+        if problems:
+            raise ValueError("\n".join(problems))  # each line names the table already
         return value
 
 
@@ -263,8 +198,8 @@ class StudyConfig(_Section):
     joint: Optional[JointSection] = None
     maps: bool = True
     # the single-recording form of 0.1.0: your own stimulus and recording files
-    stimulus: Optional[dict[str, Any]] = None
-    recording: Optional[dict[str, Any]] = None
+    stimulus: Optional[dict[str, Any]] = Field(None, description="your own stimulus files (StimulusFiles)")
+    recording: Optional[dict[str, Any]] = Field(None, description="your own recording files (RecordingFiles)")
     _base_dir: Path = PrivateAttr(default_factory=lambda: Path(".").resolve())
     _raw: Optional[dict] = PrivateAttr(default=None)
 
@@ -286,6 +221,20 @@ class StudyConfig(_Section):
         if isinstance(data, dict) and "dataset" not in data and ("stimulus" in data or "recording" in data):
             data = {**data, "dataset": {"name": "files"}}
         return data
+
+    @field_validator("stimulus", "recording")
+    @classmethod
+    def _typed_files(cls, value, info):
+        from ..recordings import RecordingFiles
+        from ..stimuli import StimulusFiles
+
+        if value is not None:
+            model = StimulusFiles if info.field_name == "stimulus" else RecordingFiles
+            try:
+                model(**value)  # unknown keys and wrong values are errors; the table itself is kept as written
+            except ValidationError as err:
+                raise ValueError("\n".join(format_validation_error(err, info.field_name, model))) from None
+        return value
 
     @model_validator(mode="after")
     def _complete(self):
@@ -319,19 +268,60 @@ class StudyConfig(_Section):
             return own
         return {**_validated("features", "features", self.features), **own}
 
-    def alignment_options(self) -> dict[str, Any]:
-        return _validated("alignment", "alignment", self.alignment)
+    def alignment_options(self, default_method: str | None = None) -> dict[str, Any]:
+        """``[alignment]`` checked against its method's options (``auto``: ``default_method``'s, when known)."""
+        from ..alignment import ALIGNMENT_OPTIONS, alignment_options
+
+        values = dict(self.alignment)
+        method = values.get("method", "auto")
+        if method == "auto" and default_method is not None:
+            values["method"] = default_method
+        elif method == "auto" and set(values) - {"method"}:
+            # the dataset decides the method at plan time; until then any method's option may be meant
+            known = set().union(*(m.model_fields for m in ALIGNMENT_OPTIONS.values()))
+            unknown = sorted(set(values) - known)
+            if unknown:
+                close = closest_key(unknown[0], sorted(known))
+                hint = f" (did you mean {close!r}?)" if close else ""
+                raise ConfigError(f"config [alignment]: unknown key {unknown[0]!r}{hint}; valid keys: "
+                                  f"{', '.join(sorted(known))}")
+            return dict(self.alignment)
+        try:
+            alignment_options(values)
+        except BrainalignInputError as err:
+            raise ConfigError(str(err)) from None
+        return {**dict(self.alignment), **({"method": values["method"]} if "method" in values else {})}
 
     def encoding_options(self) -> dict[str, Any]:
-        return _validated("encoding", "encoding", self.encoding)
+        """``[encoding]`` checked against its estimator's options (an option of another estimator is refused)."""
+        from ..encoding import encoding_options
+
+        try:
+            parsed = encoding_options(self.encoding)
+        except BrainalignInputError as err:
+            raise ConfigError(str(err)) from None
+        # keep only what the user set: defaults stay those of the stage functions
+        return {k: getattr(parsed, k) for k in self.encoding}
+
+    def option_problems(self) -> list[str]:
+        """Every problem of the option sections, one line each (empty when all are valid)."""
+        problems: list[str] = []
+        checks = [lambda: _validated("features", "features", self.features)]
+        checks += [lambda i=i, m=m: _validated(f"models[{i}].options", f"features:{m.modality}", m.options)
+                   for i, m in enumerate(self.models) if m.path is None]
+        checks += [self.alignment_options, self.encoding_options]
+        for check in checks:
+            try:
+                check()
+            except BrainalignInputError as err:
+                problems += [line for line in str(err).splitlines() if line not in problems]
+        return problems
 
     def validate_options(self) -> None:
-        """Check every option section now (not when the first task runs)."""
-        for model in self.models:
-            if model.path is None:
-                self.feature_options(model)
-        self.alignment_options()
-        self.encoding_options()
+        """Check every option section now (not when the first task runs); all problems in one error."""
+        problems = self.option_problems()
+        if problems:
+            raise ConfigError("\n".join(problems))
 
 
 def _validated(where: str, section: str, values: dict) -> dict[str, Any]:
@@ -345,75 +335,19 @@ def _validated(where: str, section: str, values: dict) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ errors
-def _valid_keys(model: type[BaseModel]) -> list[str]:
-    return sorted(model.model_fields)
-
-
-def _schema_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model that owns the key at ``loc`` (None when it is not a model)."""
-    current: Any = root
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        if not (inspect.isclass(current) and issubclass(current, BaseModel)) or part not in current.model_fields:
-            return None
-        annotation = current.model_fields[part].annotation
-        current = next((a for a in _flatten(annotation) if inspect.isclass(a) and issubclass(a, BaseModel)), None)
-    return current if inspect.isclass(current) and issubclass(current, BaseModel) else None
-
-
-def _flatten(annotation) -> list:
-    args = typing.get_args(annotation)
-    if not args:
-        return [annotation]
-    out = []
-    for a in args:
-        out.extend(_flatten(a))
-    return out
-
-
-def closest_key(key: str, valid) -> str | None:
-    """The valid key a typo most likely meant: a close spelling, else one that starts with it."""
-    valid = list(valid)
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    if close:
-        return close[0]
-    if len(key) >= 3:
-        prefixed = [v for v in valid if v.startswith(key) or key.startswith(v)]
-        if prefixed:
-            return min(prefixed, key=len)
-    return None
-
-
-def _section_name(where: str, loc: tuple) -> str:
-    parts = [where] if where else []
-    parts += [str(p) if not isinstance(p, int) else f"[{p}]" for p in loc[:-1]]
-    text = ".".join(parts).replace(".[", "[")
-    return f"[{text}]" if text else "top level"
-
-
 def _format_errors(err: ValidationError, where: str, schema: type[BaseModel]) -> str:
-    lines = []
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        key = str(loc[-1]) if loc else ""
-        section = _section_name(where, loc)
-        if e["type"] == "extra_forbidden":
-            owner = _schema_at(schema, loc)
-            valid = _valid_keys(owner) if owner is not None else []
-            close = closest_key(key, valid)
-            hint = f" (did you mean {close!r}?)" if close else ""
-            lines.append(f"config {section}: unknown key {key!r}{hint}; valid keys: {', '.join(valid)}")
-        elif e["type"] == "missing":
-            lines.append(f"config {section}: missing required key {key!r}")
-        elif e["type"] in ("value_error", "assertion_error") and not loc:
-            lines.append(f"config: {e['msg'].removeprefix('Value error, ')}")
-        else:
-            got = e.get("input")
-            shown = repr(got) if not isinstance(got, dict) else "a table"
-            msg = e["msg"].removeprefix("Value error, ")
-            lines.append(f"config {section}: key {key!r} = {shown}: {msg}")
-    return "\n".join(lines)
+    return "\n".join(_split_lines(format_validation_error(err, where, schema)))
+
+
+def _split_lines(lines: list[str]) -> list[str]:
+    """A validator may report several problems in one message: one line each, under its section's prefix."""
+    out = []
+    for line in lines:
+        first, *more = line.split("\n")
+        out.append(first)
+        prefix = first.split(": ", 1)[0] if ": " in first else "config"
+        out += [f"{prefix.split(' key ')[0]}: {m}" if not m.startswith("config") else m for m in more]
+    return out
 
 
 # ------------------------------------------------------------------------------ reading files
@@ -444,21 +378,52 @@ def _read_file(path: Path) -> dict:
     raise ConfigError(f"Config must be .json or .toml, got {path.name!r}.")
 
 
-def parse_config(data: dict, *, base_dir: str | Path = ".") -> StudyConfig:
-    """Validate a config mapping; ``base_dir`` anchors its relative paths."""
+def parse_config(data: dict, *, base_dir: str | Path = ".", check_options: bool = True) -> StudyConfig:
+    """Validate a config mapping; ``base_dir`` anchors its relative paths.
+
+    ``check_options=False`` leaves the option sections to
+    :func:`~brainalign.pipeline.check_study`, which reports them together
+    with every other problem it finds.
+    """
     try:
         config = StudyConfig(**data)
     except ValidationError as err:
-        raise ConfigError(_format_errors(err, "", StudyConfig)) from None
+        problems = _split_lines(format_validation_error(err, "", StudyConfig))
+        # the option sections too, so that one run shows every problem of the file
+        problems += [p for p in _option_problems_of(data) if p not in problems]
+        raise ConfigError("\n".join(problems)) from None
     except TypeError as err:
         raise ConfigError(f"config: {err}") from None
-    config.validate_options()
+    if check_options:
+        config.validate_options()
     config._base_dir = Path(base_dir).resolve()
     config._raw = data
     return config
 
 
-def load_config(path: str | Path) -> StudyConfig:
+def _option_problems_of(data) -> list[str]:
+    """Problems of the option sections of a config whose other sections did not validate."""
+    if not isinstance(data, dict):
+        return []
+    sections = {k: data.get(k) for k in ("features", "alignment", "encoding")}
+    if not all(isinstance(v, (dict, type(None))) for v in sections.values()):
+        return []
+    features = {k: v for k, v in (sections["features"] or {}).items() if k not in ("model", "path", "cache_dir")}
+    models = [m for m in data.get("models") or [] if isinstance(m, dict) and isinstance(m.get("options", {}), dict)]
+    stub = StudyConfig.model_construct(features=features, alignment=sections["alignment"] or {},
+                                       encoding=sections["encoding"] or {}, models=[])
+    problems = stub.option_problems()
+    for i, m in enumerate(models):
+        modality = m.get("modality", "text")
+        if modality in ("text", "video", "audio") and "path" not in m:
+            try:
+                _validated(f"models[{i}].options", f"features:{modality}", m.get("options") or {})
+            except BrainalignInputError as err:
+                problems += str(err).splitlines()
+    return problems
+
+
+def load_config(path: str | Path, *, check_options: bool = True) -> StudyConfig:
     """Read and validate a study config (``.toml`` or ``.json``); relative paths are taken from its folder.
 
     Raises
@@ -480,7 +445,7 @@ def load_config(path: str | Path) -> StudyConfig:
     brainalign.pipeline._config.ConfigError: config [encoding]: unknown key 'alpha' (did you mean 'alphas'?); ...
     """
     path = Path(path)
-    return parse_config(_read_file(path), base_dir=path.resolve().parent)
+    return parse_config(_read_file(path), base_dir=path.resolve().parent, check_options=check_options)
 
 
 def base_dir(config: StudyConfig) -> Path:

@@ -143,9 +143,9 @@ def model_source(model, config: StudyConfig, cache: Path) -> str:
         folder = cache / "random-models" / content_key(settings)
         return str(make_random_text_model(folder, **settings))
     if model.model == BUNDLED:
-        from ..features import bundled_model_dir
+        from ..features import resolve_model_name
 
-        return str(bundled_model_dir())
+        return resolve_model_name(model.model)
     local = resolve_path(config, model.model)
     return str(local) if local.exists() else model.model
 
@@ -165,6 +165,14 @@ def _layer_names(model, options: dict, shape) -> list[str]:
             else:
                 names.append(str(layer))
         return names
+    if shape is None and model.model and not model.model.startswith("bundled:"):
+        from ..features import model_problem
+
+        name = model.model
+        path_like = name.startswith(("/", "./", "../", "~")) or name.count("/") > 1  # not an org/name hub id
+        problem = model_problem(name) if path_like else None
+        if problem:  # a folder that does not exist says so, rather than "cannot list its layers"
+            raise BrainalignInputError(f"Model {model.label!r}: {problem}")
     if shape is None:
         raise BrainalignInputError(
             f"Model {model.label!r}: cannot list its layers without loading it (no local config.json); "
@@ -235,7 +243,8 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
         dataset_id = {"stimulus": config.stimulus, "recording": config.recording}
     else:
         dataset_id = {"path": str(root) if root else None}
-    align = config.alignment_options()
+    # "auto" is the dataset's method: its options are checked against that method's now
+    align = config.alignment_options(default_method=adapter.default_alignment)
     method = align.pop("method", "auto")
     method = adapter.default_alignment if method == "auto" else method
     enc = config.encoding_options()

@@ -24,6 +24,7 @@ from ._ieeg import (
     shaft_contacts,
 )
 from ._meeg import epochs_recording, events_timeline, load_bids_meg_eeg, load_meg_eeg, read_raw
+from ._options import RecordingFiles
 from ._space import KeptTargetsSpace
 from ._tagging import epochs_fft, evoked_spectrum, itpc_spectrum, phase_locking_states, tag_channels, tagging_snr
 from ._surface import SurfaceSpace, load_roi_timecourses, load_surface
@@ -63,4 +64,5 @@ __all__ = [
     "read_raw",
     "tag_channels",
     "tagging_snr",
+    "RecordingFiles",
 ]

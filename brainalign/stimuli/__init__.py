@@ -8,6 +8,7 @@ gives any text a natural reading pace, for simulations and demos;
 :func:`write_synthetic_movie` writes a short movie file with its transcript.
 """
 
+from ._files import StimulusFiles
 from ._speech import synthetic_speech_timeline
 from ._movie import write_synthetic_movie
 from ._isochronous import IsochronousStreams, isochronous_streams, load_isochronous_corpus
@@ -17,6 +18,7 @@ from ._textgrid import TextGridTier, list_textgrid_tiers, parse_textgrid, read_t
 
 __all__ = [
     "IsochronousStreams",
+    "StimulusFiles",
     "TextGridTier",
     "audio_stimulus_list",
     "concatenate",

@@ -63,25 +63,34 @@ class BrainalignCLI(Directive):
     def _run(self):
         from brainalign.cli import COMMANDS, build_parser
 
+        try:
+            parser = build_parser()
+        except Exception as err:  # reported as a docs build warning (an error under -W)
+            logger.warning("CLI reference: the parser could not be built: %s", err)
+            return []
         lines = ["Main program", "------------", "", ".. code-block:: text", ""]
-        lines += _indent(build_parser().format_help()) + [""]
-        for name, (module_name, help_text) in COMMANDS.items():
+        lines += _indent(parser.format_help()) + [""]
+        commands = _subcommands(parser)
+        for name, (_, help_text) in COMMANDS.items():
             title = f"brainalign {name}"
             lines += [title, "-" * len(title), "", help_text[:1].upper() + help_text[1:] + ".", ""]
-            try:
-                module = importlib.import_module(module_name)
-                parser = argparse.ArgumentParser(prog=title, description=help_text)
-                module.add_arguments(parser)
-                usage = parser.format_help()
-            except Exception as err:  # reported as a docs build warning (an error under -W)
-                logger.warning("CLI reference: command %r (%s) could not be documented: %s", name, module_name, err)
-                lines += [f"*Not available in this build* ({type(err).__name__}).", ""]
-                continue
-            lines += [".. code-block:: text", ""] + _indent(usage) + [""]
+            command = commands[name]
+            lines += [".. code-block:: text", ""] + _indent(command.format_help()) + [""]
+            for sub_name, sub in _subcommands(command).items():
+                sub_title = f"{title} {sub_name}"
+                lines += [sub_title, "^" * len(sub_title), "", ".. code-block:: text", ""]
+                lines += _indent(sub.format_help()) + [""]
         node = nodes.section()
         node.document = self.state.document
         nested_parse_with_titles(self.state, StringList(lines, source="brainalign-cli"), node)
         return node.children
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
 
 def _documented_names(api_text: str) -> dict[str, set[str]]:

@@ -6,20 +6,21 @@ import argparse
 import logging
 from pathlib import Path
 
+from . import add_output
+
 logger = logging.getLogger("brainalign.localize")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="Hugging Face model id or local model directory")
-    parser.add_argument("--out", required=True, type=Path, help="results folder to write")
+    parser.add_argument("--model", required=True,
+                        help="hub id (in the local cache), local model folder, or bundled:all-MiniLM-L6-v2")
+    add_output(parser, required=True, help="results folder to write", type=Path)
     parser.add_argument(
         "--localizer", default="language", choices=["language", "multiple_demand", "theory_of_mind"],
         help="which contrast: sentences > non-words, hard > easy arithmetic, false belief > false photo",
     )
-    parser.add_argument(
-        "--stimuli", default="builtin",
-        help="language: 'builtin' (generated) or a folder of Fedorenko 2010 CSV files",
-    )
+    parser.add_argument("--stimuli", default="builtin",
+                        help="language: 'builtin' (generated) or a folder of Fedorenko 2010 CSV files")
     parser.add_argument("--belief-file", type=Path, help="theory of mind: false-belief stories (blank-line separated)")
     parser.add_argument("--photo-file", type=Path, help="theory of mind: false-photo stories (blank-line separated)")
     parser.add_argument("--n", type=int, default=240, help="generated stimuli per condition (default 240)")
@@ -38,42 +39,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-figures", action="store_true")
 
 
-def build_stimuli(args):
+def _budget(text: str):
     from ..core import BrainalignInputError
-    from ._stimuli import language_localizer, multiple_demand_localizer, theory_of_mind_localizer
 
-    if args.localizer == "language":
-        return language_localizer(args.stimuli, seed=args.seed, n=args.n)
-    if args.localizer == "multiple_demand":
-        return multiple_demand_localizer(seed=args.seed, n=args.n)
-    if args.belief_file is None or args.photo_file is None:
-        raise BrainalignInputError("--localizer theory_of_mind needs --belief-file and --photo-file.")
-    return theory_of_mind_localizer(args.belief_file, args.photo_file)
-
-
-def parse_budget(text: str):
     if text.lower() == "none":
         return None
     if text == "auto":
         return "auto"
-    return int(text)
+    try:
+        return int(text)
+    except ValueError:
+        raise BrainalignInputError(f"--token-budget must be an integer, 'auto' or 'none', got {text!r}.") from None
 
 
-def main(args: argparse.Namespace) -> int:
-    from ._localize import load_language_model, localize_units
-    from ._results import save_localize_results
+def run(args: argparse.Namespace) -> int:
+    from ..localize import load_language_model, localize_stimuli, localize_units, save_localize_results
 
-    stimuli = build_stimuli(args)
+    stimuli = localize_stimuli(args.localizer, args.stimuli, seed=args.seed, n=args.n,
+                               belief_file=args.belief_file, photo_file=args.photo_file)
     model, tokenizer = load_language_model(args.model, device=args.device)
     mask = localize_units(
         model, stimuli, tokenizer=tokenizer, fraction=args.fraction, scope=args.scope, unit_type=args.unit_type,
-        pooling=args.pooling, token_budget=parse_budget(args.token_budget), signed=not args.absolute,
+        pooling=args.pooling, token_budget=_budget(args.token_budget), signed=not args.absolute,
         fdr_alpha=args.fdr_alpha, batch_size=args.batch_size, cache_dir=args.cache_dir,
     )
     config = {"command": "localize", "model": str(args.model), "localizer": args.localizer,
               "stimuli": str(args.stimuli), "seed": args.seed, "n": args.n}
     hashes = {k: v for k, v in stimuli.metadata.get("sha256", {}).items()}
-    save_localize_results(args.out, mask, config=config, data_hashes=hashes, figures=not args.no_figures)
+    save_localize_results(args.output, mask, config=config, data_hashes=hashes, figures=not args.no_figures)
     logger.info("Selected %d of %d units; per layer %s", mask.n_selected, mask.n_units, mask.n_selected_per_layer)
-    print(args.out)
+    print(args.output)
     return 0

@@ -6,14 +6,17 @@ import argparse
 import logging
 from pathlib import Path
 
+from . import add_output
+
 logger = logging.getLogger("brainalign.localize")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="the model the mask was made on (id or directory)")
+    parser.add_argument("--model", required=True,
+                        help="the model the mask was made on (hub id, local folder or bundled:all-MiniLM-L6-v2)")
     parser.add_argument("--results", required=True, type=Path,
                         help="results folder of `brainalign localize` (reads <results>/mask)")
-    parser.add_argument("--out", type=Path, default=None, help="results folder to write (default: --results)")
+    add_output(parser, type=Path, help="results folder to write (default: --results)")
     parser.add_argument("--texts", type=Path, default=None,
                         help="held-out text, one passage per line (default: built-in generated sentences)")
     parser.add_argument("--blimp", type=Path, nargs="*", default=None,
@@ -29,14 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-figures", action="store_true")
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..core import BrainalignInputError
-    from ._ablate import measure_deficit
-    from ._localize import load_language_model
-    from ._mask import UnitMask
-    from ._minimal_pairs import builtin_heldout_texts, builtin_minimal_pairs, load_blimp_jsonl
-    from ._results import save_localize_results
-    from ._units import model_fingerprint
+    from ..localize import (UnitMask, builtin_heldout_texts, builtin_minimal_pairs, load_blimp_jsonl,
+                            load_language_model, measure_deficit, model_fingerprint, save_localize_results)
 
     mask = UnitMask.load(args.results / "mask")
     model, tokenizer = load_language_model(args.model, device=args.device)
@@ -58,8 +57,8 @@ def main(args: argparse.Namespace) -> int:
                              max_tokens=args.max_tokens, seed=args.seed)
     config = {"ablate": {"model": str(args.model), "texts": str(args.texts or "builtin"),
                          "blimp": [str(p) for p in args.blimp] if args.blimp else "builtin"}}
-    out = args.out or args.results
-    save_localize_results(out, mask, deficit=report, config=config, figures=not args.no_figures)
+    save_localize_results(args.output or args.results, mask, deficit=report, config=config,
+                          figures=not args.no_figures)
     logger.info("%r", report)
     print(report.describe())
     return 0
