@@ -19,8 +19,13 @@ from ..core import BrainalignInputError, format_validation_error
 __all__ = ["add_options", "options_from_args", "flag_name", "model_fields"]
 
 
-def flag_name(field: str) -> str:
-    return "--" + field.replace("_", "-")
+def flag_name(field: str, prefix: str = "") -> str:
+    """``n_permutations`` -> ``--n-permutations`` (``prefix="encoding"``: ``--encoding-n-permutations``)."""
+    return "--" + (f"{prefix}_{field}" if prefix else field).replace("_", "-")
+
+
+def dest_name(field: str, prefix: str = "") -> str:
+    return f"{prefix}_{field}" if prefix else field
 
 
 def model_fields(model) -> dict[str, tuple[Any, Any, str | None]]:
@@ -118,10 +123,12 @@ def _shown(default) -> str:
 
 
 def add_options(parser, model, *, skip=(), only=None, aliases: dict | None = None, required=(),
-                title: str | None = None, show_defaults: bool = True) -> list[str]:
+                title: str | None = None, show_defaults: bool = True, prefix: str = "") -> list[str]:
     """Add one flag per field of ``model`` to ``parser`` (or a new argument group ``title``); returns the fields.
 
-    ``aliases`` maps a field to extra flags (``{"runs": ["--run"]}``).
+    ``aliases`` maps a field to extra flags (``{"runs": ["--run"]}``).  ``prefix``
+    (e.g. ``"encoding"``) names the table of an option whose name another
+    table of the same command also uses: ``--encoding-window``.
     """
     target = parser.add_argument_group(title) if title else parser
     added = []
@@ -134,16 +141,16 @@ def add_options(parser, model, *, skip=(), only=None, aliases: dict | None = Non
                 and kwargs.get("action") is not argparse.BooleanOptionalAction:
             text += f" (default: {_shown(default)})"
         text = text.replace("%", "%%")
-        flags = [flag_name(name), *(aliases or {}).get(name, [])]
-        target.add_argument(*flags, dest=name, default=argparse.SUPPRESS, help=text or None,
+        flags = [flag_name(name, prefix), *(aliases or {}).get(name, [])]
+        target.add_argument(*flags, dest=dest_name(name, prefix), default=argparse.SUPPRESS, help=text or None,
                             required=name in required, **kwargs)
         added.append(name)
     return added
 
 
-def given(args: argparse.Namespace, fields) -> dict:
-    """The options among ``fields`` that were given on the command line."""
-    return {name: getattr(args, name) for name in fields if hasattr(args, name)}
+def given(args: argparse.Namespace, fields, prefix: str = "") -> dict:
+    """The options among ``fields`` that were given on the command line (under ``prefix``)."""
+    return {name: getattr(args, dest_name(name, prefix)) for name in fields if hasattr(args, dest_name(name, prefix))}
 
 
 def options_from_args(args: argparse.Namespace, model, fields=None, *, extra: dict | None = None):

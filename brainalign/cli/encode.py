@@ -57,13 +57,19 @@ def _encoding_fields() -> dict:
     return fields
 
 
-def _add_union(group, fields: dict, owners_of, tag: str) -> None:
+def _clashes() -> set:
+    """Encoding options named like an option of another table (a deep encoder's and Lanczos' ``window``)."""
+    return set(_encoding_fields()) & (set(_alignment_fields()) | set(_recording_model().model_fields))
+
+
+def _add_union(group, fields: dict, owners_of, tag: str, prefixed=()) -> None:
     """One flag per option of a tagged union; an option of some members only says which."""
     for name, model in fields.items():
         if name == tag:
             continue
         owners = owners_of(name)
-        add_options(group, model, only={name}, show_defaults=owners is None)
+        add_options(group, model, only={name}, show_defaults=owners is None,
+                    prefix="encoding" if name in prefixed else "")
         if owners is not None:
             action = group._group_actions[-1]
             action.help = (action.help or "") + f" [{', '.join(owners)}]"
@@ -104,7 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         owners = [n for n, m in models.items() if name in m.model_fields]
         return None if len(owners) == len(models) else owners
 
-    _add_union(group, _encoding_fields(), estimator_owners, "estimator")
+    _add_union(group, _encoding_fields(), estimator_owners, "estimator", prefixed=_clashes())
     parser.add_argument("--model", dest="model_label", default="", help="model label for the results table")
     add_output(parser, required=True, help="results folder (resumes per layer)")
 
@@ -134,7 +140,10 @@ def run(args: argparse.Namespace) -> int:
             kwargs["layers"] = args.layers
         designs = make_designs(features, recording, args.method, **kwargs)
     baseline = baseline_from_files(args.baseline, recording)
-    chosen = {k: v for k, v in given(args, _encoding_fields()).items() if not (k == "estimator" and v is None)}
+    clashes = _clashes()
+    chosen = {k: v for k, v in given(args, set(_encoding_fields()) - clashes).items()
+              if not (k == "estimator" and v is None)}
+    chosen.update(given(args, clashes, prefix="encoding"))
     parsed = encoding_options(chosen, where="encoding flags")
     enc = {k: getattr(parsed, k) for k in chosen}  # only what was given: defaults stay sweep_layers'
     if isinstance(enc.get("alphas"), str):
