@@ -205,7 +205,7 @@ def test_a_task_that_fails_midway_leaves_nothing(tmp_path):
 def test_ctrl_c_exits_130_and_the_rerun_resumes(study):
     toml, sequential = study
     out = toml.parent / "interrupted"
-    run = _brainalign("run", str(toml), "-o", str(out), "--executor", "dask", "--workers", "1", cwd=toml.parent)
+    run = _brainalign("run", str(toml), "-o", str(out), "--executor", "dask", "--n-workers", "1", cwd=toml.parent)
     # interrupt once the study is under way (at least one task finished)
     end = time.monotonic() + 240
     while not any((out / ".work" / "recordings").glob("*/task.json")):

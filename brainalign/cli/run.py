@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
         print(plan.describe())
         print(f"checked and planned in {time.perf_counter() - start:.2f} s")
         return 0
-    run_ = run_study(config, output=args.output)
+    # also passed as run_study's own overrides, which the executor reports on (e.g. workers vs jobs)
+    passed = {k: v for k, v in overrides.items() if k in ("executor", "n_workers", "threads_per_worker", "scheduler")}
+    run_ = run_study(config, output=args.output, **passed)
     results = run_.results()
     for line in results.verdicts():  # the best layer with its interval, or "no layer beats the baseline"
         logger.info("%s", line)
