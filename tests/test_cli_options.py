@@ -277,3 +277,11 @@ def test_a_bidirectional_model_without_future_context_gets_a_hint(caplog):
         extract_text_features(timeline, "bundled:all-MiniLM-L6-v2", layers=["layer.0"], context_tokens=4,
                               device="cpu", future_context=True)
     assert not any("is bidirectional" in r.getMessage() for r in caplog.records)
+
+
+def test_execution_timeouts_are_durations_checked_when_the_config_is_read():
+    base = {"output": "o", "dataset": {"name": "alice_brennan2016"}, "models": [{"model": "gpt2"}]}
+    config = parse_config({**base, "execution": {"lock_timeout": "5 min", "no_workers_timeout": 90}})
+    assert (config.execution.lock_timeout, config.execution.no_workers_timeout) == ("5 min", 90)
+    with pytest.raises(ConfigError, match="lock_timeout.*cannot read 'soon' as a duration"):
+        parse_config({**base, "execution": {"lock_timeout": "soon"}})

@@ -5,9 +5,10 @@ it.  A study config (TOML or JSON, see :func:`load_config`) is planned into
 content-addressed tasks (:func:`plan_study`) that run in this process or on
 Dask (:func:`run_study`); results land in one LayerSweep folder per model and
 subject plus a tidy study table (:class:`StudyResults`).  Datasets enter
-through one adapter interface (:class:`DatasetAdapter`).
+through one adapter interface (:class:`~brainalign.datasets.DatasetAdapter`).
 """
 
+# DatasetAdapter and SubjectData are the datasets stage's (documented there); re-exported for study code
 from ._adapters import DatasetAdapter, SubjectData, get_adapter, list_adapters, register_adapter
 from ._check import check_study, study_problems
 from ._config import ConfigError, ModelSpec, StudyConfig, load_config, option_model, parse_config
@@ -20,7 +21,6 @@ __all__ = [
     "check_study",
     "study_problems",
     "ConfigError",
-    "DatasetAdapter",
     "ExecutorError",
     "ModelSpec",
     "StudyConfig",
@@ -28,7 +28,6 @@ __all__ = [
     "StudyResults",
     "StudyInterrupted",
     "StudyRun",
-    "SubjectData",
     "Task",
     "dask_client",
     "get_adapter",

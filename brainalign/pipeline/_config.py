@@ -15,6 +15,7 @@ generated from the same models.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -50,6 +51,33 @@ def option_model(section: str) -> type[BaseModel]:
     if section == "encoding":
         return common_encoding_options()
     raise KeyError(section)
+
+
+_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60,
+          "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Seconds in ``value``: a number of seconds, ``"10 min"``, ``"2h"``, ``"01:30:00"`` or ``"1-12:00:00"``.
+
+    >>> parse_duration("10 min"), parse_duration("01:30:00"), parse_duration(90)
+    (600.0, 5400.0, 90.0)
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    days = 0
+    if re.fullmatch(r"\d+-\d+(:\d+){0,2}", text):
+        d, text = text.split("-", 1)
+        days = int(d)
+    if re.fullmatch(r"\d+(:\d+){1,2}", text):  # SLURM/PBS walltime: MM:SS or HH:MM:SS
+        parts = [int(x) for x in text.split(":")]
+        parts = [0] * (3 - len(parts)) + parts
+        return float(days * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2])
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", text)
+    if match and not days and match.group(2).lower() in {**_UNITS, "": 1}:
+        return float(match.group(1)) * _UNITS.get(match.group(2).lower(), 1)
+    raise ValueError(f"cannot read {value!r} as a duration (e.g. 600, \"10 min\", \"2h\", \"04:00:00\")")
 
 
 # ------------------------------------------------------------------------------ jobqueue
@@ -172,6 +200,18 @@ class ExecutionSection(_Section):
     jobqueue: Optional[dict[str, Any]] = Field(
         None, description="dask-jobqueue cluster: {kind = 'slurm'|'pbs'|'sge'|'lsf', jobs = N, ...cluster options}")
     allowed_failures: int = Field(3, ge=0)
+    lock_timeout: Union[float, str] = Field(
+        "0", description="wait this long for another run's lock on the study folder, then refuse naming it "
+                       "(seconds or a duration such as '10 min'; 0 refuses at once)")
+    no_workers_timeout: Union[float, str] = Field(
+        "10 min", description="a Dask run with no worker for this long ends with one line and exit code 2 "
+                              "(seconds or a duration; 0 waits forever)")
+
+    @field_validator("lock_timeout", "no_workers_timeout")
+    @classmethod
+    def _duration(cls, value):
+        parse_duration(value)  # raises ValueError naming the value and the accepted forms
+        return value
 
     @field_validator("jobqueue")
     @classmethod

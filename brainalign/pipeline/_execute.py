@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..core import BrainalignInputError
-from ._config import StudyConfig, load_config, parse_config
+from ._config import StudyConfig, load_config, parse_config, parse_duration
 from ._plan import StudyPlan, Task, plan_study
 from ._tasks import run_task
 from ._work import study_lock
@@ -217,33 +217,6 @@ def validate_jobqueue_options(kind: str | None, options: dict[str, Any]) -> list
             except ValueError as err:
                 problems.append(f"[execution.jobqueue] {key}: {err}")
     return problems
-
-
-_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60,
-          "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400}
-
-
-def parse_duration(value: str | float | int) -> float:
-    """Seconds in ``value``: a number of seconds, ``"10 min"``, ``"2h"``, ``"01:30:00"`` or ``"1-12:00:00"``.
-
-    >>> parse_duration("10 min"), parse_duration("01:30:00"), parse_duration(90)
-    (600.0, 5400.0, 90.0)
-    """
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    days = 0
-    if re.fullmatch(r"\d+-\d+(:\d+){0,2}", text):
-        d, text = text.split("-", 1)
-        days = int(d)
-    if re.fullmatch(r"\d+(:\d+){1,2}", text):  # SLURM/PBS walltime: MM:SS or HH:MM:SS
-        parts = [int(x) for x in text.split(":")]
-        parts = [0] * (3 - len(parts)) + parts
-        return float(days * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2])
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", text)
-    if match and not days and match.group(2).lower() in {**_UNITS, "": 1}:
-        return float(match.group(1)) * _UNITS.get(match.group(2).lower(), 1)
-    raise ValueError(f"cannot read {value!r} as a duration (e.g. 600, \"10 min\", \"2h\", \"04:00:00\")")
 
 
 def _lifetime_args(kind: str, options: dict) -> list[str]:
@@ -447,7 +420,7 @@ def dask_client(config: StudyConfig, *, n_workers: int | None = None, threads_pe
         if ex.jobqueue:
             jobs = int(ex.jobqueue.get("jobs", n_workers or ex.n_workers))
             if n_workers and "jobs" in ex.jobqueue and n_workers != jobs:
-                logger.warning("--workers %d is ignored: [execution.jobqueue] jobs = %d sets how many worker "
+                logger.warning("--n-workers %d is ignored: [execution.jobqueue] jobs = %d sets how many worker "
                                "jobs run", n_workers, jobs)
             with jobqueue_cluster(ex.jobqueue, threads=threads) as cluster:
                 logger.info("submitting %d %s worker job(s); job logs go to %s", jobs,
