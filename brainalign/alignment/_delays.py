@@ -9,7 +9,7 @@ import numpy as np
 from scipy import sparse
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording, content_key
-from ..core._validation import count_by_run
+from ..core.validation import count_by_run
 from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers, shift_within_runs
 
 logger = logging.getLogger("brainalign.alignment")

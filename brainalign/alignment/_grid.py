@@ -8,8 +8,8 @@ from typing import Mapping
 import numpy as np
 
 from ..core import BrainalignInputError, FeatureSet, Recording, Timeline, content_key, hash_array
-from ..core._timeline import check_events_in_runs
-from ..core._validation import positive_or_zero, positive_seconds
+from ..core.validation import check_events_in_runs
+from ..core.validation import positive_or_zero, positive_seconds
 
 logger = logging.getLogger("brainalign.alignment")
 

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import sparse
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording, Timeline
-from ..core._validation import positive_int, positive_seconds
+from ..core.validation import positive_int, positive_seconds
 from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers, zscore_within_runs
 
 _HRF_MODELS = (

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording
-from ..core._validation import positive_int, positive_seconds
+from ..core.validation import positive_int, positive_seconds
 from ._delays import fir_delays
 from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers
 

@@ -62,7 +62,7 @@ def model_fingerprint(model) -> str:
     Computed on the backbone (no LM head), so a bare model and the same model
     with its head share a fingerprint, as do copies of it in other folders.
     """
-    from ..features._engine import model_fingerprint as engine_fingerprint
+    from ..features import model_fingerprint as engine_fingerprint
 
     return engine_fingerprint(backbone(model))
 
@@ -158,7 +158,7 @@ def model_name(model) -> str:
 @contextmanager
 def capture_units(model, sites: Sequence[UnitSite]) -> Iterator[list[list[object]]]:
     """Record each site's (batch, tokens, units) tensors (one per forward pass)."""
-    from ..features._hooks import capture
+    from ..features import capture
 
     with capture(model, [s.module for s in sites], [s.where for s in sites]) as records:
         yield records

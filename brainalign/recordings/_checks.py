@@ -7,8 +7,8 @@ import logging
 import numpy as np
 
 from ..core import BrainalignInputError, Recording, Timeline
-from ..core._timeline import check_events_in_runs
-from ..core._validation import positive_or_zero
+from ..core.validation import check_events_in_runs
+from ..core.validation import positive_or_zero
 
 logger = logging.getLogger("brainalign.recordings")
 

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Recording, hash_file
-from ..core._validation import positive_or_zero, positive_seconds
+from ..core.validation import positive_or_zero, positive_seconds
 from ._space import wrap_dropped
 from ._clean import clean_run, cleaning_metadata, confounds_per_run, read_confounds, run_names
 

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Recording, Timeline, hash_file
-from ..core._validation import as_path, positive_or_zero, positive_seconds
+from ..core.validation import as_path, positive_or_zero, positive_seconds
 
 logger = logging.getLogger("brainalign.recordings")
 

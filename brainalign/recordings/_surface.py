@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, Recording, hash_file
-from ..core._validation import as_float_array, as_path
-from ..core._validation import positive_seconds
+from ..core.validation import as_float_array, as_path
+from ..core.validation import positive_seconds
 from ._space import wrap_dropped
 from ._clean import clean_run, cleaning_metadata, confounds_per_run, read_confounds, run_names
 

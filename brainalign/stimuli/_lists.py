@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Timeline
-from ..core._validation import as_1d_float
+from ..core.validation import as_1d_float
 from ._common import build_timeline
 
 

@@ -7,7 +7,7 @@ import re
 import numpy as np
 
 from ..core import BrainalignInputError, Timeline
-from ..core._validation import positive_or_zero, positive_seconds
+from ..core.validation import positive_or_zero, positive_seconds
 
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+", re.IGNORECASE)
 

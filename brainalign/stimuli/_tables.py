@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, Timeline
-from ..core._validation import as_path
+from ..core.validation import as_path
 from ._common import build_timeline
 
 logger = logging.getLogger("brainalign.stimuli")

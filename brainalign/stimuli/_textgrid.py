@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core import BrainalignInputError, Timeline
-from ..core._validation import as_path
+from ..core.validation import as_path
 from ._common import build_timeline
 
 logger = logging.getLogger("brainalign.stimuli")
