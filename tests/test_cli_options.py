@@ -285,3 +285,23 @@ def test_execution_timeouts_are_durations_checked_when_the_config_is_read():
     assert (config.execution.lock_timeout, config.execution.no_workers_timeout) == ("5 min", 90)
     with pytest.raises(ConfigError, match="lock_timeout.*cannot read 'soon' as a duration"):
         parse_config({**base, "execution": {"lock_timeout": "soon"}})
+
+
+def test_a_worker_thread_can_reread_a_config_with_a_jobqueue_table():
+    # tasks re-read the study's config inside Dask worker threads (SLURM workers too), in processes that
+    # never imported dask-jobqueue, whose import may only set its SIGINT handler on the main thread
+    import subprocess
+    import sys
+
+    script = (
+        "import threading\n"
+        "from brainalign.pipeline import parse_config\n"
+        "config = {'output': 'o', 'dataset': {'name': 'alice_brennan2016'}, 'models': [{'model': 'gpt2'}],\n"
+        "          'execution': {'executor': 'dask', 'jobqueue': {'kind': 'slurm', 'jobs': 1, 'cores': 1, 'memory': '1GB'}}}\n"
+        "outcome = []\n"
+        "worker = threading.Thread(target=lambda: outcome.append(parse_config(config).execution.jobqueue['kind']))\n"
+        "worker.start(); worker.join()\n"
+        "assert outcome == ['slurm'], outcome\n"
+        "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

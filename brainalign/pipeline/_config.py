@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -90,6 +91,11 @@ def jobqueue_problems(section: dict) -> list[str]:
     """
     from ._execute import validate_jobqueue_options  # _execute reads configs: imported when a table is checked
 
+    if threading.current_thread() is not threading.main_thread():
+        # a task re-reading the study's config in a worker thread: the table was checked where the study
+        # was planned, and the check imports dask-jobqueue, whose import sets a SIGINT handler, which
+        # Python allows on the main thread only
+        return []
     return [f"config {line}" for line in validate_jobqueue_options(section.get("kind"), section)]
 
 
