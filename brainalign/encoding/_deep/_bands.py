@@ -9,6 +9,9 @@ import numpy as np
 
 from ...core import BrainalignInputError
 
+#: the head key of a model fitted by ``fit`` on one recording
+SINGLE = "_single"
+
 
 @dataclass(frozen=True)
 class BandSpec:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ._bands import BandSpec, band_slices
-from .temporal import SINGLE
+from ._bands import SINGLE
 
 
 class TemporalTransformer(nn.Module):

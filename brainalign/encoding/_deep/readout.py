@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator
 from ...core import BrainalignInputError
 from .._sklearn_api import EncoderNotFittedError
 from ._bands import resolve_bands
-from .temporal import SINGLE
+from ._bands import SINGLE
 from .training import (
     Checkpointer,
     TorchDevice,

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator
 
 from ...core import BrainalignInputError
 from .._sklearn_api import EncoderNotFittedError
-from ._bands import resolve_bands
+from ._bands import SINGLE, resolve_bands
 from .training import (
     Checkpointer,
     TorchDevice,
@@ -37,8 +37,6 @@ from .training import (
 
 logger = logging.getLogger("brainalign.encoding")
 
-#: the head key of a model fitted by ``fit`` on one recording
-SINGLE = "_single"
 
 
 @dataclass
