@@ -223,7 +223,7 @@ def test_ctrl_c_exits_130_and_the_rerun_resumes(study):
 
 
 def test_importing_dask_jobqueue_keeps_the_sigint_handler():
-    from brainalign.pipeline._execute import import_dask_jobqueue
+    from brainalign.pipeline._jobqueue import import_dask_jobqueue
 
     before = signal.getsignal(signal.SIGINT)
     import_dask_jobqueue()

@@ -15,7 +15,6 @@ generated from the same models.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -25,6 +24,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from ..core import BrainalignInputError, closest_key, format_validation_error
 from ..features import BUNDLED  # one spelling of the bundled model
+from ._jobqueue import parse_duration, validate_jobqueue_options
 
 __all__ = ["StudyConfig", "ModelSpec", "load_config", "parse_config", "ConfigError"]
 
@@ -54,33 +54,6 @@ def option_model(section: str) -> type[BaseModel]:
     raise KeyError(section)
 
 
-_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60,
-          "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400}
-
-
-def parse_duration(value: str | float | int) -> float:
-    """Seconds in ``value``: a number of seconds, ``"10 min"``, ``"2h"``, ``"01:30:00"`` or ``"1-12:00:00"``.
-
-    >>> parse_duration("10 min"), parse_duration("01:30:00"), parse_duration(90)
-    (600.0, 5400.0, 90.0)
-    """
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    days = 0
-    if re.fullmatch(r"\d+-\d+(:\d+){0,2}", text):
-        d, text = text.split("-", 1)
-        days = int(d)
-    if re.fullmatch(r"\d+(:\d+){1,2}", text):  # SLURM/PBS walltime: MM:SS or HH:MM:SS
-        parts = [int(x) for x in text.split(":")]
-        parts = [0] * (3 - len(parts)) + parts
-        return float(days * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2])
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", text)
-    if match and not days and match.group(2).lower() in {**_UNITS, "": 1}:
-        return float(match.group(1)) * _UNITS.get(match.group(2).lower(), 1)
-    raise ValueError(f"cannot read {value!r} as a duration (e.g. 600, \"10 min\", \"2h\", \"04:00:00\")")
-
-
 # ------------------------------------------------------------------------------ jobqueue
 def jobqueue_problems(section: dict) -> list[str]:
     """Problems of an ``[execution.jobqueue]`` table, checked when the config is read (one line each).
@@ -89,8 +62,6 @@ def jobqueue_problems(section: dict) -> list[str]:
     parameters by :func:`~brainalign.pipeline.validate_jobqueue_options`,
     which keeps this process's Ctrl-C handler while importing dask-jobqueue.
     """
-    from ._execute import validate_jobqueue_options  # _execute reads configs: imported when a table is checked
-
     if threading.current_thread() is not threading.main_thread():
         # a task re-reading the study's config in a worker thread: the table was checked where the study
         # was planned, and the check imports dask-jobqueue, whose import sets a SIGINT handler, which
