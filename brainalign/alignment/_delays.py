@@ -10,7 +10,8 @@ from scipy import sparse
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording, content_key
 from ..core.validation import count_by_run
-from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers, shift_within_runs
+from ._grid import (SampleGrid, check_events_reach, events_by_run, interval_weights, provenance, select_layers,
+                    shift_within_runs)
 
 logger = logging.getLogger("brainalign.alignment")
 
@@ -32,12 +33,7 @@ def _nearest_sample_weights(onsets, offsets, events_as, run: str, grid: SampleGr
         raise BrainalignInputError(f"events_as must be 'impulse' or 'boxcar', got {events_as!r}.")
     outside = (last < 0) | (first > n_samples - 1)
     check_events_reach(run, onsets, ~outside, grid, "sample-grid")
-    first = np.maximum(first, 0)
-    last = np.minimum(last, n_samples - 1)
-    counts = np.maximum(0, last - first + 1)
-    cols = np.repeat(np.arange(onsets.size), counts)
-    rows = np.repeat(first, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    return sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_samples, onsets.size))
+    return interval_weights(first, last, n_samples)
 
 
 def resample_to_samples(

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import sparse
 
 from ..core import BrainalignInputError, DesignMatrix, FeatureSet, Recording
-from ._grid import SampleGrid, check_events_reach, events_by_run, provenance, select_layers
+from ._grid import SampleGrid, check_events_reach, events_by_run, interval_weights, provenance, select_layers
 
 
 def _overlap_weights(onsets, offsets, run: str, grid: SampleGrid, fine_factor: int) -> sparse.csr_matrix:
@@ -22,12 +22,8 @@ def _overlap_weights(onsets, offsets, run: str, grid: SampleGrid, fine_factor: i
     last = np.maximum(last, first)
     outside = (last < 0) | (first > n_bins - 1)
     check_events_reach(run, onsets, ~outside, grid, "fine-grid")
-    first = np.clip(first, 0, n_bins - 1)
-    last = np.clip(last, 0, n_bins - 1)
-    counts = np.where(outside, 0, last - first + 1)
-    cols = np.repeat(np.arange(onsets.size), counts)
-    rows = np.repeat(first, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    return sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_bins, onsets.size))
+    # an event wholly outside the run gets an empty column (its first bin lies past its last)
+    return interval_weights(np.where(outside, n_bins, first), np.where(outside, -1, last), n_bins)
 
 
 def fine_grid_design(

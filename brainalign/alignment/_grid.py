@@ -179,6 +179,29 @@ def check_events_reach(run: str, onsets: np.ndarray, reached: np.ndarray, grid: 
         )
 
 
+
+def interval_weights(first: np.ndarray, last: np.ndarray, n_rows: int):
+    """(n_rows, n_events) 0/1 sparse matrix with ones in rows ``first[j]..last[j]`` of column ``j``.
+
+    Rows are clipped to ``[0, n_rows)``; an event whose interval lies wholly
+    outside gets an empty column (callers check reach first, naming the run).
+
+    Examples
+    --------
+    >>> interval_weights(np.array([0, 2]), np.array([1, 5]), 4).toarray().tolist()
+    [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+    """
+    from scipy import sparse
+
+    first = np.maximum(np.asarray(first, dtype=np.int64), 0)
+    last = np.minimum(np.asarray(last, dtype=np.int64), n_rows - 1)
+    counts = np.maximum(0, last - first + 1)
+    cols = np.repeat(np.arange(first.size), counts)
+    # row of each one: the interval's first row plus its position inside the interval
+    rows = np.repeat(first, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    return sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_rows, first.size))
+
+
 def select_layers(features: FeatureSet, layers) -> list[str]:
     """Validated list of layer names (``None`` = all, a str = one, ints = positions)."""
     if not isinstance(features, FeatureSet):
