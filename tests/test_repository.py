@@ -40,10 +40,6 @@ KNOWN_PRIVATE_IMPORTS = {
     # private helpers (underscored functions) that the features/recordings stages do not publish
     ("localize/_ablate.py", "features._hooks"), ("localize/_units.py", "features._hooks"),
     ("simulation/_meg.py", "recordings._meeg"),
-    # stage-internal helpers still to publish
-    ("datasets/broderick2018.py", "stimuli._common"), ("datasets/narratives.py", "stimuli._common"),
-    ("localize/_localize.py", "features._loading"),
-    ("simulation/_fmri.py", "alignment._grid"), ("simulation/_meg.py", "alignment._grid"),
 }
 _PRIVATE_IMPORT = re.compile(r"^\s*(?:from\s+(?:\.\.|brainalign\.)(\w+)\.(_\w+)\s+import|"
                              r"import\s+brainalign\.(\w+)\.(_\w+))", re.M)

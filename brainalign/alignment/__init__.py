@@ -21,7 +21,7 @@ from ._api import METHODS, make_designs
 from ._epochs import epoch_design
 from ._fine import fine_grid_design
 from ._delays import fir_delays, fir_design, lagged_design, resample_to_samples, trim_edges
-from ._grid import SampleGrid
+from ._grid import SampleGrid, select_layers, shift_within_runs
 from ._hrf import event_rate_design, hrf_design, hrf_kernels
 from ._lanczos import lanczos_design, lanczos_kernel
 from ._multimodal import band_name, multimodal_designs
@@ -46,5 +46,7 @@ __all__ = [
     "make_designs",
     "multimodal_designs",
     "resample_to_samples",
+    "select_layers",
+    "shift_within_runs",
     "trim_edges",
 ]

@@ -203,7 +203,15 @@ def interval_weights(first: np.ndarray, last: np.ndarray, n_rows: int):
 
 
 def select_layers(features: FeatureSet, layers) -> list[str]:
-    """Validated list of layer names (``None`` = all, a str = one, ints = positions)."""
+    """Validated list of layer names (``None`` = all, a str = one, ints = positions).
+
+    Examples
+    --------
+    >>> from brainalign import FeatureSet, Timeline
+    >>> fs = FeatureSet({"a": np.zeros((1, 2)), "b": np.ones((1, 2))}, Timeline(["w"], [0.0]))
+    >>> select_layers(fs, [-1, "a"])
+    ['b', 'a']
+    """
     if not isinstance(features, FeatureSet):
         raise BrainalignInputError(f"Expected a brainalign FeatureSet, got {type(features).__name__}.")
     if layers is None:
@@ -266,6 +274,11 @@ def shift_within_runs(X: np.ndarray, runs: np.ndarray, shift: int) -> np.ndarray
 
     Row ``t`` of the output is row ``t - shift`` of the input when both lie in
     the same run, zero otherwise: nothing leaks across a run boundary.
+
+    Examples
+    --------
+    >>> shift_within_runs(np.arange(1, 5), np.array([0, 0, 1, 1]), 1).tolist()
+    [0, 1, 0, 3]
     """
     out = np.zeros_like(X)
     changes = np.flatnonzero(runs[1:] != runs[:-1]) + 1

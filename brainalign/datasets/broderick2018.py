@@ -16,7 +16,7 @@ import numpy as np
 from ..core import BrainalignInputError, Recording
 from ..recordings import check_timeline_fits, load_meg_eeg
 from ..stimuli import concatenate
-from ..stimuli._common import build_timeline
+from ..stimuli import build_timeline
 from ._base import DatasetAdapter, SubjectData, _Options, register_dataset, subject_dirs
 from ._common import mat_strings, require_file
 from ._fetch import find_dataset_dir, make_fetcher

@@ -17,7 +17,7 @@ import pandas as pd
 from ..core import BrainalignInputError, Timeline, load_json
 from ..recordings import check_timeline_fits, load_fmri, load_surface
 from ..stimuli import read_events_tsv
-from ..stimuli._common import build_timeline
+from ..stimuli import build_timeline
 from ._base import DatasetAdapter, SubjectData, _Options, register_dataset, subject_dirs
 from ._common import missing_file, require_file
 from ._fetch import find_dataset_dir, make_fetcher

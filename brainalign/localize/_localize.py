@@ -10,7 +10,7 @@ import numpy as np
 
 from .._logging import progress_disabled, quiet_transformers
 from ..core import BrainalignInputError, content_key, load_arrays, save_arrays, save_json
-from ..features._loading import resolve_device, resolve_model_name
+from ..features import resolve_device, resolve_model_name
 from ._mask import UnitMask, select_units, welch_t
 from ._stimuli import LocalizerStimuli
 from ._units import (

@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from ..alignment import hrf_design
-from ..alignment._grid import select_layers
+from ..alignment import select_layers
 from ..core import BrainalignInputError, FeatureSet, Recording
 from ._common import ar1_noise, check_snr, layer_basis, make_grid, mix, plant_layers, plant_signals
 from ._truth import SimulationTruth

@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from ..alignment import resample_to_samples
-from ..alignment._grid import select_layers, shift_within_runs
+from ..alignment import select_layers, shift_within_runs
 from ..core import BrainalignInputError, FeatureSet, Recording
 from ..recordings._meeg import _kind
 from ._common import ar1_noise, check_snr, layer_basis, make_grid, mix, plant_layers, plant_signals

@@ -8,6 +8,7 @@ gives any text a natural reading pace, for simulations and demos;
 :func:`write_synthetic_movie` writes a short movie file with its transcript.
 """
 
+from ._common import build_timeline
 from ._files import StimulusFiles
 from ._speech import synthetic_speech_timeline
 from ._movie import write_synthetic_movie
@@ -17,6 +18,7 @@ from ._tables import read_events_tsv, read_word_table
 from ._textgrid import TextGridTier, list_textgrid_tiers, parse_textgrid, read_textgrid
 
 __all__ = [
+    "build_timeline",
     "IsochronousStreams",
     "StimulusFiles",
     "TextGridTier",
