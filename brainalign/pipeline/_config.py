@@ -26,7 +26,7 @@ from ..core import BrainalignInputError, closest_key, format_validation_error
 from ..features import BUNDLED  # one spelling of the bundled model
 from ._jobqueue import parse_duration, validate_jobqueue_options
 
-__all__ = ["StudyConfig", "ModelSpec", "load_config", "parse_config", "ConfigError"]
+__all__ = ["StudyConfig", "ModelSpec", "ComparisonSpec", "load_config", "parse_config", "ConfigError"]
 
 
 class ConfigError(BrainalignInputError):
@@ -158,6 +158,24 @@ class JointSection(_Section):
     sweeps: bool = Field(True, description="also fit every layer of every model on its own (per-layer sweeps)")
 
 
+class ComparisonSpec(_Section):
+    """A composite criterion: ``model`` beats every model of ``against`` (a ``[comparisons]`` entry).
+
+    Names are model labels (the layer is chosen per recording on the other
+    subjects), ``model:layer`` or ``[combinations]`` names; see
+    :mod:`brainalign.pipeline._compare_tasks`.  The options are those of
+    :func:`~brainalign.encoding.compare_models`; ``q`` is the FDR level at
+    which a target counts as won.
+    """
+
+    model: str
+    against: list[str] = Field(min_length=1)
+    alternative: Literal["two-sided", "greater"] = "two-sided"
+    q: float = Field(0.05, gt=0, lt=1, description="FDR level of a win (Benjamini-Hochberg per comparison)")
+    n_bootstraps: int = Field(1000, ge=1)
+    block_s: Optional[float] = Field(None, gt=0, description="bootstrap block in seconds (default: the CV gap)")
+
+
 class BaselineSection(_Section):
     """Regressors every layer must beat: the dataset's own, a word rate, or files."""
 
@@ -213,6 +231,10 @@ class StudyConfig(_Section):
     encoding: dict[str, Any] = Field(default_factory=dict)
     execution: ExecutionSection = Field(default_factory=ExecutionSection)
     joint: Optional[JointSection] = None
+    combinations: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="name -> {model = layer}: layers of several models fitted as one design")
+    comparisons: dict[str, ComparisonSpec] = Field(
+        default_factory=dict, description="name -> {model, against}: where does model beat each of against?")
     maps: bool = True
     # the single-recording form of 0.1.0: your own stimulus and recording files
     stimulus: Optional[dict[str, Any]] = Field(None, description="your own stimulus files (StimulusFiles)")
@@ -260,7 +282,7 @@ class StudyConfig(_Section):
         if self.dataset is None:
             raise ValueError("no recordings: add a [dataset] section (or [stimulus] + [recording] files)")
         labels = [m.label for m in self.models]
-        reserved = sorted({"joint", "features", ".work"} & set(labels))
+        reserved = sorted({"joint", "features", ".work", "combinations", "comparisons"} & set(labels))
         if reserved:
             raise ValueError(f"model name(s) {reserved} are reserved for study folders; set another name = ...")
         dupes = sorted({x for x in labels if labels.count(x) > 1})
@@ -274,6 +296,9 @@ class StudyConfig(_Section):
                 raise ValueError(f"[joint] layers names model(s) {unknown}; the models are {labels}")
             if len(self.joint.layers) < 2 and self.joint.partition:
                 raise ValueError("[joint] needs layers of at least two models to partition variance between them")
+        problems = comparison_problems(self.combinations, self.comparisons, labels)
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     # ---------------------------------------------------------------- validated options
@@ -339,6 +364,39 @@ class StudyConfig(_Section):
         problems = self.option_problems()
         if problems:
             raise ConfigError("\n".join(problems))
+
+
+# ------------------------------------------------------------------------------ comparisons
+def implicit_comparisons(models: list[ModelSpec]) -> dict[str, ComparisonSpec]:
+    """``"<label> vs random"`` for every model declared with ``random = true`` (its twin is ``<label>-random``)."""
+    return {f"{m.label} vs random": ComparisonSpec(model=m.label, against=[f"{m.label}-random"])
+            for m in models if getattr(m, "random", None) is True}
+
+
+def study_comparisons(config: StudyConfig) -> dict[str, ComparisonSpec]:
+    """The ``[comparisons]`` of a study and its implicit trained-vs-random ones."""
+    return {**implicit_comparisons(config.models), **config.comparisons}
+
+
+def comparison_problems(combinations: dict, comparisons: dict, labels: list[str]) -> list[str]:
+    """Unknown names in ``[combinations]`` / ``[comparisons]`` (layers are checked when the study is planned)."""
+    problems = []
+    for name, parts in combinations.items():
+        if name in labels:
+            problems.append(f"[combinations] {name!r} is also a model name; rename the combination")
+        if len(parts) < 2:
+            problems.append(f"[combinations] {name!r} needs layers of at least two models, got {parts}")
+        unknown = sorted(set(parts) - set(labels))
+        if unknown:
+            problems.append(f"[combinations] {name!r} names model(s) {unknown}; the models are {labels}")
+    for name, spec in comparisons.items():
+        for key, ref in [("model", spec.model)] + [("against", a) for a in spec.against]:
+            if ref not in combinations and ref.partition(":")[0] not in labels:
+                problems.append(f"[comparisons] {name!r} {key}: {ref!r} is not a model, 'model:layer' or "
+                                f"combination; the models are {labels}, the combinations {sorted(combinations)}")
+        if spec.model in spec.against:
+            problems.append(f"[comparisons] {name!r} compares {spec.model!r} with itself")
+    return problems
 
 
 def _validated(where: str, section: str, values: dict) -> dict[str, Any]:

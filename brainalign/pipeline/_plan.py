@@ -9,6 +9,9 @@ Kinds, in dependency order:
 ``baseline``   (recording)               the baselines alone, with held-out predictions
 ``fit``        (model x layer x recording) cross-validated layer + baseline, gain test
 ``sweep``      (model x recording)       the LayerSweep folder (scores, summary, maps)
+``joint``      (recording)               chosen layers of several models fitted together
+``combination`` (name x recording)       a [combinations] entry fitted as one banded design
+``compare``    (recording)               every [comparisons] entry, one shared bootstrap
 ``study``      (1)                       the study table, summary and model comparison
 
 A task's key is the content key of its kind, parameters and the keys of the
@@ -30,7 +33,8 @@ from ._work import is_done
 
 logger = logging.getLogger("brainalign.pipeline")
 
-KINDS = ("recording", "group", "features", "design", "baseline", "fit", "sweep", "joint", "study")
+KINDS = ("recording", "group", "features", "design", "baseline", "fit", "sweep", "joint", "combination", "compare",
+         "study")
 GROUP = "group"
 
 
@@ -352,6 +356,11 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
         base_tasks[r] = t
         tasks.append(t)
 
+    # fits a comparison reads keep their held-out predictions (only then: whole-brain studies pay nothing)
+    from ._compare_tasks import comparison_tasks, prediction_needs
+
+    keep = prediction_needs(config, layers_of, len([r for r in sweep_recordings if r in subjects]))
+    fit_tasks: dict[tuple[str, str, str], Task] = {}
     sweeps = []
     for model in config.models:
         for r in sweep_recordings:
@@ -360,12 +369,14 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
                 design = designs_of[model.label][(grid_of[r], layer)]
                 t = _task("fit", {"model": model.label, "layer": layer, "recording": r, "encoding": enc,
                                   "baseline": baseline, "method": method, "index": depth,
-                                  "n_layers": len(layers_of[model.label])},
+                                  "n_layers": len(layers_of[model.label]),
+                                  **({"predictions": True} if (model.label, layer) in keep else {})},
                           [design, rec_tasks[r], base_tasks[r]], out / model.label / r / "layers" / _safe(layer),
                           f"fit {model.label} {layer} {r}", None, keyed=False)
                 if n_samples and n_targets:
                     t.memory_bytes = 8 * n_samples * (6 * n_targets + 4 * 1024) + 8 * 1024 ** 2
                 fits.append(t)
+                fit_tasks[(model.label, layer, r)] = t
                 tasks.append(t)
             sweep = _task("sweep", {"model": model.label, "recording": r, "layers": layers_of[model.label],
                                     "maps": config.maps},
@@ -373,10 +384,17 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
                           keyed=False)
             sweeps.append(sweep)
             tasks.append(sweep)
+    compares = comparison_tasks(config, _task, out=out, layers_of=layers_of, designs_of=designs_of, grid_of=grid_of,
+                                rec_tasks=rec_tasks, base_tasks=base_tasks, fit_tasks=fit_tasks,
+                                recordings=sweep_recordings, subjects=subjects, enc=enc, method=method)
+    tasks += compares
+    compared = [t.params["recording"] for t in compares if t.kind == "compare"]
     study = _task("study", {"name": config.name, "models": [m.label for m in config.models],
                             "recordings": sweep_recordings,
-                            "joint": [t.params["recording"] for t in joint_tasks]},
-                  [*sweeps, *joint_tasks], out, "study table", keyed=False)
+                            "joint": [t.params["recording"] for t in joint_tasks],
+                            **({"comparisons": compared} if compared else {})},
+                  [*sweeps, *joint_tasks, *[t for t in compares if t.kind == "compare"]], out, "study table",
+                  keyed=False)
     tasks.append(study)
     plan = StudyPlan(config, tasks, context, subjects, recordings)
     return plan.refresh()

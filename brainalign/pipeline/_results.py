@@ -92,5 +92,33 @@ class StudyResults:
         """One plain sentence per model: its best layer with its interval, or that no layer beats the baseline."""
         return [best.sentence() for best in self.best_layers(**kwargs)] if len(self.table) else []
 
+    def comparisons(self, *, recordings: str = "all") -> pd.DataFrame:
+        """The ``[comparisons]`` per target: one row per comparison, pair, recording and target.
+
+        Columns ``comparison, model_a, model_b, layer_a, layer_b, target, r_a,
+        r_b, difference, ci_low, ci_high, p, p_fdr, q, wins`` (the winning
+        model's name, or empty) with ``subject`` and ``kind``;
+        ``recordings="subjects"`` or ``"group"`` keeps one kind (never pooled).
+        """
+        return self._comparison_file("comparisons.tsv", recordings)
+
+    def comparison_counts(self, *, recordings: str = "all") -> pd.DataFrame:
+        """Targets won by each side per comparison, pair and recording, with the mean difference and CI bounds
+        and the smallest p_fdr; ``model_b == "criterion: all of against"`` rows count the composite sites."""
+        return self._comparison_file("comparison_counts.tsv", recordings)
+
+    def _comparison_file(self, name: str, recordings: str) -> pd.DataFrame:
+        if recordings not in ("all", "subjects", "group"):
+            raise BrainalignInputError(f"recordings must be 'all', 'subjects' or 'group', got {recordings!r}.")
+        path = self.folder / name
+        if not path.is_file():
+            raise BrainalignInputError(f"{self.folder} has no {name}: the study config has no [comparisons].")
+        frame = pd.read_csv(path, sep="\t", dtype={"target": str, "subject": str, "wins": str})
+        if "wins" in frame:
+            frame["wins"] = frame["wins"].fillna("")  # no winner is an empty cell
+        if recordings != "all":
+            frame = frame[frame["kind"] == ("group" if recordings == "group" else "subject")]
+        return frame.reset_index(drop=True)
+
     def __repr__(self) -> str:
         return f"StudyResults({self.folder}, models={self.models}, recordings={len(self.recordings)})"

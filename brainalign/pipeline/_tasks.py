@@ -347,11 +347,16 @@ def _fit_task(task, config, context):
     flags = _study_flags(config)
     fits = BaselineFits.load(_one(task, "baseline"), predictions=flags["gain_test"])
     result = fit_layer(design, recording, fits, name=p["layer"], model=p["model"],
-                       gain_bootstraps=flags["n_bootstraps"] if flags["gain_test"] else 0)
+                       gain_bootstraps=flags["n_bootstraps"] if flags["gain_test"] else 0,
+                       keep_predictions=bool(p.get("predictions")))
     result.metadata.update(config_key=task["key"], study_task="fit", layer_index=p["index"],
                            n_layers=p["n_layers"], depth=p["index"] / max(1, p["n_layers"] - 1))
     folder = fresh_folder(Path(task["folder"]))
     result.save(folder)
+    if p.get("predictions"):  # a study with [comparisons]: the paired bootstrap needs them
+        from ._compare_tasks import save_predictions
+
+        save_predictions(folder, result)
     fitted = design if fits.design is None else with_baseline(design, fits.design)
     return {"design_hash": hash_array(np.asarray(fitted.X)), "mean_r": float(result.r.mean())}
 
@@ -390,17 +395,20 @@ def _sweep_task(task, config, context):
 
 
 # ------------------------------------------------------------------------------- joint fits
+def band_designs(task: dict) -> dict[str, DesignMatrix]:
+    """The designs of a task fitting several model layers together, by band (``model:layer``), in order."""
+    return {band: load_design(folder / "design") for band, folder in zip(task["params"]["bands"],
+                                                                          _inputs(task, "design"))}
+
+
 def _joint_task(task, config, context):
     """The chosen layers of several models fitted together; variance partitioned between the models."""
     from ..encoding import fit_multimodal
 
     p = task["params"]
     recording = load_recording(_one(task, "recording", "group"))
-    bands, modality_of_band = {}, {}
-    for band, folder in zip(p["bands"], _inputs(task, "design")):
-        model = band.split(":", 1)[0]
-        bands[band] = load_design(folder / "design")
-        modality_of_band[band] = model
+    bands = band_designs(task)
+    modality_of_band = {band: band.split(":", 1)[0] for band in bands}
     cv = _cv_options(config)
     allowed = ("alphas", "cv", "gap_s", "inner_cv", "backend", "seed")
     result = fit_multimodal(bands, recording, modality_of_band=modality_of_band, partition=p["partition"],
@@ -515,6 +523,11 @@ def _study_task(task, config, context):
     }
     if joint is not None:
         summary.update(joint_recordings=p["joint"], joint_headline=_joint_headline(joint))
+    if p.get("comparisons"):
+        from ._compare_tasks import comparison_summary, study_comparison_tables
+
+        summary["tables"] += study_comparison_tables(output, p["comparisons"])
+        summary.update(comparison_recordings=p["comparisons"], comparison_headline=comparison_summary(output))
     save_json(output / "summary.json", summary)
     return {"n_rows": int(len(table))}
 
@@ -528,6 +541,16 @@ def _joint_headline(joint: pd.DataFrame | None) -> dict:
     return out
 
 
+def _deferred(name: str):
+    """A task function of ``_compare_tasks``, imported when it runs (that module imports this one's helpers)."""
+    def runner(task, config, context):
+        from . import _compare_tasks
+
+        return getattr(_compare_tasks, name)(task, config, context)
+    return runner
+
+
 _RUNNERS = {"recording": _recording_task, "group": _group_task, "features": _features_task,
             "design": _design_task, "baseline": _baseline_task, "fit": _fit_task, "sweep": _sweep_task,
-            "joint": _joint_task, "study": _study_task}
+            "joint": _joint_task, "combination": _deferred("combination_task"),
+            "compare": _deferred("compare_task"), "study": _study_task}

@@ -13,6 +13,7 @@ from ..core import BrainalignInputError, load_json
 from ..encoding import MultimodalResult
 from ..plotting import draw_layer_labels, plot_gain_profile, plot_model_profiles, plot_variance_partition
 from ._common import R2_NOTE, comparison_sections, provenance
+from ._compare import where_section
 from ._render import Section, figure, interval, logger, now, render, table
 from ._stats import CI_LEVEL, best_layer_summary, group_gains, split_recordings, subject_gains
 
@@ -312,6 +313,7 @@ def study_report(study_dir: str | Path, out: str | Path | None = None, *, title:
     sections.append(_profiles_section(table_, _ceilings(study_dir)))
     sections.append(_gains_section(table_, max_table_rows))
     sections.append(_roi_section(table_, max_table_rows))
+    sections.append(where_section(study_dir, max_table_rows))
     sections += comparison_sections(study_dir, study_dir / "tables", max_rows=max_table_rows)
     sections.append(_maps_section(study_dir, summary, table_))
     present = [s for s in sections if s is not None]
@@ -325,7 +327,7 @@ def study_report(study_dir: str | Path, out: str | Path | None = None, *, title:
            provenance=provenance(summary, settings=settings, models=models, hashes=hashes,
                                  hashes_title="Recording hashes (SHA-256)",
                                  skip=("models", "recordings", "name", "tables", "joint_headline",
-                                       "joint_recordings")))
+                                       "joint_recordings", "comparison_headline", "comparison_recordings")))
     logger.info("Study report written to %s", out_path)
     return out_path
 
