@@ -172,3 +172,25 @@ def test_implicit_random_comparison():
     assert {k: (v.model, v.against) for k, v in implicit_comparisons([trained]).items()} == {
         "gpt2 vs random": ("gpt2", ["gpt2-random"])}
     assert implicit_comparisons([ModelSpec(name="gpt2", model="gpt2")]) == {}
+
+
+def test_docs_study_is_the_shipped_example_and_plans(shared_data, tmp_path):
+    import re
+
+    from conftest import REPO_ROOT
+
+    from brainalign.pipeline import load_config
+
+    docs = (REPO_ROOT / "docs" / "studies.rst").read_text(encoding="utf-8")
+    section = docs[docs.index("Where does model A beat model B?"):]
+    block = re.search(r"\.\. code-block:: toml\n\n(.*?)\n\S", section, re.S).group(1)
+    example = REPO_ROOT / "examples" / "alice_compare_study.toml"
+    shipped = "\n".join(line for line in example.read_text().splitlines() if not line.startswith("#"))
+    assert block.split() == shipped.split()
+    plan = plan_study(load_config(example), output=tmp_path / "out")
+    counts = plan.counts()
+    # one compare task per subject and the group; the combination once per recording
+    assert counts["compare"]["tasks"] == 14 and counts["combination"]["tasks"] == 14
+    fits = [t for t in plan.tasks if t.kind == "fit"]
+    # both models are compared by bare name: every layer keeps its predictions
+    assert all(t.params.get("predictions") for t in fits)

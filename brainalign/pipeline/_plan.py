@@ -91,17 +91,17 @@ class StudyPlan:
                  f"{len(self.subjects)} subject(s) of {self.config.dataset.name!r}"
                  + (" + group average" if self.config.dataset.group_average else "")
                  + f" -> {self.context['output']}",
-                 f"{'kind':<10s} {'tasks':>7s} {'done':>7s} {'to do':>7s}  {'memory/task':>12s}"]
+                 f"{'kind':<11s} {'tasks':>7s} {'done':>7s} {'to do':>7s}  {'memory/task':>12s}"]
         mem: dict[str, list[int]] = {}
         for t in self.tasks:
             if t.memory_bytes:
                 mem.setdefault(t.kind, []).append(t.memory_bytes)
         for kind, c in self.counts().items():
             m = mem.get(kind)
-            lines.append(f"{kind:<10s} {c['tasks']:>7d} {c['done']:>7d} {c['tasks'] - c['done']:>7d}  "
+            lines.append(f"{kind:<11s} {c['tasks']:>7d} {c['done']:>7d} {c['tasks'] - c['done']:>7d}  "
                          f"{_human(max(m)) if m else '?':>12s}")
         total = len(self.tasks)
-        lines.append(f"{'total':<10s} {total:>7d} {len(self.done):>7d} {total - len(self.done):>7d}")
+        lines.append(f"{'total':<11s} {total:>7d} {len(self.done):>7d} {total - len(self.done):>7d}")
         return "\n".join(lines)
 
 
