@@ -9,6 +9,7 @@ best); targets 8-15 are noise.  Every ``layer.0`` is noise.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / x.std(0)
 
 
-def write_simulated_study(root: Path, n_subjects: int = 3) -> dict:
+def write_simulated_study(root: Path, n_subjects: int = 3, group_average: bool = False) -> dict:
     """Words, saved features of models a, b, c and one recording per subject; returns the config mapping."""
     rng = np.random.default_rng(1)
     onsets = np.arange(N_WORDS) * 1.0 + 2.0
@@ -56,6 +57,7 @@ def write_simulated_study(root: Path, n_subjects: int = 3) -> dict:
         files[f"sub-{i}"] = [f"sub-{i}.npy"]
     return {
         "name": "compare-sim", "output": "out",
+        "dataset": {"name": "files", "group_average": group_average},
         "stimulus": {"words": "words.tsv"},
         "recording": {"files": files, "tr": TR, "clean": "zscore"},
         "models": [{"name": m, "path": m} for m in "abc"],
@@ -69,16 +71,21 @@ def write_simulated_study(root: Path, n_subjects: int = 3) -> dict:
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
-    data = write_simulated_study(root)
+    data = write_simulated_study(root, group_average=True)
     run = run_study(parse_config(data, base_dir=root))
     return root, data, run
 
 
 def test_comparison_tasks_run_once_per_recording(simulated):
     _, _, run = simulated
-    assert run.ran["compare"] == 3 and run.ran["combination"] == 3
+    # three subjects and their group average
+    assert run.ran["compare"] == 4 and run.ran["combination"] == 4
     # every fit of a is compared (bare name: its layer is chosen per recording), b and c likewise
-    assert run.ran["fit"] == 3 * 3 * 2
+    assert run.ran["fit"] == 4 * 3 * 2
+    chosen = json.loads((run.output / "comparisons" / "group" / "comparisons.json").read_text())["chosen"]
+    assert chosen["a"]["layer"] == "layer.1" and chosen["a"]["others"] == ["sub-0", "sub-1", "sub-2"]
+    chosen = json.loads((run.output / "comparisons" / "sub-1" / "comparisons.json").read_text())["chosen"]
+    assert chosen["a"]["others"] == ["sub-0", "sub-2"]  # never the recording itself
 
 
 def test_planted_sites_win_and_few_others(simulated):
@@ -89,7 +96,7 @@ def test_planted_sites_win_and_few_others(simulated):
     planted = {names[i] for i in A_SITES}
     deeper = table[table.comparison == "deeper"]
     won = set(deeper.loc[deeper.wins == "a:layer.1", "target"])
-    for subject, frame in deeper.groupby("subject"):
+    for subject, frame in deeper.groupby("subject"):  # the three subjects and the group average
         wins = set(frame.loc[frame.wins == "a:layer.1", "target"])
         assert planted <= wins, (subject, wins)
         assert len(wins - planted) <= 1, (subject, wins)  # the others are noise: below the FDR level
@@ -116,9 +123,11 @@ def test_composite_criterion_with_a_combination_finds_the_planted_sites(simulate
     assert (versus.wins == "b+c").mean() > 0.9
     counts = pd.read_csv(run.output / "comparison_counts.tsv", sep="\t")
     criterion = counts[(counts.comparison == "integration") & counts.model_b.str.startswith("criterion")]
-    assert criterion.a_wins.between(4, 5).all() and len(criterion) == 3
+    assert criterion.a_wins.between(4, 5).all() and len(criterion) == 4
     results = StudyResults(run.output)
     assert set(results.comparisons().comparison) == {"integration", "deeper"}
+    assert set(results.comparisons(recordings="group").subject) == {"group"}
+    assert set(results.comparison_counts(recordings="subjects").subject) == {"sub-0", "sub-1", "sub-2"}
     assert {"a_wins", "b_wins", "ci_low", "ci_high", "min_p_fdr"} <= set(results.comparison_counts().columns)
 
 
@@ -128,6 +137,7 @@ def test_report_answers_where_a_beats_b(simulated):
     _, _, run = simulated
     page = study_report(run.output).read_text()
     assert "Where does A beat B?" in page and "integration" in page and "b+c" in page
+    assert "Group average on its own: targets won per comparison" in page
 
 
 def test_resuming_does_not_recompute_comparisons(simulated):
