@@ -204,3 +204,28 @@ def test_docs_study_is_the_shipped_example_and_plans(shared_data, tmp_path):
     fits = [t for t in plan.tasks if t.kind == "fit"]
     # both models are compared by bare name: every layer keeps its predictions
     assert all(t.params.get("predictions") for t in fits)
+
+
+def test_volume_study_writes_maps_of_the_criterion(tmp_path):
+    import nibabel as nib
+
+    data = write_simulated_study(tmp_path, n_subjects=1)
+    rng = np.random.default_rng(3)
+    signal = np.load(tmp_path / "sub-0.npy")[:, A_SITES[0]]  # target 0 of the ROI simulation: noise + a's layer.1
+    n = signal.size
+    volume = rng.normal(size=(4, 4, 2, n))
+    volume[0] += 1.5 * (signal - signal.mean()) / signal.std()  # the eight voxels at x = 0 follow a
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    nib.save(nib.Nifti1Image(volume.astype(np.float32), affine), tmp_path / "bold.nii.gz")
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 2), np.uint8), affine), tmp_path / "mask.nii.gz")
+    data.update(recording={"files": ["bold.nii.gz"], "mask": "mask.nii.gz", "tr": TR, "clean": "zscore"},
+                models=[{"name": "a", "path": "a"}], combinations={},
+                comparisons={"deeper": {"model": "a:layer.1", "against": ["a:layer.0"], "n_bootstraps": 300}})
+    run = run_study(parse_config(data, base_dir=tmp_path))
+    site_map = nib.load(run.output / "comparisons" / "sub-01" / "maps" / "deeper_sites.nii.gz").get_fdata()
+    assert site_map.shape[:3] == (4, 4, 2)
+    assert (site_map[0] == 1).all() and (site_map[1:] == 1).sum() <= 1
+    from brainalign.report import study_report
+
+    page = study_report(run.output).read_text()
+    assert "Maps of the composite criterion" in page and "deeper_sites.nii.gz" in page

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core import BrainalignInputError, DesignMatrix, EncodingResult, atomic_write_text, load_json, save_json
+from ..core import BrainalignInputError, DesignMatrix, EncodingResult, atomic_write_text, save_json
 from ._config import ConfigError, StudyConfig, study_comparisons
 from ._work import fresh_folder, load_npy, load_recording, save_npy
 
@@ -285,6 +285,7 @@ def compare_task(task: dict, config: StudyConfig, context: dict) -> dict:
         atomic_write_text(folder / "regions.tsv", region_table[["comparison", "pair", "region", "n_targets",
                                                                 "n_significant", "fraction"]].to_csv(
             sep="\t", index=False))
+    maps = write_site_maps(_one(task, "recording", "group"), site_table, folder) if config.maps else []
     save_json(folder / "comparisons.json", {
         "recording": p["recording"], "comparisons": p["comparisons"], "layers": layers, "chosen": chosen,
         "layer_rule": "bare model names: the layer with the best mean over the other subjects of their median "
@@ -292,8 +293,32 @@ def compare_task(task: dict, config: StudyConfig, context: dict) -> dict:
         "method": "paired circular block bootstrap of test rows within each outer fold, resamples shared by all "
                   "models; percentile CI; BH-FDR within each comparison pair; a target is won at p_fdr < q"})
     wins = {name: int((frame.wins == frame.model_a).sum()) for name, frame in tidy.groupby("comparison")}
-    return {"recording": p["recording"], "wins": wins, "sites": {
+    return {"recording": p["recording"], "wins": wins, "maps": maps, "sites": {
         name: int(frame.site.sum()) for name, frame in site_table.groupby("comparison")}}
+
+
+def write_site_maps(rec_folder: Path, sites: pd.DataFrame, folder: Path) -> list[str]:
+    """``maps/<comparison>_sites.nii.gz`` per comparison of a volume recording: per voxel, how many of
+    ``against`` the model beats (the criterion's sites hold the largest value).  Nothing without a volume space."""
+    import nibabel as nib
+
+    from ..core import atomic_suffixed_path
+    from ..encoding import layer_dirname
+
+    recording = load_recording(rec_folder, space=True)
+    if recording.space is None or not hasattr(recording.space, "inverse_transform"):
+        return []
+    written = []
+    for name, frame in sites.groupby("comparison", sort=False):
+        values = frame.set_index("target")["n_won"].reindex(recording.target_names).to_numpy(dtype=np.float32)
+        image = recording.to_image(values)
+        if not isinstance(image, nib.Nifti1Image):  # surfaces: the tables hold every value
+            return []
+        path = folder / "maps" / f"{layer_dirname(name)}_sites.nii.gz"
+        with atomic_suffixed_path(path, ".nii.gz") as named:  # nibabel picks the format from the name
+            nib.save(image, str(named))
+        written.append(str(path))
+    return written
 
 
 # ------------------------------------------------------------------------------- study tables
@@ -351,6 +376,3 @@ def comparison_summary(output: Path) -> dict[str, Any]:
     return {name: {rec: int(f.site.sum()) for rec, f in frame.groupby("subject", sort=False)}
             for name, frame in sites.groupby("comparison", sort=False)}
 
-
-def read_comparison_json(folder: Path) -> dict:
-    return load_json(folder / "comparisons.json")

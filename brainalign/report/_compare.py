@@ -113,6 +113,28 @@ def _region_figures(study_dir: Path, tidy: pd.DataFrame) -> list:
     return figures
 
 
+def _site_maps(study_dir: Path, recordings: list[str]) -> tuple[list, list[str]]:
+    """Slices of the composite-site maps: the group average's and the first subject's, never mixed."""
+    figures, warnings = [], []
+    shown = (["group"] if "group" in recordings else []) + [r for r in recordings if r != "group"][:1]
+    for rec in shown:
+        for path in sorted((study_dir / "comparisons" / rec / "maps").glob("*_sites.nii.gz")):
+            from nilearn.plotting import plot_stat_map
+
+            name = path.name[:-len("_sites.nii.gz")]
+            try:
+                import nibabel as nib
+
+                n_slices = min(5, int(nib.load(str(path)).shape[2]))  # no more cuts than the volume has slices
+                display = plot_stat_map(str(path), bg_img=None, threshold=0.5, display_mode="z", cut_coords=n_slices,
+                                        colorbar=True, cmap="viridis", title=f"{name} — {rec}")
+                figures.append(figure(display, f"comparisons/{rec}/maps/{path.name}: number of 'against' models "
+                                               "beaten per voxel (the criterion's sites hold the largest value)"))
+            except Exception as err:  # noqa: BLE001 - a map that cannot be drawn is reported, not fatal
+                warnings.append(f"{rec}/{path.name}: map not drawn ({err}).")
+    return figures, warnings
+
+
 def where_section(study_dir: str | Path, max_rows: int = 80) -> Section | None:
     """The "Where does A beat B?" section of a study with ``[comparisons]`` (None without them).
 
@@ -139,10 +161,11 @@ def where_section(study_dir: str | Path, max_rows: int = 80) -> Section | None:
     # the layer each name stood for on each recording (bare model names choose theirs on the other subjects)
     layers = tidy.drop_duplicates(["subject", "model_a", "model_b"])[
         ["subject", "comparison", "model_a", "layer_a", "model_b", "layer_b"]].fillna("")
+    maps, map_warnings = _site_maps(study_dir, list(dict.fromkeys(counts["subject"])))
     return Section("where", "Where does A beat B?", "sections/where.html", {
         "method": _METHOD,
         "subjects": table(_subject_counts(subjects), max_rows) if len(subjects) else None,
         "group": table(_group_counts(group), max_rows) if len(group) else None,
         "figures": _region_figures(study_dir, tidy),
         "targets": table(shown, max_rows) if len(shown) else None,
-        "layers": table(layers, max_rows)})
+        "layers": table(layers, max_rows), "maps": maps, "map_warnings": map_warnings})
