@@ -229,3 +229,38 @@ def test_volume_study_writes_maps_of_the_criterion(tmp_path):
 
     page = study_report(run.output).read_text()
     assert "Maps of the composite criterion" in page and "deeper_sites.nii.gz" in page
+
+
+def test_regions_of_a_dataset_get_winner_counts(tmp_path):
+    """A dataset whose recordings label their targets with regions: counts of won targets per region."""
+    from brainalign.core import Recording
+    from brainalign.pipeline import DatasetAdapter, SubjectData, register_adapter
+
+    data = write_simulated_study(tmp_path, n_subjects=1)
+    timeline = read_word_table(tmp_path / "words.tsv")
+    Y = np.load(tmp_path / "sub-0.npy")
+    regions = ["planted"] * len(A_SITES) + ["other"] * (N_TARGETS - len(A_SITES))
+
+    class Labelled(DatasetAdapter):
+        name = "compare-test-regions"
+
+        def list_subjects(self, root, options):
+            return ["sub-0"]
+
+        def load(self, subject, root, options):
+            rec = Recording((Y - Y.mean(0)) / Y.std(0), TR, None, [f"e{i}" for i in range(N_TARGETS)], "other",
+                            subject=subject, metadata={"regions": regions})
+            return SubjectData(timeline, rec)
+
+    register_adapter(Labelled(), replace=True)
+    data.pop("stimulus"), data.pop("recording")
+    data.update(dataset={"name": "compare-test-regions"}, models=[{"name": "a", "path": "a"}], combinations={},
+                comparisons={"deeper": {"model": "a:layer.1", "against": ["a:layer.0"], "n_bootstraps": 300}})
+    run = run_study(parse_config(data, base_dir=tmp_path))
+    counts = pd.read_csv(run.output / "comparison_regions.tsv", sep="\t").set_index(["pair", "region"])
+    assert counts.loc[("a:layer.1 > a:layer.0", "planted"), "n_significant"] == len(A_SITES)
+    assert counts.loc[("criterion", "planted"), "n_targets"] == len(A_SITES)
+    assert counts.loc[("a:layer.1 > a:layer.0", "other"), "fraction"] <= 0.1
+    from brainalign.report import study_report
+
+    assert "share of targets of each region where A wins" in study_report(run.output).read_text()
