@@ -52,6 +52,21 @@ FOLDS = "test_folds.npz"
 
 
 # ------------------------------------------------------------------------------- names
+def planned_comparisons(config: StudyConfig, n_subject_fits: int) -> dict:
+    """The study's comparisons; the implicit trained-vs-random ones only where bare names can choose a layer."""
+    explicit = config.comparisons
+    out = {}
+    for name, spec in study_comparisons(config).items():
+        if name not in explicit and n_subject_fits < 2:
+            # not written by the user: an error about it would puzzle; a warning says what to add
+            logger.warning("Comparison %r left out: a bare model name needs two subjects fitted on their own to "
+                           "choose its layer; add [comparisons] with '%s:<layer>' against '%s:<layer>'.", name,
+                           spec.model, spec.against[0])
+            continue
+        out[name] = spec
+    return out
+
+
 def resolve_names(config: StudyConfig, layers_of: dict[str, list[str]], n_subject_fits: int) -> dict[str, dict]:
     """Every name the comparisons use -> ``{"kind": "combination" | "layer" | "select", "model", "layer"}``.
 
@@ -64,7 +79,7 @@ def resolve_names(config: StudyConfig, layers_of: dict[str, list[str]], n_subjec
                 raise ConfigError(f"config [combinations] {name!r}: model {label!r} has no layer {layer!r}; its "
                                   f"layers are {layers_of[label]}.")
     refs: dict[str, dict] = {}
-    for name, spec in study_comparisons(config).items():
+    for name, spec in planned_comparisons(config, n_subject_fits).items():
         for key, ref in [("model", spec.model)] + [("against", a) for a in spec.against]:
             if ref in refs:
                 continue
@@ -111,12 +126,12 @@ def comparison_tasks(config: StudyConfig, make_task, *, out: Path, layers_of: di
     """
     from ..encoding import layer_dirname
 
-    comparisons = study_comparisons(config)
+    fitted_subjects = [r for r in recordings if r in subjects]
+    comparisons = planned_comparisons(config, len(fitted_subjects))
     if not comparisons:
         return []
     if not recordings:
         raise ConfigError("config [comparisons] need the per-layer fits: set [joint] sweeps = true.")
-    fitted_subjects = [r for r in recordings if r in subjects]
     refs = resolve_names(config, layers_of, len(fitted_subjects))
     tasks, combos = [], {}
     for name in dict.fromkeys(r["model"] for r in refs.values() if r["kind"] == "combination"):
@@ -269,7 +284,6 @@ def compare_task(task: dict, config: StudyConfig, context: dict) -> dict:
             own["q"] = q
             rows.append(own[COLUMNS])
             crit = composite_sites(table, winner=spec["model"], against=spec["against"], alpha=q)
-            crit = crit.rename(columns=lambda c: c.replace("p_fdr[", "p_fdr vs ").rstrip("]"))
             sites.append(crit[["target", "site", "n_won"]].assign(comparison=name, model=spec["model"],
                                                                   n_against=len(spec["against"])))
             if regions is not None:
