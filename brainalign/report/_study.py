@@ -272,8 +272,10 @@ def study_report(study_dir: str | Path, out: str | Path | None = None, *, title:
     baseline" when no layer's gain interval lies above 0.  Then the layer
     profiles with the baseline (and noise ceiling), the gain over the
     baseline with intervals for the subjects and, separately, the group
-    average, per-ROI tables, joint fits, model comparisons
-    (``model_comparison*.tsv``), best-layer maps on slices and the
+    average, per-ROI tables, joint fits, "Where does A beat B?" (the
+    study's ``[comparisons]``: targets won per comparison with CIs and FDR,
+    subjects and group average apart, per region, composite-site maps), model
+    comparisons (``model_comparison*.tsv``), best-layer maps on slices and the
     provenance (resolved settings, model fingerprints, versions, hashes).
 
     Parameters
