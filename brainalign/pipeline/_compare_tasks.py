@@ -261,6 +261,9 @@ def compare_task(task: dict, config: StudyConfig, context: dict) -> dict:
         else:
             layer, folder = info.get("layer", ""), info["folder"]
         results[ref], layers[ref] = load_with_predictions(output / folder), layer
+    logger.info("Model comparisons on %s: %d model(s), %d comparison(s)%s", p["recording"], len(results),
+                len(p["comparisons"]), "".join(f"; {ref} -> {c['layer']} (chosen on {', '.join(c['others'])})"
+                                               for ref, c in chosen.items()))
     groups: dict[tuple, list[str]] = {}
     for name, spec in p["comparisons"].items():
         groups.setdefault((spec["n_bootstraps"], spec["block_s"], spec["alternative"]), []).append(name)
