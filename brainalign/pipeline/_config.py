@@ -184,6 +184,14 @@ class BaselineSection(_Section):
     files: list[str] = Field(default_factory=list)
 
 
+class AnalysisSection(_Section):
+    """Which analyses a study runs on its models and recordings: encoding fits, RSA, or both."""
+
+    kinds: list[Literal["encoding", "rsa"]] = Field(
+        default_factory=lambda: ["encoding"], min_length=1,
+        description="encoding: cross-validated fits per layer; rsa: RDM comparisons per layer and ROI ([rsa] options)")
+
+
 class ExecutionSection(_Section):
     """Where tasks run: in this process, or on Dask (local cluster, a scheduler, SLURM/PBS)."""
 
@@ -235,6 +243,8 @@ class StudyConfig(_Section):
         default_factory=dict, description="name -> {model = layer}: layers of several models fitted as one design")
     comparisons: dict[str, ComparisonSpec] = Field(
         default_factory=dict, description="name -> {model, against}: where does model beat each of against?")
+    analysis: AnalysisSection = Field(default_factory=AnalysisSection)
+    rsa: dict[str, Any] = Field(default_factory=dict, description="RSA options (brainalign.similarity.RSAOptions)")
     maps: bool = True
     # the single-recording form of 0.1.0: your own stimulus and recording files
     stimulus: Optional[dict[str, Any]] = Field(None, description="your own stimulus files (StimulusFiles)")
@@ -282,7 +292,7 @@ class StudyConfig(_Section):
         if self.dataset is None:
             raise ValueError("no recordings: add a [dataset] section (or [stimulus] + [recording] files)")
         labels = [m.label for m in self.models]
-        reserved = sorted({"joint", "features", ".work", "combinations", "comparisons"} & set(labels))
+        reserved = sorted({"joint", "features", ".work", "combinations", "comparisons", "rsa"} & set(labels))
         if reserved:
             raise ValueError(f"model name(s) {reserved} are reserved for study folders; set another name = ...")
         dupes = sorted({x for x in labels if labels.count(x) > 1})
@@ -299,6 +309,8 @@ class StudyConfig(_Section):
         problems = comparison_problems(self.combinations, self.comparisons, labels)
         if problems:
             raise ValueError("\n".join(problems))
+        if self.rsa and "rsa" not in self.analysis.kinds:
+            raise ValueError("[rsa] options are given but [analysis] kinds has no 'rsa'; add it or remove [rsa]")
         return self
 
     # ---------------------------------------------------------------- validated options
@@ -345,13 +357,22 @@ class StudyConfig(_Section):
         # keep only what the user set: defaults stay those of the stage functions
         return {k: getattr(parsed, k) for k in self.encoding}
 
+    def rsa_options(self) -> dict[str, Any]:
+        """``[rsa]`` checked against :class:`~brainalign.similarity.RSAOptions`, with every default filled in."""
+        from ..similarity import RSAOptions
+
+        try:
+            return RSAOptions(**self.rsa).model_dump()
+        except ValidationError as err:
+            raise ConfigError(_format_errors(err, "rsa", RSAOptions)) from None
+
     def option_problems(self) -> list[str]:
         """Every problem of the option sections, one line each (empty when all are valid)."""
         problems: list[str] = []
         checks = [lambda: _validated("features", "features", self.features)]
         checks += [lambda i=i, m=m: _validated(f"models[{i}].options", f"features:{m.modality}", m.options)
                    for i, m in enumerate(self.models) if m.path is None]
-        checks += [self.alignment_options, self.encoding_options]
+        checks += [self.alignment_options, self.encoding_options, self.rsa_options]
         for check in checks:
             try:
                 check()
@@ -480,13 +501,13 @@ def _option_problems_of(data) -> list[str]:
     """Problems of the option sections of a config whose other sections did not validate."""
     if not isinstance(data, dict):
         return []
-    sections = {k: data.get(k) for k in ("features", "alignment", "encoding")}
+    sections = {k: data.get(k) for k in ("features", "alignment", "encoding", "rsa")}
     if not all(isinstance(v, (dict, type(None))) for v in sections.values()):
         return []
     features = {k: v for k, v in (sections["features"] or {}).items() if k not in ("model", "path", "cache_dir")}
     models = [m for m in data.get("models") or [] if isinstance(m, dict) and isinstance(m.get("options", {}), dict)]
     stub = StudyConfig.model_construct(features=features, alignment=sections["alignment"] or {},
-                                       encoding=sections["encoding"] or {}, models=[])
+                                       encoding=sections["encoding"] or {}, rsa=sections["rsa"] or {}, models=[])
     problems = stub.option_problems()
     for i, m in enumerate(models):
         modality = m.get("modality", "text")

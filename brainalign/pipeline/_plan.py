@@ -12,6 +12,7 @@ Kinds, in dependency order:
 ``joint``      (recording)               chosen layers of several models fitted together
 ``combination`` (name x recording)       a [combinations] entry fitted as one banded design
 ``compare``    (recording)               every [comparisons] entry, one shared bootstrap
+``rdm`` / ``rsa`` / ``ceiling``          RSA (``[analysis] kinds`` with ``"rsa"``), see ``_rsa_tasks``
 ``study``      (1)                       the study table, summary and model comparison
 
 A task's key is the content key of its kind, parameters and the keys of the
@@ -34,6 +35,7 @@ from ._work import is_done
 logger = logging.getLogger("brainalign.pipeline")
 
 KINDS = ("recording", "group", "features", "design", "baseline", "fit", "sweep", "joint", "combination", "compare",
+         "rdm", "rsa", "ceiling",
          "study")
 GROUP = "group"
 
@@ -343,7 +345,8 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
                       f"joint fit {r}", keyed=False)
             joint_tasks.append(t)
             tasks.append(t)
-    sweep_recordings = recordings if (config.joint is None or config.joint.sweeps) else []
+    kinds = config.analysis.kinds
+    sweep_recordings = recordings if ("encoding" in kinds and (config.joint is None or config.joint.sweeps)) else []
 
     # baselines per recording: fitted once and shared by every model
     base_tasks = {}
@@ -389,12 +392,20 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
                                 recordings=sweep_recordings, subjects=subjects, enc=enc, method=method)
     tasks += compares
     compared = [t.params["recording"] for t in compares if t.kind == "compare"]
-    study = _task("study", {"name": config.name, "models": [m.label for m in config.models],
-                            "recordings": sweep_recordings,
-                            "joint": [t.params["recording"] for t in joint_tasks],
-                            **({"comparisons": compared} if compared else {})},
-                  [*sweeps, *joint_tasks, *[t for t in compares if t.kind == "compare"]], out, "study table",
-                  keyed=False)
+    rsa = {"tasks": [], "params": None}
+    if "rsa" in kinds:
+        from ._rsa_tasks import plan_rsa
+
+        rsa = plan_rsa(config, _task, tasks=tasks, rec_tasks=rec_tasks, recordings=recordings, subjects=subjects,
+                       stim_of=stim_of, grid_of=grid_of, designs_of=designs_of, layers_of=layers_of, work=work,
+                       out=out)
+    study_params = {"name": config.name, "models": [m.label for m in config.models], "recordings": sweep_recordings,
+                    "joint": [t.params["recording"] for t in joint_tasks],
+                    **({"comparisons": compared} if compared else {})}
+    if rsa["params"] is not None:  # absent otherwise: encoding-only studies keep their keys
+        study_params["rsa"] = rsa["params"]
+    study = _task("study", study_params, [*sweeps, *joint_tasks, *[t for t in compares if t.kind == "compare"],
+                                          *rsa["tasks"]], out, "study table", keyed=False)
     tasks.append(study)
     plan = StudyPlan(config, tasks, context, subjects, recordings)
     return plan.refresh()

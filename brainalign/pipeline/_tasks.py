@@ -41,6 +41,7 @@ from ..encoding import (
 )
 from ..encoding.cell import sweep_config
 from ._config import StudyConfig, parse_config, resolve_path
+from ._rsa_tasks import RUNNERS as RSA_RUNNERS
 from ._work import (
     fresh_folder,
     load_design,
@@ -476,11 +477,13 @@ def _study_task(task, config, context):
     if p.get("joint"):
         joint = joint_table(output, p["joint"])
         atomic_write_text(output / "joint_scores.tsv", joint.to_csv(sep="\t", index=False))
-    if not p["recordings"]:  # joint fits only
+    rsa_extra = _write_rsa_table(task, output)
+    if not p["recordings"]:  # joint fits or RSA only
         summary = {"kind": "study", "name": p["name"], "config": context["config"], "models": p["models"],
                    "recordings": [], "joint_recordings": p["joint"], "headline": {},
-                   "joint_headline": _joint_headline(joint), "tables": ["joint_scores.tsv"],
+                   "joint_headline": _joint_headline(joint), "tables": ["joint_scores.tsv"] if joint is not None else [],
                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        summary.update(rsa_extra, tables=summary["tables"] + rsa_extra.get("tables", []))
         save_json(output / "summary.json", summary)
         atomic_write_text(output / "study_scores.tsv", pd.DataFrame(columns=STUDY_COLUMNS).to_csv(sep="\t", index=False))
         return {"n_rows": 0}
@@ -528,8 +531,22 @@ def _study_task(task, config, context):
 
         summary["tables"] += study_comparison_tables(output, p["comparisons"])
         summary.update(comparison_recordings=p["comparisons"], comparison_headline=comparison_summary(output))
+    summary.update(rsa_extra, tables=summary["tables"] + rsa_extra.get("tables", []))
     save_json(output / "summary.json", summary)
     return {"n_rows": int(len(table))}
+
+
+def _write_rsa_table(task: dict, output: Path) -> dict:
+    """``rsa_scores.tsv`` from the study's rsa and ceiling tasks; the summary's RSA entries (empty without RSA)."""
+    rsa = task["params"].get("rsa")
+    if not rsa:
+        return {}
+    from ._rsa_tasks import rsa_headline, rsa_study_table
+
+    table = rsa_study_table(task["inputs"])
+    atomic_write_text(output / "rsa_scores.tsv", table.to_csv(sep="\t", index=False))
+    return {"tables": ["rsa_scores.tsv"], "rsa_headline": rsa_headline(table), "rsa_q": rsa["q"],
+            "rsa_recordings": list(dict.fromkeys(r for _, r in rsa["cells"]))}
 
 
 def _joint_headline(joint: pd.DataFrame | None) -> dict:
@@ -554,3 +571,4 @@ _RUNNERS = {"recording": _recording_task, "group": _group_task, "features": _fea
             "design": _design_task, "baseline": _baseline_task, "fit": _fit_task, "sweep": _sweep_task,
             "joint": _joint_task, "combination": _deferred("combination_task"),
             "compare": _deferred("compare_task"), "study": _study_task}
+_RUNNERS.update(RSA_RUNNERS)

@@ -21,6 +21,7 @@ blocks) when ``groups`` / ``pattern_groups`` are given.
 
 from ._cka import cka, cka_with_ci
 from ._identification import identification_scores, top_k_accuracy, two_vs_two
+from ._options import RSAOptions
 from ._rdm import compute_rdm, layer_rdms, pattern_dataset, roi_rdms, searchlight_rdms, time_resolved_rdms
 from ._rsa import (
     compare_rdms,
@@ -43,6 +44,7 @@ __all__ = [
     "layer_rdms",
     "layer_roi_profile",
     "pattern_dataset",
+    "RSAOptions",
     "procrustes_distance",
     "roi_rdms",
     "searchlight_map",

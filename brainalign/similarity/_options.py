@@ -1,0 +1,61 @@
+"""The ``[rsa]`` options of a study: how rows become RSA conditions, which RDMs, which comparison, which intervals."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+
+from ..core import Options
+
+__all__ = ["RSAOptions"]
+
+
+class RSAOptions(Options):
+    """Options of a study's representational-similarity analysis (``[analysis] kinds = [..., "rsa"]``).
+
+    Examples
+    --------
+    >>> RSAOptions(conditions="segments", segment_s=20.0).comparison
+    'spearman'
+    >>> RSAOptions(conditions="events", segment_s=10.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: ...
+    """
+
+    conditions: Literal["segments", "events"] = Field(
+        "segments", description=(
+            "segments: model features (after the encoding alignment) and brain responses averaged over consecutive "
+            "non-overlapping segments of segment_s seconds within each run (naturalistic data); events: one "
+            "condition per event label of the timeline, rows = one per event (trial/block data, e.g. Haxby)"))
+    segment_s: Optional[float] = Field(None, gt=0, description="segment length in seconds (conditions = 'segments'; "
+                                                              "default 20 s)")
+    rdm_method: Literal["correlation", "euclidean", "crossnobis"] = Field(
+        "correlation", description="brain and model RDM distance; crossnobis cross-validates over runs and needs "
+                                   "every condition in at least two runs (events only)")
+    comparison: Literal["spearman", "tau-a", "cosine", "corr"] = Field(
+        "spearman", description="model RDM vs brain RDM similarity (tau-a for categorical models with ties)")
+    n_bootstraps: int = Field(1000, ge=0, description="bootstrap resamples of the conditions (whole runs together) "
+                                                      "for the interval and the p-value; 0 = none")
+    bootstrap: Literal["stimuli"] = Field(
+        "stimuli", description="what the interval resamples: the conditions (stimuli), whole runs at a time; each "
+                               "recording has one brain RDM, so subjects are the rows of the table, never resampled")
+    ci: float = Field(0.95, gt=0, lt=1, description="coverage of the bootstrap interval")
+    q: float = Field(0.05, gt=0, lt=1, description="false-discovery rate marked in the report (BH across layers x "
+                                                   "ROIs per recording)")
+    seed: int = Field(0, description="seed of the bootstrap resamples")
+
+    @model_validator(mode="after")
+    def _applies(self):
+        if self.conditions == "events" and self.segment_s is not None:
+            raise ValueError("config [rsa]: key 'segment_s' applies to conditions = 'segments' only; remove it or "
+                             "set conditions = 'segments'")
+        if self.conditions == "segments" and self.rdm_method == "crossnobis":
+            raise ValueError("config [rsa]: key 'rdm_method' = 'crossnobis' needs conditions repeated across runs; "
+                             "segments are unique to their run: use conditions = 'events' or another rdm_method")
+        return self
+
+    @property
+    def segment_seconds(self) -> float:
+        return 20.0 if self.segment_s is None else float(self.segment_s)
