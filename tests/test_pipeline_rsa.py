@@ -100,7 +100,7 @@ def test_encoding_and_rsa_share_features_and_designs(planted, rsa_run):
     results = StudyResults(run.output)
     assert len(results.table) and len(results.rsa) == 9
     profile = results.rsa_profiles()
-    assert set(profile.columns) >= {"model", "layer", "roi", "score", "ci_low", "ci_high", "n_recordings"}
+    assert set(profile.columns) >= {"model", "layer", "roi", "score", "ci_low", "ci_high", "n_recordings", "n_fdr"}
 
 
 def test_report_has_the_rsa_section(planted, rsa_run):

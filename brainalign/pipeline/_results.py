@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, load_json
-from ..report import BestLayer, best_layer_summary, group_gains, split_recordings, subject_gains
+from ..report import BestLayer, best_layer_summary, group_gains, rsa_layer_profiles, split_recordings, subject_gains
 
 
 class StudyResults:
@@ -101,34 +101,9 @@ class StudyResults:
         return pd.read_csv(path, sep="\t", dtype={"recording": str, "roi": str})
 
     def rsa_profiles(self, *, recordings: str = "subjects") -> pd.DataFrame:
-        """RSA score per model, layer and ROI: mean over subjects with a 95 % t interval, or the group average alone.
-
-        With ``recordings="group"`` the interval is the group recording's own
-        bootstrap interval; subjects and the group average are never pooled.
-        """
-        from scipy import stats
-
-        if recordings not in ("subjects", "group"):
-            raise BrainalignInputError(f"recordings must be 'subjects' or 'group', got {recordings!r}.")
-        table = self.rsa
-        table = table[table["kind"] == ("subject" if recordings == "subjects" else "group")]
-        keys = ["model", "layer", "layer_index", "depth", "roi"]
-        rows = []
-        for key, frame in table.groupby(keys, sort=False):
-            n = len(frame)
-            mean = float(frame["score"].mean())
-            if recordings == "group" or n < 2:
-                low, high = float(frame["ci_low"].iloc[0]), float(frame["ci_high"].iloc[0])
-            else:
-                half = stats.t.ppf(0.975, n - 1) * frame["score"].std(ddof=1) / np.sqrt(n)
-                low, high = mean - half, mean + half
-            rows.append({**dict(zip(keys, key)), "score": mean, "ci_low": low, "ci_high": high, "n_recordings": n,
-                         "min_p_fdr": float(frame["p_fdr"].min()),
-                         "ceiling_low": float(frame["ceiling_low"].mean()),
-                         "ceiling_high": float(frame["ceiling_high"].mean())})
-        out = pd.DataFrame(rows, columns=keys + ["score", "ci_low", "ci_high", "n_recordings", "min_p_fdr",
-                                                 "ceiling_low", "ceiling_high"])
-        return out.sort_values(["model", "roi", "layer_index"]).reset_index(drop=True)
+        """RSA score per model, layer and ROI: mean over subjects with a 95 % t interval, or the group average alone
+        (:func:`brainalign.report.rsa_layer_profiles`; subjects and the group average are never pooled)."""
+        return rsa_layer_profiles(self.rsa, recordings=recordings, q=float(self.summary.get("rsa_q", 0.05)))
 
     def best_layers(self, **kwargs) -> list[BestLayer]:
         """Each model's best layer with its uncertainty (:func:`brainalign.report.best_layer_summary`)."""

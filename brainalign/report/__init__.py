@@ -28,6 +28,7 @@ from ._stats import (
     subject_gains,
     t_interval,
 )
+from ._rsa import rsa_layer_profiles
 from ._study import study_report, study_settings, write_study_report
 
 
@@ -54,6 +55,7 @@ __all__ = [
     "group_gains",
     "model_comparison_summary",
     "split_recordings",
+    "rsa_layer_profiles",
     "study_report",
     "study_settings",
     "subject_gains",

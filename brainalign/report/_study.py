@@ -15,6 +15,7 @@ from ..plotting import draw_layer_labels, plot_gain_profile, plot_model_profiles
 from ._common import R2_NOTE, comparison_sections, provenance
 from ._compare import where_section
 from ._render import Section, figure, interval, logger, now, render, table
+from ._rsa import rsa_section
 from ._stats import CI_LEVEL, best_layer_summary, group_gains, split_recordings, subject_gains
 
 #: per-target tables are for ROI data; voxel or sensor studies get the summary only
@@ -312,10 +313,13 @@ def study_report(study_dir: str | Path, out: str | Path | None = None, *, title:
         verdict, _ = _verdict_section(table_, summary, n_bootstraps)
         sections.append(verdict)
     sections.append(_joint_section(study_dir, summary))
-    sections.append(_profiles_section(table_, _ceilings(study_dir)))
-    sections.append(_gains_section(table_, max_table_rows))
+    rsa = rsa_section(study_dir, summary, max_table_rows)
+    if len(table_) or rsa is None:  # an RSA-only study has no encoding sections to show
+        sections.append(_profiles_section(table_, _ceilings(study_dir)))
+        sections.append(_gains_section(table_, max_table_rows))
     sections.append(_roi_section(table_, max_table_rows))
     sections.append(where_section(study_dir, max_table_rows))
+    sections.append(rsa)
     sections += comparison_sections(study_dir, study_dir / "tables", max_rows=max_table_rows)
     sections.append(_maps_section(study_dir, summary, table_))
     present = [s for s in sections if s is not None]
@@ -329,7 +333,8 @@ def study_report(study_dir: str | Path, out: str | Path | None = None, *, title:
            provenance=provenance(summary, settings=settings, models=models, hashes=hashes,
                                  hashes_title="Recording hashes (SHA-256)",
                                  skip=("models", "recordings", "name", "tables", "joint_headline",
-                                       "joint_recordings", "comparison_headline", "comparison_recordings")))
+                                       "joint_recordings", "comparison_headline", "comparison_recordings",
+                                       "rsa_headline", "rsa_recordings")))
     logger.info("Study report written to %s", out_path)
     return out_path
 
