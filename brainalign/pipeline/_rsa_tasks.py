@@ -31,7 +31,7 @@ logger = logging.getLogger("brainalign.pipeline")
 RSA_COLUMNS = ["model", "layer", "layer_index", "depth", "recording", "kind", "roi", "score", "ci_low", "ci_high",
                "p", "p_fdr", "ceiling_low", "ceiling_high"]
 #: what the rdm task depends on (the comparison options only touch the rsa and ceiling tasks)
-_RDM_KEYS = ("conditions", "segment_s", "rdm_method")
+_RDM_KEYS = ("conditions", "segment_s", "event_delay_s", "rdm_method")
 
 
 # ------------------------------------------------------------------------------- planning
@@ -79,8 +79,10 @@ def row_conditions(recording, parts: dict, options: dict) -> tuple[np.ndarray, n
 
     ``segments``: consecutive non-overlapping ``segment_s`` windows within each
     run (a last window shorter than half a segment is dropped), grouped by run.
-    ``events``: the event label of each row, for recordings with one row per
-    event (trial / block data); each condition its own group.
+    ``events``: the event label of each row: of its trial when the recording
+    has one row per trial, else of the event (block) whose interval, shifted
+    by ``event_delay_s``, holds the row's time (rows outside every event are
+    unused); each condition its own group.
     """
     runs = np.asarray(recording.runs).astype(str)
     n = runs.shape[0]
@@ -111,18 +113,36 @@ def row_conditions(recording, parts: dict, options: dict) -> tuple[np.ndarray, n
                 f"config [rsa] segment_s = {seg} leaves {len(labels)} segment(s) in recording "
                 f"{recording.subject!r}; an RDM needs at least 3: give a shorter segment_s.")
         return row_cond, np.asarray(labels), np.asarray(groups)
-    source = parts["epochs"] if parts["epochs"] is not None and parts["epochs"].n_events == n else parts["timeline"]
-    if source.n_events != n:
-        raise BrainalignInputError(
-            f"config [rsa] conditions = 'events' needs one recording row per event (trial or block data), but "
-            f"recording {recording.subject!r} has {n} rows and {source.n_events} events; use conditions = "
-            "'segments' for continuous recordings.")
-    tokens = np.asarray([str(t) for t in source.tokens])
-    labels = np.asarray(sorted(set(tokens)))
+    if parts["epochs"] is not None and parts["epochs"].n_events == n:  # one row per trial
+        tokens = np.asarray([str(t) for t in parts["epochs"].tokens])
+    else:  # blocks on a continuous recording: the rows inside each event, shifted by the response delay
+        tokens = _rows_in_events(recording, parts["timeline"], _event_delay(options))
+    labels = np.asarray(sorted(set(tokens) - {""}))
     if labels.size < 3:
         raise BrainalignInputError(f"config [rsa] conditions = 'events': recording {recording.subject!r} has "
-                                   f"{labels.size} event label(s) {list(labels)}; an RDM needs at least 3.")
-    return np.searchsorted(labels, tokens), labels, labels.copy()
+                                   f"{labels.size} event label(s) {list(labels)} on its rows; an RDM needs at "
+                                   "least 3 (use conditions = 'segments' for word-by-word stimuli).")
+    row_cond = np.where(tokens == "", -1, np.searchsorted(labels, tokens))
+    return row_cond, labels, labels.copy()
+
+
+def _event_delay(options: dict) -> float:
+    delay = options.get("event_delay_s")
+    return 5.0 if delay is None else float(delay)  # about the BOLD response's peak
+
+
+def _rows_in_events(recording, timeline, delay: float) -> np.ndarray:
+    """Event label of every row whose time lies in ``[onset + delay, offset + delay)`` of one event ('' if none)."""
+    runs = np.asarray(recording.runs).astype(str)
+    tokens = np.full(runs.shape[0], "", dtype=object)
+    t_runs = np.asarray(timeline.runs).astype(str)
+    for run in dict.fromkeys(runs):
+        rows = np.flatnonzero(runs == run)
+        times = np.arange(rows.size) * float(recording.sampling_period)
+        for e in np.flatnonzero(t_runs == run):
+            inside = (times >= timeline.onsets[e] + delay) & (times < timeline.offsets[e] + delay)
+            tokens[rows[inside]] = str(timeline.tokens[e])
+    return tokens.astype(str)
 
 
 def _rois(recording) -> dict[str, np.ndarray]:
@@ -167,9 +187,13 @@ def _rdm_task(task, config, context):
         X = np.asarray(recording.data)[:, cols]
         arrays[f"rdm:{roi}"] = _rdm_vector(X, row_cond, runs, p["rdm_method"], f"recording {p['recording']} ROI {roi}")
         if halves is not None:
-            for h, mask in zip("ab", halves):
-                cond = np.where(mask, row_cond, -1)
-                arrays[f"half_{h}:{roi}"] = _rdm_vector(X, cond, runs, p["rdm_method"], f"{roi} half {h}")
+            try:
+                for h, mask in zip("ab", halves):
+                    cond = np.where(mask, row_cond, -1)
+                    arrays[f"half_{h}:{roi}"] = _rdm_vector(X, cond, runs, p["rdm_method"], f"{roi} half {h}")
+            except BrainalignInputError as err:  # e.g. crossnobis with one run per half
+                logger.info("No split-half RDMs for %s ROI %s: %s", p["recording"], roi, err)
+                arrays.pop("half_a:" + roi, None)
     folder = fresh_folder(Path(task["folder"]))
     save_arrays(folder / "rdms.npz", arrays)
     return {"recording": p["recording"], "rois": list(rois), "n_conditions": int(labels.size),

@@ -31,6 +31,9 @@ class RSAOptions(Options):
             "condition per event label of the timeline, rows = one per event (trial/block data, e.g. Haxby)"))
     segment_s: Optional[float] = Field(None, gt=0, description="segment length in seconds (conditions = 'segments'; "
                                                               "default 20 s)")
+    event_delay_s: Optional[float] = Field(
+        None, ge=0, description="conditions = 'events' on a continuous recording: rows in [onset + delay, offset + "
+                                "delay) of an event are its condition (the response's lag; default 5 s)")
     rdm_method: Literal["correlation", "euclidean", "crossnobis"] = Field(
         "correlation", description="brain and model RDM distance; crossnobis cross-validates over runs and needs "
                                    "every condition in at least two runs (events only)")
@@ -51,6 +54,9 @@ class RSAOptions(Options):
         if self.conditions == "events" and self.segment_s is not None:
             raise ValueError("config [rsa]: key 'segment_s' applies to conditions = 'segments' only; remove it or "
                              "set conditions = 'segments'")
+        if self.conditions == "segments" and self.event_delay_s is not None:
+            raise ValueError("config [rsa]: key 'event_delay_s' applies to conditions = 'events' only; remove it or "
+                             "set conditions = 'events'")
         if self.conditions == "segments" and self.rdm_method == "crossnobis":
             raise ValueError("config [rsa]: key 'rdm_method' = 'crossnobis' needs conditions repeated across runs; "
                              "segments are unique to their run: use conditions = 'events' or another rdm_method")
