@@ -126,3 +126,48 @@ def test_rsa_options_without_rsa_kind_are_refused(planted):
     root, data = planted
     with pytest.raises(ConfigError, match=r"\[rsa\] options are given but \[analysis\] kinds has no 'rsa'"):
         parse_config({**data, "analysis": {"kinds": ["encoding"]}}, base_dir=root)
+
+
+def test_haxby_study_form_matches_the_library_split_half_ceiling(tmp_path):
+    """Real data: the study's events conditions and split-half ceiling equal the library's on the same fMRI."""
+    from conftest import shared_data_dir
+
+    from brainalign.datasets.haxby2001_subset import load_haxby_subset
+    from brainalign.similarity import compute_rdm, split_half_ceiling
+
+    root = shared_data_dir() / "haxby2001_subset"
+    if not root.is_dir():
+        pytest.skip(f"real Haxby data {root} is absent (set BRAINALIGN_SHARED_DATA to its location)")
+    runs = list(range(1, 13))
+    data = load_haxby_subset(root, runs=runs)
+    tokens = [str(t) for t in data.timeline.tokens]
+    cats = sorted(set(tokens))
+    FeatureSet({"category": np.array([[float(t == c) for c in cats] for t in tokens]),
+                "animacy": np.array([[float(t in ("face", "cat")), float(t == "scrambledpix")] for t in tokens])},
+               data.timeline).save(tmp_path / "codings")
+    config = parse_config({"output": "out", "dataset": {"name": "haxby2001_subset", "path": str(root),
+                                                        "options": {"runs": runs}},
+                           "models": [{"name": "codings", "path": "codings"}], "analysis": {"kinds": ["rsa"]},
+                           "rsa": {"conditions": "events", "rdm_method": "crossnobis", "comparison": "tau-a",
+                                   "n_bootstraps": 200}}, base_dir=tmp_path)
+    table = StudyResults(run_study(config).output).rsa
+    assert list(table.layer) == ["category", "animacy"] and set(table.roi) == {"all"}
+    # the same halves by hand: volumes inside each block 5 s (2 TRs) later, odd vs even runs
+    rec = data.recording
+    labels = np.full(rec.n_samples, "", dtype=object)
+    t_runs = np.asarray(data.timeline.runs).astype(str)
+    for run in dict.fromkeys(np.asarray(rec.runs).astype(str)):
+        rows = np.flatnonzero(np.asarray(rec.runs).astype(str) == run)
+        times = np.arange(rows.size) * rec.sampling_period
+        for e in np.flatnonzero(t_runs == run):
+            inside = (times >= data.timeline.onsets[e] + 5) & (times < data.timeline.offsets[e] + 5)
+            labels[rows[inside]] = tokens[e]
+    runs_of = np.asarray(rec.runs).astype(str)
+    odd = np.isin(runs_of, sorted(set(runs_of))[1::2])
+    halves = [compute_rdm(rec.data[m & (labels != "")], labels[m & (labels != "")].astype(str), method="crossnobis",
+                          runs=runs_of[m & (labels != "")]) for m in (odd, ~odd)]
+    half = split_half_ceiling(*halves, method="tau-a")
+    assert table.ceiling_low.iloc[0] == pytest.approx(half["reliability"], abs=1e-9)
+    assert table.ceiling_high.iloc[0] == pytest.approx(half["ceiling"], abs=1e-9)
+    # one-hot codings are equidistant: their RDM is flat and scores 0, whatever the brain
+    assert table.set_index("layer").loc["category", "score"] == 0

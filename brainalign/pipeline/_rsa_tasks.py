@@ -18,6 +18,7 @@ computes each feature and design task once.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -167,7 +168,9 @@ def _rdm_vector(X: np.ndarray, row_cond: np.ndarray, runs: np.ndarray, method: s
     keep = X.std(axis=0) > 0
     if not keep.any():
         raise BrainalignInputError(f"{name}: every column is constant over the RSA conditions; nothing to compare.")
-    rdm = compute_rdm(X[:, keep], row_cond[used], method=method, runs=runs[used] if method == "crossnobis" else None,
+    # zero-padded text labels: they sort as the condition numbers do, and rsatoolbox fills integer labels with NaN
+    labels = np.char.zfill(row_cond[used].astype(str), 6)
+    rdm = compute_rdm(X[:, keep], labels, method=method, runs=runs[used] if method == "crossnobis" else None,
                       name=name)
     return rdm.get_vectors()[0]
 
@@ -247,9 +250,12 @@ def _rsa_task(task, config, context):
     for roi in rois:
         data = _rdms([brain[f"rdm:{roi}"]], [roi], "roi")
         boot = "pattern" if opts["n_bootstraps"] > 0 else "none"
-        table = evaluate_models(layers, data, method=opts["comparison"], bootstrap=boot,
-                                n_bootstraps=max(1, opts["n_bootstraps"]), ci=opts["ci"],
-                                pattern_groups=list(groups), seed=opts["seed"])
+        with warnings.catch_warnings():
+            # rsatoolbox's note about tau-a ceilings: this task computes none (the ceiling task does)
+            warnings.filterwarnings("ignore", message="Noise ceiling for tau based on averaged ranks")
+            table = evaluate_models(layers, data, method=opts["comparison"], bootstrap=boot,
+                                    n_bootstraps=max(1, opts["n_bootstraps"]), ci=opts["ci"],
+                                    pattern_groups=list(groups), seed=opts["seed"])
         frames.append(pd.DataFrame({
             "model": p["model"], "layer": table["model"], "layer_index": np.arange(n_layers),
             "depth": np.arange(n_layers) / max(1, n_layers - 1), "recording": p["recording"],
