@@ -171,3 +171,19 @@ def test_haxby_study_form_matches_the_library_split_half_ceiling(tmp_path):
     assert table.ceiling_high.iloc[0] == pytest.approx(half["ceiling"], abs=1e-9)
     # one-hot codings are equidistant: their RDM is flat and scores 0, whatever the brain
     assert table.set_index("layer").loc["category", "score"] == 0
+
+
+def test_group_average_is_its_own_row_set(planted):
+    root, data = planted
+    with_group = {**data, "dataset": {"name": "files", "group_average": True}}
+    run = run_study(parse_config(with_group, base_dir=root), output=root / "with-group")
+    results = StudyResults(run.output)
+    rsa = results.rsa
+    group = rsa[rsa.kind == "group"].set_index("layer")
+    assert list(rsa[rsa.kind == "group"].recording.unique()) == ["group"]
+    # averaging the subjects' voxels mixes their different voxel codes, yet the planted geometry stays first
+    assert group["score"].idxmax() == "b" and group["ceiling_low"].isna().all()
+    subjects = results.rsa_profiles(recordings="subjects")
+    alone = results.rsa_profiles(recordings="group")
+    assert (subjects.n_recordings == 3).all() and (alone.n_recordings == 1).all()
+    assert alone.set_index("layer").loc["b", "ci_low"] == group.loc["b", "ci_low"]
