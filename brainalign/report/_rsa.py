@@ -28,7 +28,7 @@ def rsa_layer_profiles(rsa: pd.DataFrame, *, recordings: str = "subjects", q: fl
     ...                   "recording": ["s1", "s2"], "kind": "subject", "score": [0.2, 0.4], "ci_low": 0.1,
     ...                   "ci_high": 0.5, "p_fdr": [0.01, 0.2], "ceiling_low": 0.5, "ceiling_high": 0.7})
     >>> row = rsa_layer_profiles(t).iloc[0]
-    >>> round(row["score"], 2), int(row["n_recordings"]), int(row["n_fdr"])
+    >>> round(float(row["score"]), 2), int(row["n_recordings"]), int(row["n_fdr"])
     (0.3, 2, 1)
     """
     from scipy import stats
