@@ -187,3 +187,26 @@ def test_group_average_is_its_own_row_set(planted):
     alone = results.rsa_profiles(recordings="group")
     assert (subjects.n_recordings == 3).all() and (alone.n_recordings == 1).all()
     assert alone.set_index("layer").loc["b", "ci_low"] == group.loc["b", "ci_low"]
+
+
+def test_bootstrap_over_subjects_adds_all_subject_rows_and_recomputes_only_the_comparisons(planted, rsa_run):
+    import shutil
+
+    root, data = planted
+    shutil.copytree(rsa_run.output, root / "over-subjects")
+    both = {**data, "rsa": {**data["rsa"], "bootstrap": "subjects"}}
+    run = run_study(parse_config(both, base_dir=root), output=root / "over-subjects")
+    # the brain RDMs and the ceiling do not depend on how the interval is drawn
+    assert run.ran == {"rsa": 3, "rsa_subjects": 1, "study": 1}
+    results = StudyResults(run.output)
+    together = results.rsa[results.rsa.kind == "all-subjects"].set_index("layer")
+    assert list(together.recording.unique()) == ["all-subjects"]
+    assert together["score"].idxmax() == "b" and together.loc["b", "ci_low"] > together.drop("b")["ci_high"].max()
+    # the mean over subjects, and the ceiling of those subjects
+    subjects = results.rsa[results.rsa.kind == "subject"]
+    assert together.loc["b", "score"] == pytest.approx(subjects[subjects.layer == "b"].score.mean())
+    assert together.loc["b", "ceiling_low"] == pytest.approx(subjects.ceiling_low.iloc[0])
+    assert len(results.rsa_profiles(recordings="all-subjects")) == 3
+    from brainalign.report import study_report
+
+    assert "Subjects together (bootstrap over subjects)" in study_report(run.output).read_text()

@@ -35,8 +35,7 @@ from ._work import is_done
 logger = logging.getLogger("brainalign.pipeline")
 
 KINDS = ("recording", "group", "features", "design", "baseline", "fit", "sweep", "joint", "combination", "compare",
-         "rdm", "rsa", "ceiling",
-         "study")
+         "rdm", "rsa", "rsa_subjects", "ceiling", "study")
 GROUP = "group"
 
 

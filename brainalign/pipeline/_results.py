@@ -101,8 +101,9 @@ class StudyResults:
         return pd.read_csv(path, sep="\t", dtype={"recording": str, "roi": str})
 
     def rsa_profiles(self, *, recordings: str = "subjects") -> pd.DataFrame:
-        """RSA score per model, layer and ROI: mean over subjects with a 95 % t interval, or the group average alone
-        (:func:`brainalign.report.rsa_layer_profiles`; subjects and the group average are never pooled)."""
+        """RSA score per model, layer and ROI: mean over subjects with a 95 % t interval, the all-subjects rows
+        (``"all-subjects"``) or the group average alone (:func:`brainalign.report.rsa_layer_profiles`; subjects
+        and the group average are never pooled)."""
         return rsa_layer_profiles(self.rsa, recordings=recordings, q=float(self.summary.get("rsa_q", 0.05)))
 
     def best_layers(self, **kwargs) -> list[BestLayer]:

@@ -6,6 +6,8 @@ Kinds (planned by :func:`plan_rsa`, after the designs they share with the encodi
 ``rsa``      (model x recording)      every layer's RDM (from its design, on the recording grid) vs every ROI:
                                       score, bootstrap CI over conditions (whole runs together), one-sided
                                       bootstrap p, BH-FDR across layers x ROIs of the recording
+``rsa_subjects`` (model x stimulus)   with ``bootstrap = "subjects"`` / ``"both"``: the subjects who share a
+                                      stimulus together (``recording = "all-subjects"``), interval over subjects
 ``ceiling``  (stimulus)               the noise ceiling of the subjects who share a stimulus: leave-one-subject-out
                                       (>= 2 subjects) or split-half over odd / even runs (one subject, events)
 
@@ -64,6 +66,20 @@ def plan_rsa(config, task_factory, *, tasks: list, rec_tasks: dict, recordings: 
     for s in subjects:
         if s in recordings:
             sets.setdefault(stim_of[s], []).append(s)
+    if opts["bootstrap"] in ("subjects", "both"):
+        by_cell = {(t.params["model"], t.params["recording"]): t for t in rsa_tasks}
+        for model in config.models:
+            for stim, members in sets.items():
+                if len(members) < 2:
+                    logger.warning("[rsa] bootstrap = %r: only subject %s heard/saw stimulus %s; no all-subjects "
+                                   "rows for it", opts["bootstrap"], members[0], stim)
+                    continue
+                t = task_factory("rsa_subjects", {"model": model.label, "subjects": members, "stimulus": stim,
+                                                  "options": opts},
+                                 [*(by_cell[(model.label, s)] for s in members), *(rdm_tasks[s] for s in members)],
+                                 work / "rsa-subjects", f"rsa {model.label} all subjects of {stim}")
+                rsa_tasks.append(t)
+                tasks.append(t)
     ceiling_tasks = []
     for stim, members in sets.items():
         t = task_factory("ceiling", {"subjects": members, "stimulus": stim, "comparison": opts["comparison"]},
@@ -71,7 +87,8 @@ def plan_rsa(config, task_factory, *, tasks: list, rec_tasks: dict, recordings: 
         ceiling_tasks.append(t)
         tasks.append(t)
     return {"tasks": rsa_tasks + ceiling_tasks, "params": {"cells": [[t.params["model"], t.params["recording"]]
-                                                                     for t in rsa_tasks], "q": opts["q"]}}
+                                                                     for t in rsa_tasks if t.kind == "rsa"],
+                                                           "q": opts["q"]}}
 
 
 # ------------------------------------------------------------------------------- conditions
@@ -224,9 +241,6 @@ def _rdms(vectors, names, key):
 
 def _rsa_task(task, config, context):
     """Every layer of one model against every ROI of one recording, with CIs, p and BH-FDR."""
-    from ..encoding import fdr
-    from ..similarity import evaluate_models
-
     p = task["params"]
     opts = p["options"]
     rdm_folder = next(Path(i["folder"]) for i in task["inputs"] if i["kind"] == "rdm")
@@ -243,34 +257,70 @@ def _rsa_task(task, config, context):
         vectors.append(_rdm_vector(design.X, row_cond, np.asarray(design.runs).astype(str),
                                    "euclidean" if opts["rdm_method"] == "crossnobis" else opts["rdm_method"],
                                    f"model {p['model']} layer {layer}"))
-    layers = _rdms(vectors, p["layers"], "layer")
-    n_layers = len(p["layers"])
-    frames = []
     rois = [k.split(":", 1)[1] for k in brain if k.startswith("rdm:")]
-    for roi in rois:
-        data = _rdms([brain[f"rdm:{roi}"]], [roi], "roi")
-        boot = "pattern" if opts["n_bootstraps"] > 0 else "none"
-        with warnings.catch_warnings():
-            # rsatoolbox's note about tau-a ceilings: this task computes none (the ceiling task does)
-            warnings.filterwarnings("ignore", message="Noise ceiling for tau based on averaged ranks")
-            table = evaluate_models(layers, data, method=opts["comparison"], bootstrap=boot,
-                                    n_bootstraps=max(1, opts["n_bootstraps"]), ci=opts["ci"],
-                                    pattern_groups=list(groups), seed=opts["seed"])
-        frames.append(pd.DataFrame({
-            "model": p["model"], "layer": table["model"], "layer_index": np.arange(n_layers),
-            "depth": np.arange(n_layers) / max(1, n_layers - 1), "recording": p["recording"],
-            "kind": "group" if p["recording"] == "group" else "subject", "roi": roi, "score": table["score"],
-            "ci_low": table["ci_low"], "ci_high": table["ci_high"], "p": table["p_zero"]}))
-    out = pd.concat(frames, ignore_index=True)
-    finite = np.isfinite(out["p"].to_numpy(dtype=float))
-    out["p_fdr"] = np.nan
-    if finite.any():  # BH across the layers x ROIs of this recording
-        out.loc[finite, "p_fdr"] = fdr(out.loc[finite, "p"].to_numpy(dtype=float))
+    data = {roi: [brain[f"rdm:{roi}"]] for roi in rois}
+    kind = "group" if p["recording"] == "group" else "subject"
+    out = _score_layers(p["model"], p["layers"], vectors, data, groups, opts, "pattern", p["recording"], kind)
     folder = fresh_folder(Path(task["folder"]))
     atomic_write_text(folder / "rsa.tsv", out.to_csv(sep="\t", index=False))
+    save_arrays(folder / "model_rdms.npz", {"layers": np.asarray(p["layers"]), "rdms": np.vstack(vectors)})
     best = out.loc[out["score"].idxmax()]
     return {"model": p["model"], "recording": p["recording"], "best_layer": str(best["layer"]),
             "best_roi": str(best["roi"]), "best_score": float(best["score"])}
+
+
+def _score_layers(model: str, layer_names: list, vectors: list, data: dict, groups, opts: dict, bootstrap: str,
+                  recording: str, kind: str) -> pd.DataFrame:
+    """Every layer RDM vs every ROI's data RDMs (``data``: ROI -> list of vectors), with BH-FDR over all rows."""
+    from ..encoding import fdr
+    from ..similarity import evaluate_models
+
+    layers = _rdms(vectors, layer_names, "layer")
+    n_layers = len(layer_names)
+    frames = []
+    for roi, rdm_vectors in data.items():
+        with warnings.catch_warnings():
+            # rsatoolbox's note about tau-a ceilings: the ceiling task computes the ceiling
+            warnings.filterwarnings("ignore", message="Noise ceiling for tau based on averaged ranks")
+            table = evaluate_models(layers, _rdms(rdm_vectors, range(len(rdm_vectors)), "index"),
+                                    method=opts["comparison"], bootstrap=bootstrap if opts["n_bootstraps"] else "none",
+                                    n_bootstraps=max(1, opts["n_bootstraps"]), ci=opts["ci"],
+                                    pattern_groups=list(groups), seed=opts["seed"])
+        frames.append(pd.DataFrame({
+            "model": model, "layer": table["model"], "layer_index": np.arange(n_layers),
+            "depth": np.arange(n_layers) / max(1, n_layers - 1), "recording": recording, "kind": kind, "roi": roi,
+            "score": table["score"], "ci_low": table["ci_low"], "ci_high": table["ci_high"], "p": table["p_zero"],
+            "ceiling_low": table["noise_ceiling_low"], "ceiling_high": table["noise_ceiling_high"]}))
+    out = pd.concat(frames, ignore_index=True)
+    finite = np.isfinite(out["p"].to_numpy(dtype=float))
+    out["p_fdr"] = np.nan
+    if finite.any():  # BH across the layers x ROIs of this row set
+        out.loc[finite, "p_fdr"] = fdr(out.loc[finite, "p"].to_numpy(dtype=float))
+    if kind in ("subject", "group"):  # one data RDM: the ceiling comes from the study's ceiling task
+        out = out.drop(columns=["ceiling_low", "ceiling_high"])
+    return out
+
+
+def _rsa_subjects_task(task, config, context):
+    """The subjects who share a stimulus together: mean similarity over their RDMs, interval over subjects."""
+    p = task["params"]
+    opts = p["options"]
+    models = [load_arrays(Path(i["folder"]) / "model_rdms.npz") for i in task["inputs"] if i["kind"] == "rsa"]
+    brains = [load_arrays(Path(i["folder"]) / "rdms.npz") for i in task["inputs"] if i["kind"] == "rdm"]
+    first = models[0]["rdms"]
+    if any(m["rdms"].shape != first.shape or not np.allclose(m["rdms"], first, rtol=1e-6, atol=1e-9)
+           for m in models[1:]) or any(not np.array_equal(b["labels"], brains[0]["labels"]) for b in brains[1:]):
+        raise BrainalignInputError(
+            f"config [rsa] bootstrap = {opts['bootstrap']!r}: subjects {p['subjects']} do not share one model RDM "
+            "per layer (other sample grids or run lengths); use bootstrap = 'stimuli' (per subject).")
+    rois = [k.split(":", 1)[1] for k in brains[0] if k.startswith("rdm:")]
+    data = {roi: [b[f"rdm:{roi}"] for b in brains] for roi in rois}
+    boot = "rdm" if opts["bootstrap"] == "subjects" else "both"
+    out = _score_layers(p["model"], [str(x) for x in models[0]["layers"]], list(first), data, brains[0]["groups"],
+                        opts, boot, "all-subjects", "all-subjects")
+    folder = fresh_folder(Path(task["folder"]))
+    atomic_write_text(folder / "rsa.tsv", out.to_csv(sep="\t", index=False))
+    return {"model": p["model"], "subjects": p["subjects"], "n_rows": int(len(out))}
 
 
 def _ceiling_task(task, config, context):
@@ -313,11 +363,13 @@ def rsa_study_table(inputs: list[dict]) -> pd.DataFrame:
     The group-average recording gets no ceiling (NaN): the leave-one-subject-out
     ceiling bounds single subjects' RDMs, not the average's.
     """
-    frames, ceilings = [], []
+    frames, ceilings, together = [], [], []
     for i in inputs:
         folder = Path(i["folder"])
         if i["kind"] == "rsa":
             frames.append(pd.read_csv(folder / "rsa.tsv", sep="\t", dtype={"recording": str, "roi": str}))
+        elif i["kind"] == "rsa_subjects":  # carries its own (leave-one-subject-out) ceiling
+            together.append(pd.read_csv(folder / "rsa.tsv", sep="\t", dtype={"recording": str, "roi": str}))
         elif i["kind"] == "ceiling":
             c = pd.read_csv(folder / "ceiling.tsv", sep="\t", dtype={"roi": str, "subjects": str})
             for subject in read_marker(folder)["subjects"]:
@@ -330,7 +382,7 @@ def rsa_study_table(inputs: list[dict]) -> pd.DataFrame:
     for col in ("ceiling_low", "ceiling_high"):
         if col not in table:
             table[col] = np.nan
-    return table[RSA_COLUMNS]
+    return pd.concat([table[RSA_COLUMNS], *(t[RSA_COLUMNS] for t in together)], ignore_index=True)
 
 
 def rsa_headline(table: pd.DataFrame) -> dict:
@@ -345,4 +397,4 @@ def rsa_headline(table: pd.DataFrame) -> dict:
     return out
 
 
-RUNNERS = {"rdm": _rdm_task, "rsa": _rsa_task, "ceiling": _ceiling_task}
+RUNNERS = {"rdm": _rdm_task, "rsa": _rsa_task, "rsa_subjects": _rsa_subjects_task, "ceiling": _ceiling_task}

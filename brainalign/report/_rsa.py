@@ -19,7 +19,9 @@ def rsa_layer_profiles(rsa: pd.DataFrame, *, recordings: str = "subjects", q: fl
     """RSA score per model, layer and ROI: the mean over subjects with a 95 % t interval, or the group alone.
 
     ``recordings="group"`` gives the group-average recording with its own
-    bootstrap interval; subjects and the group average are never pooled.
+    bootstrap interval, ``"all-subjects"`` the rows scored on all subjects'
+    RDMs together (``[rsa] bootstrap = "subjects"`` / ``"both"``: interval over
+    subjects); subjects and the group average are never pooled.
     ``n_fdr`` counts the recordings whose ``p_fdr`` is below ``q``.
 
     Examples
@@ -35,16 +37,17 @@ def rsa_layer_profiles(rsa: pd.DataFrame, *, recordings: str = "subjects", q: fl
 
     from ..core import BrainalignInputError
 
-    if recordings not in ("subjects", "group"):
-        raise BrainalignInputError(f"recordings must be 'subjects' or 'group', got {recordings!r}.")
+    kinds = {"subjects": "subject", "group": "group", "all-subjects": "all-subjects"}
+    if recordings not in kinds:
+        raise BrainalignInputError(f"recordings must be one of {sorted(kinds)}, got {recordings!r}.")
     keys = ["model", "layer", "layer_index", "depth", "roi"]
     columns = keys + ["score", "ci_low", "ci_high", "n_recordings", "n_fdr", "ceiling_low", "ceiling_high"]
-    rsa = rsa[rsa["kind"].astype(str) == ("subject" if recordings == "subjects" else "group")]
+    rsa = rsa[rsa["kind"].astype(str) == kinds[recordings]]
     rows = []
     for key, frame in rsa.groupby(keys, sort=False):
         n = len(frame)
         mean = float(frame["score"].mean())
-        if n < 2:  # one recording (or the group average): its own bootstrap interval over conditions
+        if n < 2:  # one row: its own bootstrap interval (over conditions, or subjects for all-subjects rows)
             low, high = float(frame["ci_low"].iloc[0]), float(frame["ci_high"].iloc[0])
         else:
             half = stats.t.ppf(0.975, n - 1) * frame["score"].std(ddof=1) / np.sqrt(n)
@@ -92,13 +95,20 @@ def rsa_section(study_dir: Path, summary: dict, max_rows: int = 80) -> Section |
     options = (summary.get("config") or {}).get("rsa") or {}
     what = options.get("comparison", "spearman")
     parts = []
-    for recordings, title in (("subjects", "Subjects"), ("group", "Group average (on its own)")):
+    captions = {"subjects": "band = 95% t interval over the subjects' scores",
+                "all-subjects": f"all subjects' RDMs together, band = bootstrap over "
+                                f"{'subjects' if options.get('bootstrap') == 'subjects' else 'subjects and conditions'}",
+                "group": "band = bootstrap interval over conditions"}
+    for recordings, title in (("subjects", "Subjects"), ("all-subjects", "Subjects together (bootstrap over subjects)"),
+                              ("group", "Group average (on its own)")):
         profile = rsa_layer_profiles(rsa, recordings=recordings, q=q)
         if profile.empty:
             continue
         n = int(profile["n_recordings"].max())
-        figures = [figure(_profile_figure(profile[profile.model == m], m, what),
-                          f"{title}: {'mean over ' + str(n) + ' subjects, band = 95% t interval' if recordings == 'subjects' else 'band = bootstrap interval over conditions'}; grey band = noise ceiling; filled = p_fdr < {q} in at least half of the recordings")
+        caption = (f"{title}: " + (f"mean over {n} subjects, " if recordings == "subjects" else "")
+                   + f"{captions[recordings]}; grey band = noise ceiling; filled = p_fdr < {q} in at least half of "
+                   "the recordings")
+        figures = [figure(_profile_figure(profile[profile.model == m], m, what), caption)
                    for m in dict.fromkeys(profile["model"])]
         cells = pd.DataFrame({
             "model": profile["model"], "layer": profile["layer"], "ROI": profile["roi"],

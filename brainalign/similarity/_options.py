@@ -41,9 +41,11 @@ class RSAOptions(Options):
         "spearman", description="model RDM vs brain RDM similarity (tau-a for categorical models with ties)")
     n_bootstraps: int = Field(1000, ge=0, description="bootstrap resamples of the conditions (whole runs together) "
                                                       "for the interval and the p-value; 0 = none")
-    bootstrap: Literal["stimuli"] = Field(
-        "stimuli", description="what the interval resamples: the conditions (stimuli), whole runs at a time; each "
-                               "recording has one brain RDM, so subjects are the rows of the table, never resampled")
+    bootstrap: Literal["stimuli", "subjects", "both"] = Field(
+        "stimuli", description=(
+            "every recording's interval resamples its conditions (stimuli, whole runs at a time); 'subjects' / "
+            "'both' add an 'all-subjects' row set per stimulus shared by >= 2 subjects: the mean over their RDMs "
+            "with an interval resampling subjects (and conditions)"))
     ci: float = Field(0.95, gt=0, lt=1, description="coverage of the bootstrap interval")
     q: float = Field(0.05, gt=0, lt=1, description="false-discovery rate marked in the report (BH across layers x "
                                                    "ROIs per recording)")
