@@ -46,6 +46,7 @@ def plan_rsa(config, task_factory, *, tasks: list, rec_tasks: dict, recordings: 
     """
     opts = config.rsa_options()
     rdm_params = {k: opts[k] for k in _RDM_KEYS}
+    q = opts.pop("q")  # the level marked in the report: it changes no score (BH-adjusted p are level-free)
     rdm_tasks = {}
     for r in recordings:
         t = task_factory("rdm", {"recording": r, **rdm_params}, [rec_tasks[r]], work / "rdms", f"brain RDMs {r}")
@@ -88,7 +89,7 @@ def plan_rsa(config, task_factory, *, tasks: list, rec_tasks: dict, recordings: 
         tasks.append(t)
     return {"tasks": rsa_tasks + ceiling_tasks, "params": {"cells": [[t.params["model"], t.params["recording"]]
                                                                      for t in rsa_tasks if t.kind == "rsa"],
-                                                           "q": opts["q"]}}
+                                                           "q": q}}
 
 
 # ------------------------------------------------------------------------------- conditions

@@ -481,7 +481,8 @@ def _study_task(task, config, context):
     if not p["recordings"]:  # joint fits or RSA only
         summary = {"kind": "study", "name": p["name"], "config": context["config"], "models": p["models"],
                    "recordings": [], "joint_recordings": p["joint"], "headline": {},
-                   "joint_headline": _joint_headline(joint), "tables": ["joint_scores.tsv"] if joint is not None else [],
+                   "joint_headline": _joint_headline(joint),
+                   "tables": ["joint_scores.tsv"] if joint is not None else [],
                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         summary.update(rsa_extra, tables=summary["tables"] + rsa_extra.get("tables", []))
         save_json(output / "summary.json", summary)

@@ -95,9 +95,9 @@ def rsa_section(study_dir: Path, summary: dict, max_rows: int = 80) -> Section |
     options = (summary.get("config") or {}).get("rsa") or {}
     what = options.get("comparison", "spearman")
     parts = []
+    resampled = "subjects" if options.get("bootstrap") == "subjects" else "subjects and conditions"
     captions = {"subjects": "band = 95% t interval over the subjects' scores",
-                "all-subjects": f"all subjects' RDMs together, band = bootstrap over "
-                                f"{'subjects' if options.get('bootstrap') == 'subjects' else 'subjects and conditions'}",
+                "all-subjects": f"all subjects' RDMs together, band = bootstrap over {resampled}",
                 "group": "band = bootstrap interval over conditions"}
     for recordings, title in (("subjects", "Subjects"), ("all-subjects", "Subjects together (bootstrap over subjects)"),
                               ("group", "Group average (on its own)")):
