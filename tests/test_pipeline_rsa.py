@@ -122,6 +122,21 @@ def test_bad_rsa_options_are_named(planted, rsa, message):
     assert message in str(err.value)
 
 
+def test_rois_split_the_targets_and_a_wrong_target_is_named(planted):
+    root, data = planted
+    # the planted geometry is in every voxel: both halves find layer b
+    halves = {**data, "rsa": {**data["rsa"], "rois": {"first": list(range(15)), "second": list(range(15, 30))}}}
+    table = StudyResults(run_study(parse_config(halves, base_dir=root), output=root / "rois").output).rsa
+    assert set(table.roi) == {"first", "second"} and len(table) == 3 * 3 * 2
+    for _, frame in table.groupby(["recording", "roi"]):
+        assert frame.set_index("layer")["score"].idxmax() == "b"
+    wrong = {**data, "rsa": {**data["rsa"], "rois": {"first": [0, 99]}}}
+    from brainalign.core import BrainalignInputError
+
+    with pytest.raises(BrainalignInputError, match=r"config \[rsa\] rois: region 'first' lists 99"):
+        run_study(parse_config(wrong, base_dir=root), output=root / "wrong-rois")
+
+
 def test_rsa_options_without_rsa_kind_are_refused(planted):
     root, data = planted
     with pytest.raises(ConfigError, match=r"\[rsa\] options are given but \[analysis\] kinds has no 'rsa'"):

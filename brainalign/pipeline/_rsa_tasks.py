@@ -34,7 +34,7 @@ logger = logging.getLogger("brainalign.pipeline")
 RSA_COLUMNS = ["model", "layer", "layer_index", "depth", "recording", "kind", "roi", "score", "ci_low", "ci_high",
                "p", "p_fdr", "ceiling_low", "ceiling_high"]
 #: what the rdm task depends on (the comparison options only touch the rsa and ceiling tasks)
-_RDM_KEYS = ("conditions", "segment_s", "event_delay_s", "rdm_method")
+_RDM_KEYS = ("conditions", "segment_s", "event_delay_s", "rdm_method", "rois")
 
 
 # ------------------------------------------------------------------------------- planning
@@ -164,15 +164,29 @@ def _rows_in_events(recording, timeline, delay: float) -> np.ndarray:
     return tokens.astype(str)
 
 
-def _rois(recording) -> dict[str, np.ndarray]:
-    """The dataset's ROIs (``metadata["rois"]``: name -> target names or indices), else all targets as one."""
-    rois = (recording.metadata or {}).get("rois")
+def _rois(recording, spec: dict | None = None) -> dict[str, np.ndarray]:
+    """``[rsa] rois``, else the dataset's (``metadata["rois"]``), else all targets as one ROI ``"all"``.
+
+    A region lists target names or column indices.
+    """
+    where = "config [rsa] rois" if spec else f"recording {recording.subject!r} metadata rois"
+    rois = spec or (recording.metadata or {}).get("rois")
+    n = recording.data.shape[1]
     if not rois:
-        return {"all": np.arange(recording.data.shape[1])}
+        return {"all": np.arange(n)}
     names = {str(t): i for i, t in enumerate(recording.target_names)}
     out = {}
     for roi, members in rois.items():
-        idx = [names[str(m)] if str(m) in names else int(m) for m in members]
+        idx = []
+        for m in members:
+            if isinstance(m, (int, np.integer)) and not isinstance(m, bool) and 0 <= m < n:
+                idx.append(int(m))
+            elif str(m) in names:
+                idx.append(names[str(m)])
+            else:
+                raise BrainalignInputError(
+                    f"{where}: region {roi!r} lists {m!r}, which is neither a target of recording "
+                    f"{recording.subject!r} (e.g. {list(names)[:6]}) nor a column index below {n}.")
         out[str(roi)] = np.asarray(idx, dtype=int)
     return out
 
@@ -202,7 +216,7 @@ def _rdm_task(task, config, context):
     row_cond, labels, groups = row_conditions(recording, parts, p)
     runs = np.asarray(recording.runs).astype(str)
     arrays = {"row_condition": row_cond, "labels": labels, "groups": groups}
-    rois = _rois(recording)
+    rois = _rois(recording, p.get("rois"))
     halves = _split_halves(row_cond, runs) if p["conditions"] == "events" else None
     for roi, cols in rois.items():
         X = np.asarray(recording.data)[:, cols]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -34,6 +34,9 @@ class RSAOptions(Options):
     event_delay_s: Optional[float] = Field(
         None, ge=0, description="conditions = 'events' on a continuous recording: rows in [onset + delay, offset + "
                                 "delay) of an event are its condition (the response's lag; default 5 s)")
+    rois: Optional[dict[str, list[Union[str, int]]]] = Field(
+        None, description="regions as lists of target names or column indices, e.g. {left = ['LATL', 'LIFG']} "
+                          "(default: the dataset's ROIs, else all targets as one region 'all')")
     rdm_method: Literal["correlation", "euclidean", "crossnobis"] = Field(
         "correlation", description="brain and model RDM distance; crossnobis cross-validates over runs and needs "
                                    "every condition in at least two runs (events only)")
@@ -56,6 +59,9 @@ class RSAOptions(Options):
         if self.conditions == "events" and self.segment_s is not None:
             raise ValueError("config [rsa]: key 'segment_s' applies to conditions = 'segments' only; remove it or "
                              "set conditions = 'segments'")
+        empty = [name for name, members in (self.rois or {}).items() if not members]
+        if empty:
+            raise ValueError(f"config [rsa]: key 'rois' has empty region(s) {empty}; list target names or indices")
         if self.conditions == "segments" and self.event_delay_s is not None:
             raise ValueError("config [rsa]: key 'event_delay_s' applies to conditions = 'events' only; remove it or "
                              "set conditions = 'events'")
