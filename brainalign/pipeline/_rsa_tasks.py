@@ -200,6 +200,9 @@ def _rdm_vector(X: np.ndarray, row_cond: np.ndarray, runs: np.ndarray, method: s
     keep = X.std(axis=0) > 0
     if not keep.any():
         raise BrainalignInputError(f"{name}: every column is constant over the RSA conditions; nothing to compare.")
+    if method == "correlation" and keep.sum() < 2:
+        raise BrainalignInputError(f"{name}: a correlation distance needs at least 2 varying columns, got "
+                                   f"{int(keep.sum())}; give the region more targets or rdm_method = 'euclidean'.")
     # zero-padded text labels: they sort as the condition numbers do, and rsatoolbox fills integer labels with NaN
     labels = np.char.zfill(row_cond[used].astype(str), 6)
     rdm = compute_rdm(X[:, keep], labels, method=method, runs=runs[used] if method == "crossnobis" else None,
