@@ -74,7 +74,7 @@ def _profile_figure(profile: pd.DataFrame, model: str, what: str):
         ax.plot(x, frame["score"], "-", color="C0")
         # filled marker: at least half of the recordings have p_fdr below q (the group: its own p_fdr)
         marked = frame["n_fdr"] >= np.ceil(frame["n_recordings"] / 2)
-        ax.plot(x[marked], frame["score"][marked], "o", color="C0", label="FDR-significant")
+        ax.plot(x[marked], frame["score"][marked], "o", color="C0", label="FDR-significant" if marked.any() else None)
         ax.plot(x[~marked], frame["score"][~marked], "o", mfc="white", color="C0")
         ax.axhline(0, color="0.5", lw=0.8)
         ax.set_xticks(x, frame["layer"], rotation=45, ha="right", fontsize=7)
