@@ -8,7 +8,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from brainalign.alignment import lagged_design
 from brainalign.core import BrainalignInputError, DesignMatrix, Timeline
-from brainalign.encoding import compare_models, composite_sites, cross_validate, cross_validate_models
+from brainalign.encoding import compare_models, composite_sites, cross_validate, cross_validate_models, default_gap_s
 from brainalign.recordings import (
     atlas_labels,
     coordinate_atlas_labels,
@@ -76,8 +76,11 @@ def test_integration_criterion_finds_image_text_interaction_electrodes():
     events = Timeline([f"pair{i}" for i in range(n_ev)], onsets, None, [rec.run_ids[0]] * n_ev)
     targets = event_locked_targets(rec, events, window_ms=100, lags_ms=[100, 200, 300])
     assert targets.data.shape == (n_ev, 14 * 3)
+    # an intracranial kind: the default CV gap is the M/EEG one (1 s = one event here), not fMRI's 20 s
+    assert rec.kind == targets.kind == "ieeg"
+    assert default_gap_s(DesignMatrix(img, targets.runs, 1.0), targets) == 1.0
     results = cross_validate_models({"clip": np.hstack([img, txt, img * txt]), "vit": img, "bert": txt}, targets,
-                                    combinations={"vit+bert": ["vit", "bert"]}, gap_s=0, backend="numpy")
+                                    combinations={"vit+bert": ["vit", "bert"]}, backend="numpy")
     table = compare_models(results, targets, n_bootstraps=300,
                            criteria={"integration": {"multimodal": "clip", "against": ["vit", "bert", "vit+bert"]}})
     sites = composite_sites(table, "integration")

@@ -129,7 +129,7 @@ events = Timeline([f"pair{i}" for i in range(n_ev)], onsets, None, [rec2.run_ids
 targets = event_locked_targets(rec2, events, window_ms=100, lags_ms=[100, 200, 300])
 
 results = cross_validate_models({"clip": np.hstack([img, txt, img * txt]), "vit": img, "bert": txt}, targets,
-                                combinations={"vit+bert": ["vit", "bert"]}, gap_s=0, backend="numpy")
+                                combinations={"vit+bert": ["vit", "bert"]}, backend="numpy")
 comparison = compare_models(results, targets, n_bootstraps=300 if FAST else 1000, criteria={
     "integration": {"multimodal": "clip", "against": ["vit", "bert", "vit+bert"]}})
 sites = composite_sites(comparison, "integration")

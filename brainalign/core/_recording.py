@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from ._validation import (
     run_labels,
 )
 
-RecordingKind = Literal["fmri", "roi", "eeg", "meg", "other"]
+RecordingKind = Literal["fmri", "roi", "eeg", "meg", "ieeg", "other"]
 
 
 @dataclass(eq=False)
@@ -40,7 +40,8 @@ class Recording:
         Run label of every sample (contiguous blocks); ``None`` = one run.
     target_names : sequence of str or None
         Names of the columns (ROI names, channel names); defaults to indices.
-    kind : {"fmri", "roi", "eeg", "meg", "other"}
+    kind : {"fmri", "roi", "eeg", "meg", "ieeg", "other"}
+        ``"ieeg"``: intracranial (sEEG / ECoG) channels; scored and gapped like M/EEG.
     space : object or None
         How to go back to a brain space: a fitted nilearn masker for images,
         an ``mne.Info`` for sensors.  See :meth:`to_image` and :meth:`to_evoked`.
@@ -83,8 +84,8 @@ class Recording:
         names = [str(i) for i in range(n_targets)] if self.target_names is None else [str(n) for n in self.target_names]
         check_same_length("target_names", len(names), "data columns", n_targets)
         self.target_names = names
-        if self.kind not in ("fmri", "roi", "eeg", "meg", "other"):
-            raise BrainalignInputError(f"Unknown recording kind {self.kind!r}.")
+        if self.kind not in get_args(RecordingKind):
+            raise BrainalignInputError(f"Unknown recording kind {self.kind!r}; use one of {list(get_args(RecordingKind))}.")
         self.metadata = dict(self.metadata)
         self.data = data
         self._check_targets()

@@ -4,7 +4,7 @@ Re-referencing (bipolar on each shaft, common average, Laplacian), line-noise
 notch, the high-gamma (70-150 Hz) analytic-amplitude envelope, event-locked
 multi-bin targets, electrode coordinates and atlas labels.  Channel types stay
 ``seeg`` / ``ecog`` in the MNE objects; the :class:`~brainalign.Recording`
-kind is ``"other"`` (the core kinds have no intracranial entry) and
+kind is ``"ieeg"`` (cross-validation gaps and lags as for M/EEG) and
 ``metadata["ieeg"]`` records what was done.
 """
 
@@ -309,10 +309,10 @@ def event_locked_targets(
     Recording
         ``(n_events, n_channels * n_lags)``, sampling period 1.0 (nominal),
         runs = the events' runs, ``metadata["events"]`` the event table.
-        Its kind is ``"other"`` (core has no intracranial kind), for which
-        :func:`~brainalign.encoding.cross_validate` would drop ~20 rows around
-        each test block by default: pass ``gap_s=0`` (or the events that share
-        a response window) when encoding it.
+        Its kind is the recording's (``"ieeg"`` from :func:`load_ieeg`), so
+        :func:`~brainalign.encoding.cross_validate` drops the M/EEG default
+        of 1 s (here: one event, at the nominal 1 s period) around each test
+        block; pass ``gap_s`` for events whose response windows overlap more.
 
     Examples
     --------

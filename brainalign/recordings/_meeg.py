@@ -37,6 +37,8 @@ def _kind(info) -> str:
         return "meg"
     if "eeg" in types:
         return "eeg"
+    if types & {"seeg", "ecog", "dbs"}:
+        return "ieeg"
     return "other"
 
 
