@@ -21,7 +21,7 @@ def random_model_id(settings: dict) -> str:
 
     Examples
     --------
-    >>> random_model_id({"architecture": "gpt2", "n_layers": 2, "hidden_size": 64, "seed": 0})[:23]
+    >>> random_model_id({"architecture": "gpt2", "n_layers": 2, "hidden_size": 64, "seed": 0})[:24]
     'random:gpt2-L2-H64-seed0'
     """
     head = (f"random:{settings.get('architecture', 'gpt2')}-L{settings.get('n_layers')}"
@@ -61,8 +61,8 @@ def make_random_text_model(folder: str | os.PathLike, *, architecture: str = "gp
     --------
     >>> import tempfile
     >>> path = make_random_text_model(tempfile.mkdtemp(), n_layers=2, hidden_size=32)
-    >>> sorted(p.name for p in path.iterdir() if p.suffix == ".json")[:2]
-    ['config.json', 'generation_config.json']
+    >>> sorted(p.name for p in path.iterdir() if p.suffix == ".json")[:3]
+    ['brainalign_random_model.json', 'config.json', 'generation_config.json']
     """
     import json
 
@@ -114,4 +114,90 @@ def make_random_text_model(folder: str | os.PathLike, *, architecture: str = "gp
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     stamp.write_text(json.dumps(settings))
+    return folder
+
+
+#: Written last into a random-init copy's folder: the source model's identity and the seed.
+RANDOM_INIT_STAMP = "brainalign_random_init.json"
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".ckpt", ".onnx", ".gguf")
+
+
+def _local_model_folder(name: str) -> Path:
+    """A local folder holding the model's config and processor files (a hub id only from the local HF cache)."""
+    from ._loading import resolve_model_name
+
+    name = str(resolve_model_name(name))
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        # configs and processor files only: the random copy needs no trained weights
+        return Path(snapshot_download(name, local_files_only=True,
+                                      ignore_patterns=[f"*{s}" for s in _WEIGHT_SUFFIXES]))
+    except Exception as err:  # offline, not cached, not a hub id: one message naming the model
+        raise BrainalignInputError(
+            f"Cannot build a random-init copy of {name!r}: it is not a local folder and not in the local "
+            f"Hugging Face cache ({type(err).__name__}). Give a local model folder (or download it once)."
+        ) from None
+
+
+def make_random_init_model(source: str | os.PathLike, folder: str | os.PathLike, *, seed: int = 0) -> Path:
+    """Save the architecture of ``source`` with freshly initialised (untrained) weights into ``folder``.
+
+    The trained-vs-untrained control of any model family (text, vision,
+    audio, multimodal): the configuration and every processor / tokenizer
+    file are those of ``source``, so the inputs are identical, and only the
+    weights are drawn again, as ``transformers`` initialises them, under
+    ``torch.manual_seed(seed)``.  The folder loads with ``from_pretrained``
+    like the original; an existing copy with the same source and seed is
+    reused (the stamp is written last, so an interrupted build is redone).
+
+    Parameters
+    ----------
+    source : str or Path
+        Local model folder, ``"bundled:all-MiniLM-L6-v2"``, or a hub id present in the local cache.
+    folder : str or Path
+        Where to save the copy.
+    seed : int
+        Seed of the initialisation: the same seed gives the same weights.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from brainalign.features import bundled_model_dir
+    >>> copy = make_random_init_model("bundled:all-MiniLM-L6-v2", tempfile.mkdtemp(), seed=0)
+    >>> sorted(p.name for p in copy.iterdir() if p.name.startswith("tokenizer"))[:1]
+    ['tokenizer.json']
+    """
+    import json
+    import shutil
+
+    import torch
+    import transformers
+
+    from .._logging import quiet_transformers
+
+    src = _local_model_folder(str(source))
+    if not (src / "config.json").is_file():
+        raise BrainalignInputError(f"Cannot build a random-init copy of {str(source)!r}: {src} has no config.json.")
+    config_text = (src / "config.json").read_text()
+    identity = {"source": str(src.resolve()), "config": content_key(json.loads(config_text)), "seed": int(seed)}
+    folder = Path(folder)
+    stamp = folder / RANDOM_INIT_STAMP
+    if stamp.is_file() and json.loads(stamp.read_text()) == identity:
+        return folder
+    quiet_transformers()
+    config = transformers.AutoConfig.from_pretrained(src)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        net = transformers.AutoModel.from_config(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in src.iterdir():  # tokenizer / processor files: everything but the trained weights
+        if item.is_file() and not item.name.endswith(_WEIGHT_SUFFIXES) and not item.name.endswith(".index.json") \
+                and item.name not in ("config.json", RANDOM_MODEL_STAMP, RANDOM_INIT_STAMP):
+            shutil.copy2(item, folder / item.name)
+    net.save_pretrained(folder)
+    stamp.write_text(json.dumps(identity))
     return folder

@@ -116,26 +116,47 @@ class ModelSpec(_Section):
     name: Optional[str] = None
     model: Optional[str] = Field(None, description="hub id, local folder, or 'bundled:all-MiniLM-L6-v2'")
     path: Optional[str] = Field(None, description="a saved FeatureSet folder instead of a model")
-    random: Optional[RandomModel] = Field(None, description="build a random-weight model with these settings")
+    random: Optional[Union[bool, RandomModel]] = Field(None, description=(
+        "true beside 'model': also fit the same architecture with untrained (re-initialised) weights, "
+        "as '<name>-random'; a table: build a small random-weight GPT-2/Llama with these settings"))
+    weights: Literal["pretrained", "random"] = Field(
+        "pretrained", description="'random': the model's architecture with freshly initialised weights")
+    init_seed: int = Field(0, description="seed of the random initialisation (weights = 'random' or random = true)")
     modality: Literal["text", "video", "audio"] = Field(
         "text", description="text: the timeline's words; video: frames of the stimulus media; audio: its soundtrack")
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_source(self):
-        if sum(x is not None for x in (self.model, self.path, self.random)) != 1:
+        if self.random is False:
+            self.random = None
+        table = self.random if isinstance(self.random, RandomModel) else None
+        if sum(x is not None for x in (self.model, self.path, table)) != 1:
             raise ValueError("give exactly one of 'model' (hub id or local folder), 'path' (saved features) "
                              "or 'random' (a random-weight model)")
         if self.model is not None and self.model.startswith("bundled:") and self.model != BUNDLED:
             raise ValueError(f"the bundled model is {BUNDLED!r}, got {self.model!r}")
+        if (self.random is True or self.weights == "random") and self.model is None:
+            what = "random = true" if self.random is True else "weights = 'random'"
+            raise ValueError(f"{what} re-initialises a model's weights: it needs model = '...' (a hub id or local "
+                             "folder), not 'path' (saved features) or a 'random' table")
+        if self.random is True and self.weights == "random":
+            raise ValueError("random = true adds an untrained twin of a trained model; with weights = 'random' "
+                             "the model itself is untrained: give one of them")
         return self
+
+    def random_twin(self) -> "ModelSpec":
+        """The untrained control of a ``random = true`` model: same architecture and inputs, new weights."""
+        return self.model_copy(update={"name": f"{self.label}-random", "random": None, "weights": "random"})
 
     @property
     def label(self) -> str:
         if self.name:
             return self.name
-        if self.random is not None:
+        if isinstance(self.random, RandomModel):
             return f"random-{self.random.architecture}-{self.random.n_layers}x{self.random.hidden_size}"
+        if self.weights == "random":
+            return f"{self.model_copy(update={'weights': 'pretrained'}).label}-random"
         if self.model == BUNDLED:
             return "all-MiniLM-L6-v2"
         source = Path(str(self.model or self.path).rstrip("/"))
@@ -291,6 +312,12 @@ class StudyConfig(_Section):
             raise ValueError("no model: add [[models]] entries (or model = ... in [features])")
         if self.dataset is None:
             raise ValueError("no recordings: add a [dataset] section (or [stimulus] + [recording] files)")
+        # random = true: each such model is followed by its untrained twin, an ordinary model from here on
+        # (a config validated again from its own dump already lists the twins)
+        present = {m.label for m in self.models}
+        self.models = [x for m in self.models
+                       for x in ([m, m.random_twin()] if m.random is True and f"{m.label}-random" not in present
+                                 else [m])]
         labels = [m.label for m in self.models]
         reserved = sorted({"joint", "features", ".work", "combinations", "comparisons", "rsa"} & set(labels))
         if reserved:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import BrainalignInputError, content_key
-from ._config import StudyConfig, base_dir, raw_config, resolve_path
+from ._config import RandomModel, StudyConfig, base_dir, raw_config, resolve_path
 from ._work import is_done
 
 logger = logging.getLogger("brainalign.pipeline")
@@ -141,7 +141,13 @@ def model_source(model, config: StudyConfig, cache: Path) -> str:
     """What ``from_pretrained`` loads for a model spec: a local folder, a hub id, or a folder made here."""
     from ._config import BUNDLED
 
-    if model.random is not None:
+    if model.weights == "random":  # the architecture of the trained model, weights drawn again
+        from ..features import make_random_init_model
+
+        trained = model_source(model.model_copy(update={"weights": "pretrained", "random": None}), config, cache)
+        folder = cache / "random-init" / content_key({"source": trained, "seed": model.init_seed})
+        return str(make_random_init_model(trained, folder, seed=model.init_seed))
+    if isinstance(model.random, RandomModel):
         from ..features import make_random_text_model
 
         settings = model.random.model_dump()
@@ -306,7 +312,7 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
             if shape:
                 mem = 4 * shape[0] * shape[1] * 20_000 + 4 * 12 * shape[0] ** 2 * shape[1]
             params = {"model": model.label, "source": source, "kind": "path" if model.path else "model",
-                      "random": model.random.model_dump() if model.random else None,
+                      "random": model.random.model_dump() if isinstance(model.random, RandomModel) else None,
                       "options": fopts_key, "stimulus": stim}
             if model.modality != "text":
                 params["modality"] = model.modality
