@@ -49,14 +49,20 @@ class StudyResults:
     def recordings(self) -> list[str]:
         return list(self.summary["recordings"])
 
-    def sweep(self, model: str, recording: str):
-        """The :class:`~brainalign.encoding.LayerSweep` of one model on one subject (or ``"group"``)."""
+    def sweep(self, model: str, recording: str, instruction: str | None = None):
+        """The :class:`~brainalign.encoding.LayerSweep` of one model on one subject (or ``"group"``);
+        ``instruction`` names one of a model's instructions (a model that lists instructions needs it)."""
         from ..encoding import LayerSweep
+        from ._instructions import sweep_folder
 
         if model not in self.models or recording not in self.recordings:
             raise BrainalignInputError(f"No sweep for model {model!r} on {recording!r}; models are {self.models}, "
                                        f"recordings {self.recordings}.")
-        return LayerSweep.load(self.folder / model / recording)
+        names = (self.summary.get("instructions") or {}).get(model, [])
+        if (instruction is None) != (not names) or (instruction is not None and instruction not in names):
+            raise BrainalignInputError(f"Model {model!r} has instructions {names}; got instruction={instruction!r}."
+                                       if names else f"Model {model!r} lists no instructions; leave instruction out.")
+        return LayerSweep.load(sweep_folder(self.folder, model, instruction, recording))
 
     def layer_profiles(self, *, recordings: str = "subjects") -> pd.DataFrame:
         """Mean r per model and layer over targets, with the mean and SEM over subjects, by depth.
