@@ -84,7 +84,9 @@ def _config(tmp_path, model_dir, instructions: dict | None = None, **model) -> d
 def instruction_study(tiny_model, tmp_path_factory):
     register_adapter(_PlantedInstructions(tiny_model), replace=True)
     folder = tmp_path_factory.mktemp("study")
-    run = run_study(parse_config(_config(folder, tiny_model, INSTRUCTIONS)))
+    config = _config(folder, tiny_model, INSTRUCTIONS)
+    config["dataset"]["group_average"] = True
+    run = run_study(parse_config(config))
     return run.output
 
 
@@ -98,19 +100,26 @@ def test_best_instruction_map_recovers_the_planted_halves(instruction_study):
     assert results.summary["headline"]["tiny"]["best_instruction"] in INSTRUCTIONS
     best = pd.read_csv(instruction_study / "best_instruction.tsv", sep="\t", dtype={"target": str})
     planted = np.where(best.target.astype(int) < N_VOXELS // 2, "plain", "count")
-    assert set(best.subject) == {"s1", "s2"} and (best.kind == "subject").all()
-    assert (best.best == planted).mean() >= 0.85  # chance is 0.5
+    assert set(best.subject) == {"s1", "s2", "group"} and set(best.kind) == {"subject", "group"}
+    subjects = best.kind == "subject"
+    assert (best.best == planted)[subjects].mean() >= 0.85  # chance is 0.5
+    assert (best.best == planted)[~subjects].mean() >= 0.85
     counts = pd.read_csv(instruction_study / "best_instruction_counts.tsv", sep="\t")
-    assert set(counts.instruction) == {"plain", "count"} and (counts.of == 2).all()
+    assert set(counts.instruction) == {"plain", "count"}
+    # subjects are counted together, the group average apart
+    assert (counts[counts.kind == "subject"].of == 2).all() and (counts[counts.kind == "group"].of == 1).all()
     legend = pd.read_csv(instruction_study / "tiny" / "maps" / "best_instruction_legend.tsv", sep="\t")
     assert list(legend.instruction[1:]) == list(INSTRUCTIONS)
-    for subject in ("s1", "s2"):
+    for subject in ("s1", "s2", "group"):
         image = nib.load(instruction_study / "tiny" / "maps" / f"best_instruction_{subject}.nii.gz")
         values = np.asarray(image.dataobj)[..., 0].reshape(-1)  # the masker's voxel order is C order
         truth = np.where(np.arange(N_VOXELS) < N_VOXELS // 2, 1, 2)
         assert (values == truth).mean() >= 0.75
     # each instruction is its own sweep folder, reachable from the results
     assert results.sweep("tiny", "s1", instruction="count").layer_names == ["layer.0", "layer.1"]
+    with pytest.raises(BrainalignInputError, match="has instructions"):
+        results.sweep("tiny", "s1")
+    assert sorted(b.model for b in results.best_layers(n_bootstraps=50)) == ["tiny [count]", "tiny [plain]"]
     from brainalign.report import study_report
 
     page = study_report(instruction_study).read_text()
@@ -142,3 +151,7 @@ def test_instruction_options_are_checked(tiny_model, tmp_path):
         parse_config(_config(tmp_path, tiny_model, INSTRUCTIONS, instruction_options={"pool": "last"}))
     with pytest.raises(BrainalignInputError, match="one token set"):
         parse_config(_config(tmp_path, tiny_model, INSTRUCTIONS, instruction_options={"pools": ["last", "stimulus"]}))
+    with pytest.raises(BrainalignInputError, match="'generated' pool needs max_new_tokens >= 1"):
+        parse_config(_config(tmp_path, tiny_model, INSTRUCTIONS, instruction_options={"pools": "generated"}))
+    with pytest.raises(BrainalignInputError, match="instruction_options needs an instructions table"):
+        parse_config(_config(tmp_path, tiny_model, instruction_options={"chat": True}))

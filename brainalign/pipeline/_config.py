@@ -142,6 +142,8 @@ class ModelSpec(_Section):
             raise ValueError(str(err)) from None
         except ValidationError as err:
             raise ValueError("\n".join(format_validation_error(err, "instruction_options", InstructionOptions))) from None
+        if "generated" in opts.pools and opts.max_new_tokens < 1:
+            raise ValueError("instruction_options: the 'generated' pool needs max_new_tokens >= 1")
         if len(opts.pools) != 1:
             raise ValueError(f"instruction_options pools: a study model pools one token set, got {opts.pools}; "
                              "list the model twice (with its own name) to compare token sets")
