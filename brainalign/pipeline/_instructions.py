@@ -57,8 +57,11 @@ def block_indices(layers: list[str], label: str) -> list[int]:
     return out
 
 
-def extract(params: dict, timeline, cache_dir: str):
-    """The feature set of one (model, instruction) task, keys renamed from feature keys to ``layer.i``."""
+def extract(params: dict, timeline):
+    """The feature set of one (model, instruction) task, keys renamed from feature keys to ``layer.i``.
+
+    Stored with its task, whose content key holds the template's text: a changed template is a new task.
+    """
     from ..core import FeatureSet
     from ..features import extract_instruction_features, load_text_model, parse_feature_key
 

@@ -221,7 +221,7 @@ def _features_task(task, config, context):
     if p.get("modality", "text") != "text":
         return _media_features(task, rec_folder, options, context)
     if p.get("instruction") is not None:  # one feature set per (model, instruction), stored with its task
-        features = instruction_features(p, timeline, context["cache_dir"])
+        features = instruction_features(p, timeline)
         folder = fresh_folder(Path(task["folder"]))
         features.save(folder / "features")
         return {"path": str(folder / "features"), "layer_names": features.layer_names,
