@@ -54,6 +54,9 @@ def block_indices(layers: list[str], label: str) -> list[int]:
             raise BrainalignInputError(f"Model {label!r}: instruction features are block outputs 'layer.i'; "
                                        f"layer {name!r} cannot be extracted under an instruction (drop it from layers).")
         out.append(int(index))
+    if not out:
+        raise BrainalignInputError(f"Model {label!r}: no block layers to extract under its instructions; instruction "
+                                   "features are block outputs 'layer.i' (embeddings are not extracted).")
     return out
 
 
