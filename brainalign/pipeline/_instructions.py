@@ -95,13 +95,13 @@ def best_instructions(table: pd.DataFrame) -> pd.DataFrame:
 
     layers = chosen_layers(table)
     if not layers:
-        return pd.DataFrame(columns=["model", "subject", "kind", "target", "layer", "best", "score", "runner_up",
+        return pd.DataFrame(columns=["model", "subject", "kind", "target", "layers", "best", "score", "runner_up",
                                      "margin"])
     picked = table[[layers.get((m, i)) == layer for m, i, layer in
                     zip(table["model"], table[INSTRUCTION].fillna(""), table["layer"])]]
     best = best_per_target(picked, INSTRUCTION, value="r", within=("model", "subject", "kind"))
     chosen = {m: ", ".join(f"{i}: {layer}" for (mm, i), layer in layers.items() if mm == m) for m, _ in layers}
-    best.insert(4, "layer", best["model"].map(chosen))
+    best.insert(4, "layers", best["model"].map(chosen))  # the layer each instruction is compared at
     return best
 
 

@@ -278,16 +278,19 @@ def study_settings(study_dir: Path, summary: dict) -> tuple[dict, pd.DataFrame |
     method and HRF); a setting that differs between models is listed per model.
     """
     per_model: dict[str, dict] = {}
+    instructions = summary.get("instructions") or {}
     for model in summary.get("models", []):
         for rec in summary.get("recordings", [])[:1]:
             settings: dict[str, Any] = {}
-            sweep = study_dir / model / rec / "summary.json"
+            # a model with instructions has one sweep per instruction: its first one tells the settings
+            folder = study_dir / model / (f"instruction-{instructions[model][0]}" if model in instructions else "") / rec
+            sweep = folder / "summary.json"
             if sweep.is_file():
                 config = load_json(sweep).get("config") or {}
                 for key in ("baseline", "baseline_combination", "autocorrelation_baseline", "gain_test"):
                     if key in config:
                         settings[key] = config[key]
-            for result in sorted((study_dir / model / rec / "layers").glob("*/result.json"))[:1]:
+            for result in sorted((folder / "layers").glob("*/result.json"))[:1]:
                 for key, value in (load_json(result).get("config") or {}).items():
                     if key not in ("design", "bands"):
                         settings[f"encoding: {key}"] = value
