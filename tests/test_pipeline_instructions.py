@@ -155,3 +155,19 @@ def test_instruction_options_are_checked(tiny_model, tmp_path):
         parse_config(_config(tmp_path, tiny_model, INSTRUCTIONS, instruction_options={"pools": "generated"}))
     with pytest.raises(BrainalignInputError, match="instruction_options needs an instructions table"):
         parse_config(_config(tmp_path, tiny_model, instruction_options={"chat": True}))
+
+
+def test_instruction_models_stay_out_of_joint_fits_and_comparisons(tiny_model, tmp_path):
+    from brainalign.pipeline import plan_study
+
+    register_adapter(_PlantedInstructions(tiny_model), replace=True)
+    config = _config(tmp_path, tiny_model, INSTRUCTIONS)
+    config["models"].append({"name": "plain-model", "model": str(tiny_model)})
+    plan = plan_study(parse_config(config))  # both kinds of model in one study
+    assert sum(t.kind == "features" for t in plan.tasks) == 3 and sum(t.kind == "sweep" for t in plan.tasks) == 6
+    compared = {**config, "comparisons": {"a": {"model": "tiny:layer.0", "against": ["plain-model:layer.0"]}}}
+    with pytest.raises(BrainalignInputError, match=r"\[comparisons\]: model\(s\) \['tiny'\] list instructions"):
+        plan_study(parse_config(compared))
+    joint = {**config, "joint": {"layers": {"tiny": "layer.0", "plain-model": "layer.0"}}}
+    with pytest.raises(BrainalignInputError, match=r"\[joint\] layers: model\(s\) \['tiny'\] list instructions"):
+        plan_study(parse_config(joint))

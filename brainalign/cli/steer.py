@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     direction = parser.add_argument_group("direction")
     direction.add_argument("--direction", type=Path, default=None,
                            help="direction file: .npy (hidden size, or axes x hidden size) or a text file of numbers")
-    direction.add_argument("--axis", type=int, default=0, help="row of a 2-D direction file or of fitted axes (default: 0)")
+    direction.add_argument("--axis", type=int, default=0,
+                           help="row of a 2-D direction file or of fitted axes (default: 0)")
     direction.add_argument("--layer", default=None, help="block whose output is steered: an index or a name (layer.3)")
     direction.add_argument("--strength", type=float, default=None, help="multiple of the unit direction added")
     prompts = parser.add_argument_group("prompts and readout")
@@ -132,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
         directions = _array(args.direction, "--direction")
     directions = np.atleast_2d(np.asarray(directions, dtype=np.float64))
     if not 0 <= args.axis < len(directions):
-        raise BrainalignInputError(f"--axis {args.axis} is out of range: the direction file has {len(directions)} row(s).")
+        raise BrainalignInputError(f"--axis {args.axis} is out of range: the direction file has "
+                                   f"{len(directions)} row(s).")
     direction = directions[args.axis]
     missing = [flag for flag, value in (("--layer", args.layer), ("--strength", args.strength)) if value is None]
     prompts = list(args.prompt or []) + (_lines(args.prompts, "--prompts") if args.prompts else [])
@@ -154,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         for condition, strength in (("intact", 0.0), ("direction", args.strength)):
             texts = generate_steered(model, tokenizer, prompts, direction, layer=layer, strength=strength,
                                      max_new_tokens=args.max_new_tokens, seed=args.seed)
-            rows += [{"condition": condition, "prompt": i, "strength": strength, "text": t} for i, t in enumerate(texts)]
+            rows += [{"condition": condition, "prompt": i, "strength": strength, "text": t}
+                     for i, t in enumerate(texts)]
         import pandas as pd
 
         atomic_write_text(out / "tables" / "steering_texts.tsv", pd.DataFrame(rows).to_csv(sep="\t", index=False))

@@ -36,7 +36,8 @@ from ..core import BrainalignInputError, FeatureSet, Options, Timeline, best_lev
 
 logger = logging.getLogger("brainalign.features")
 
-__all__ = ["POOLS", "InstructionOptions", "best_per_target", "extract_instruction_features", "feature_key", "parse_feature_key"]
+__all__ = ["POOLS", "InstructionOptions", "best_per_target", "check_instructions", "extract_instruction_features",
+           "feature_key", "parse_feature_key"]
 
 POOLS = ("stimulus", "instruction", "generated", "last")
 

@@ -141,7 +141,8 @@ class ModelSpec(_Section):
         except BrainalignInputError as err:
             raise ValueError(str(err)) from None
         except ValidationError as err:
-            raise ValueError("\n".join(format_validation_error(err, "instruction_options", InstructionOptions))) from None
+            lines = format_validation_error(err, "instruction_options", InstructionOptions)
+            raise ValueError("\n".join(lines)) from None
         if "generated" in opts.pools and opts.max_new_tokens < 1:
             raise ValueError("instruction_options: the 'generated' pool needs max_new_tokens >= 1")
         if len(opts.pools) != 1:

@@ -51,8 +51,8 @@ def block_indices(layers: list[str], label: str) -> list[int]:
     for name in layers:
         head, _, index = name.partition(".")
         if head != "layer" or not index.isdigit():
-            raise BrainalignInputError(f"Model {label!r}: instruction features are block outputs 'layer.i'; "
-                                       f"layer {name!r} cannot be extracted under an instruction (drop it from layers).")
+            raise BrainalignInputError(f"Model {label!r}: instruction features are block outputs 'layer.i'; layer "
+                                       f"{name!r} cannot be extracted under an instruction (drop it from layers).")
         out.append(int(index))
     if not out:
         raise BrainalignInputError(f"Model {label!r}: no block layers to extract under its instructions; instruction "
@@ -86,7 +86,8 @@ def chosen_layers(table: pd.DataFrame) -> dict[tuple[str, str], str]:
     rows = table[table[INSTRUCTION].fillna("") != ""]
     ranked = rows[rows.kind == "subject"] if (rows.kind == "subject").any() else rows
     profile = ranked.groupby(["model", INSTRUCTION, "layer"], sort=False)["r"].mean()
-    return {(m, i): str(frame.droplevel([0, 1]).idxmax()) for (m, i), frame in profile.groupby(level=[0, 1], sort=False)}
+    return {(m, i): str(frame.droplevel([0, 1]).idxmax())
+            for (m, i), frame in profile.groupby(level=[0, 1], sort=False)}
 
 
 def best_instructions(table: pd.DataFrame) -> pd.DataFrame:

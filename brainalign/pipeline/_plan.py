@@ -367,7 +367,8 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
     base_tasks = {}
     first = config.models[0]
     for r in sweep_recordings:
-        first_design = designs_of[(first.label, instruction_variants(first)[0][0])][(grid_of[r], layers_of[first.label][0])]
+        first_variant = instruction_variants(first)[0][0]
+        first_design = designs_of[(first.label, first_variant)][(grid_of[r], layers_of[first.label][0])]
         mem = 8 * 10 * n_samples * n_targets if (n_samples and n_targets) else None
         t = _task("baseline", {"recording": r, "baseline": baseline, "encoding": enc, "method": method},
                   [rec_tasks[r], first_design], work / "baselines", f"baselines {r}", mem)

@@ -475,7 +475,8 @@ def study_table(output: Path, models: list[str], recordings: list[str],
             base = sweep.baseline_scores() if "baseline" in sweep.baselines else np.full(r.shape[1], np.nan)
             for i, layer in enumerate(sweep.layer_names):
                 frames.append(pd.DataFrame({
-                    "model": model, **({INSTRUCTION: instruction or ""} if instructions else {}), "layer": layer, "layer_index": i, "depth": i / max(1, n - 1),
+                    "model": model, **({INSTRUCTION: instruction or ""} if instructions else {}),
+                    "layer": layer, "layer_index": i, "depth": i / max(1, n - 1),
                     "subject": rec, "kind": "group" if rec == "group" else "subject",
                     "target": sweep.target_names, "r": r[i], "r2": r2[i], "r_baseline": base,
                     "gain": r[i] - base}))
@@ -553,7 +554,8 @@ def _study_task(task, config, context):
         extra_tables = written["tables"]
     summary = {
         "kind": "study", "name": p["name"], "config": context["config"], "models": p["models"],
-        "recordings": p["recordings"], "headline": headline, **({"instructions": instructions} if instructions else {}),
+        "recordings": p["recordings"], "headline": headline,
+        **({"instructions": instructions} if instructions else {}),
         "versions": package_versions(("brainalign", "numpy", "scipy", "himalaya", "scikit-learn", "torch",
                                       "transformers", "nilearn", "mne", "dask", "distributed", "pydantic")),
         "data_hashes": rec_hashes, "tables": ["study_scores.tsv"] + ([parquet] if parquet else [])

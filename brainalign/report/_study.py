@@ -283,7 +283,9 @@ def study_settings(study_dir: Path, summary: dict) -> tuple[dict, pd.DataFrame |
         for rec in summary.get("recordings", [])[:1]:
             settings: dict[str, Any] = {}
             # a model with instructions has one sweep per instruction: its first one tells the settings
-            folder = study_dir / model / (f"instruction-{instructions[model][0]}" if model in instructions else "") / rec
+            folder = study_dir / model / rec
+            if model in instructions:
+                folder = study_dir / model / f"instruction-{instructions[model][0]}" / rec
             sweep = folder / "summary.json"
             if sweep.is_file():
                 config = load_json(sweep).get("config") or {}
