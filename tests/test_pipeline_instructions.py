@@ -171,3 +171,6 @@ def test_instruction_models_stay_out_of_joint_fits_and_comparisons(tiny_model, t
     joint = {**config, "joint": {"layers": {"tiny": "layer.0", "plain-model": "layer.0"}}}
     with pytest.raises(BrainalignInputError, match=r"\[joint\] layers: model\(s\) \['tiny'\] list instructions"):
         plan_study(parse_config(joint))
+    rsa = {**config, "analysis": {"kinds": ["encoding", "rsa"]}}
+    with pytest.raises(BrainalignInputError, match=r"\[analysis\] kinds 'rsa': model\(s\) \['tiny'\] list instructions"):
+        plan_study(parse_config(rsa))

@@ -165,7 +165,7 @@ def _write_map(directory: Path, stem: str, frame: pd.DataFrame, names: list[str]
 
 
 def check_plan(config) -> None:
-    """Instruction models cannot be bands of a joint fit nor take part in combinations and comparisons
+    """Instruction models cannot be bands of a joint fit nor take part in combinations, comparisons or RSA
     (their layers are per instruction)."""
     from ._config import study_comparisons
 
@@ -176,12 +176,14 @@ def check_plan(config) -> None:
                              "[combinations]": {label for parts in config.combinations.values() for label in parts},
                              "[comparisons]": {ref.partition(":")[0] for spec in study_comparisons(config).values()
                                                for ref in [spec.model, *spec.against]}}
+    if "rsa" in config.analysis.kinds:
+        named["[analysis] kinds 'rsa'"] = set(with_instructions)  # RSA compares one RDM per model layer
     for section, labels in named.items():
         bad = sorted(labels & with_instructions)
         if bad:
-            raise BrainalignInputError(f"config {section}: model(s) {bad} list instructions; {section.split()[0]} "
-                                       "takes models without instructions (the best-instruction tables compare "
-                                       "the instructions of one model).")
+            raise BrainalignInputError(f"config {section}: model(s) {bad} list instructions; {section} takes "
+                                       "models without instructions (the best-instruction tables compare the "
+                                       "instructions of one model).")
 
 
 def headline(frame: pd.DataFrame) -> dict:

@@ -8,8 +8,15 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, load_json
-from ..report import (BestLayer, best_layer_summary, fold_instructions, group_gains, rsa_layer_profiles,
-                      split_recordings, subject_gains)
+from ..report import (
+    BestLayer,
+    best_layer_summary,
+    fold_instructions,
+    group_gains,
+    rsa_layer_profiles,
+    split_recordings,
+    subject_gains,
+)
 
 
 class StudyResults:
