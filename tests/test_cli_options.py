@@ -24,6 +24,7 @@ from brainalign.demo import DemoConfig
 from brainalign.encoding import common_encoding_options, encoding_option_models
 from brainalign.pipeline import ConfigError, StudyConfig, parse_config
 from brainalign.recordings import RecordingFiles
+from brainalign.similarity import RSAOptions
 from brainalign.stimuli import StimulusFiles
 
 # (command path, option model, fields that are not flags there)
@@ -44,6 +45,7 @@ CONFIG_ONLY = {
     StimulusFiles: "extract takes the stimulus file itself (with --run and --shift)",
     ALIGNMENT_OPTIONS["auto"]: "encode has no dataset to take a default method from",
     InstructionOptions: "a study model's instruction_options table (instructions are a study axis)",
+    RSAOptions: "a study's [rsa] table (RSA runs inside studies)",
 }
 
 
