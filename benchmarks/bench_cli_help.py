@@ -38,7 +38,7 @@ def main() -> None:
     baseline = _best([sys.executable, "-c", "import torch, transformers"], args.repeat)
     print(f"baseline: python -c 'import torch, transformers'   {baseline:6.2f} s CPU")
     for command in (["--help"], ["extract", "text", "--help"], ["encode", "--help"], ["run", "--help"],
-                    ["localize", "--help"]):
+                    ["localize", "--help"], ["tag", "--help"], ["steer", "--help"]):
         seconds = _best([sys.executable, "-m", "brainalign.cli", *command], args.repeat)
         print(f"brainalign {' '.join(command):<22} {seconds:6.2f} s CPU   {seconds / baseline:5.2f}x the baseline")
 

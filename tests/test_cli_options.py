@@ -18,11 +18,13 @@ from brainalign.cli import build_parser
 from brainalign.cli import main as cli_main
 from brainalign.cli._options import flag_name, model_fields, options_from_args
 from brainalign.core import BrainalignInputError, Options
-from brainalign.features import FEATURE_OPTIONS
+from brainalign.features import FEATURE_OPTIONS, InstructionOptions
+from brainalign.localize import TaggingOptions
 from brainalign.demo import DemoConfig
 from brainalign.encoding import common_encoding_options, encoding_option_models
 from brainalign.pipeline import ConfigError, StudyConfig, parse_config
 from brainalign.recordings import RecordingFiles
+from brainalign.similarity import RSAOptions
 from brainalign.stimuli import StimulusFiles
 
 # (command path, option model, fields that are not flags there)
@@ -36,11 +38,14 @@ EXPOSED = [
     (("encode",), common_encoding_options(), set()),
     *[(("encode",), model, set()) for model in encoding_option_models().values()],
     (("demo",), DemoConfig, set()),
+    (("tag",), TaggingOptions, set()),
 ]
 #: option models that only a config file uses, and why
 CONFIG_ONLY = {
     StimulusFiles: "extract takes the stimulus file itself (with --run and --shift)",
     ALIGNMENT_OPTIONS["auto"]: "encode has no dataset to take a default method from",
+    InstructionOptions: "a study model's instruction_options table (instructions are a study axis)",
+    RSAOptions: "a study's [rsa] table (RSA runs inside studies)",
 }
 
 
@@ -115,7 +120,7 @@ def _flag_of(by_flag: dict, name: str) -> str:
 
 def args_tail(path, required):
     return (["input", "--model", "m"] * (path[0] == "extract") + required + ["-o", "out"] * (path[0] == "encode")
-            + ["c.toml"] * (path[0] == "run"))
+            + ["c.toml"] * (path[0] == "run") + ["--model", "m", "-o", "out"] * (path[0] == "tag"))
 
 
 def _tag(model) -> dict:
@@ -184,7 +189,7 @@ def test_building_the_parser_and_help_imports_no_torch():
             "from brainalign.cli import build_parser\n"
             "parser = build_parser()\n"
             "for argv in (['--help'], ['extract', 'text', '--help'], ['encode', '--help'], ['run', '--help'],\n"
-            "             ['localize', '--help'], ['demo', '--help']):\n"
+            "             ['localize', '--help'], ['demo', '--help'], ['tag', '--help'], ['steer', '--help']):\n"
             "    with contextlib.redirect_stdout(io.StringIO()):\n"
             "        try:\n"
             "            parser.parse_args(argv)\n"

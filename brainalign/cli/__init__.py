@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("brainalign.cli.run", "run a study (models x layers x subjects) from a TOML/JSON config"),
     "localize": ("brainalign.cli.localize", "localize language-selective (or MD / ToM) units in an LLM"),
     "ablate": ("brainalign.cli.ablate", "ablate localized units and measure the deficit"),
+    "tag": ("brainalign.cli.tag", "frequency-tag a model's units on isochronous sentence streams (HFTP)"),
+    "steer": ("brainalign.cli.steer", "fit brain axes from files; steer a model along a direction vs random ones"),
     "report": ("brainalign.cli.report", "write a self-contained HTML report of a results folder"),
     "datasets": ("brainalign.cli.datasets", "list dataset cards, check or fetch local copies"),
     "cache": ("brainalign.cli.cache", "verify a feature cache (exit 1 if damaged) or clean it up"),

@@ -16,6 +16,7 @@ from ._io import (
     save_arrays,
     save_json,
 )
+from ._levels import BestLevel, best_level
 from ._options import Options, closest_key, format_validation_error, options_from_signature, validate_options
 from ._recording import Recording
 from ._result import EncodingResult
@@ -24,6 +25,7 @@ from ._validation import BrainalignInputError
 
 __all__ = [
     "Band",
+    "BestLevel",
     "BrainalignInputError",
     "DesignMatrix",
     "EncodingResult",
@@ -32,6 +34,7 @@ __all__ = [
     "Recording",
     "Timeline",
     "atomic_path",
+    "best_level",
     "atomic_suffixed_path",
     "atomic_write_text",
     "canonical_json",

@@ -17,6 +17,7 @@ from ..core import (
     EncodingResult,
     Recording,
     atomic_write_text,
+    best_level,
     content_key,
     hash_array,
     load_json,
@@ -125,8 +126,8 @@ class LayerSweep:
         return pd.DataFrame(rows, columns=["layer", "target", *_GAIN_COLUMNS])
 
     def best_layer_index(self, metric: str = "r") -> np.ndarray:
-        """Index (into ``layer_names``) of the best-scoring layer per target."""
-        return np.argmax(self.score_matrix(metric), axis=0)
+        """Index (into ``layer_names``) of the best-scoring layer per target (:func:`~brainalign.core.best_level`)."""
+        return best_level(self.score_matrix(metric)).index
 
     def best_layer(self, metric: str = "r") -> np.ndarray:
         """Name of the best-scoring layer per target."""
@@ -209,11 +210,8 @@ class LayerSweep:
     # ---------------------------------------------------------------- brain space
     def to_image(self, recording: Recording, metric: str = "r"):
         """4-D image: volume 0 = best layer index (1-based, 0 = below zero), volume 1 = its score."""
-        S = self.score_matrix(metric)
-        best = np.argmax(S, axis=0)
-        score = S[best, np.arange(S.shape[1])]
-        index = np.where(score > 0, best + 1, 0).astype(np.float32)
-        return recording.to_image(np.stack([index, score.astype(np.float32)]))
+        best = best_level(self.score_matrix(metric))
+        return recording.to_image(np.stack([best.map_values(), best.score.astype(np.float32)]))
 
     def to_evoked(self, recording: Recording, metric: str = "r"):
         """Sensor scores per layer as an ``mne.EvokedArray`` (one 'time point' per layer)."""

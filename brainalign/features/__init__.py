@@ -39,6 +39,7 @@ _LAZY = {
     "extract_movie_features": "_movie",
     "best_per_target": "_instructions", "extract_instruction_features": "_instructions",
     "feature_key": "_instructions", "parse_feature_key": "_instructions",
+    "InstructionOptions": "_instructions", "check_instructions": "_instructions",
     "TextFeatureOptions": "_options", "VideoFeatureOptions": "_options", "AudioFeatureOptions": "_options",
     "FEATURE_OPTIONS": "_options",
 }
@@ -60,6 +61,7 @@ __all__ = [
     "BUNDLED",
     "AudioFeatureOptions",
     "FEATURE_OPTIONS",
+    "InstructionOptions",
     "TextFeatureOptions",
     "VideoFeatureOptions",
     "model_problem",
@@ -75,6 +77,7 @@ __all__ = [
     "best_per_target",
     "bundled_model_dir",
     "capture",
+    "check_instructions",
     "extract_audio_features",
     "extract_image_features",
     "extract_instruction_features",

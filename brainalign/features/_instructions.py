@@ -26,18 +26,62 @@ categorical axis of those keys (best instruction per voxel).
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator
 
-from ..core import BrainalignInputError, FeatureSet, Timeline
+from ..core import BrainalignInputError, FeatureSet, Options, Timeline, best_level
 
 logger = logging.getLogger("brainalign.features")
 
-__all__ = ["POOLS", "best_per_target", "extract_instruction_features", "feature_key", "parse_feature_key"]
+__all__ = ["POOLS", "InstructionOptions", "best_per_target", "check_instructions", "extract_instruction_features",
+           "feature_key", "parse_feature_key"]
 
 POOLS = ("stimulus", "instruction", "generated", "last")
+
+
+class InstructionOptions(Options):
+    """How instruction features are pooled and prompted (the keywords of :func:`extract_instruction_features`).
+
+    A study model's ``instruction_options`` table; its ``instructions`` table
+    gives the templates.
+    """
+
+    pools: list[Literal["stimulus", "instruction", "generated", "last"]] = Field(
+        ["stimulus"], min_length=1, description="token sets to pool: stimulus, instruction, generated, last")
+    chat: bool = Field(False, description="wrap each prompt in the tokenizer's chat template")
+    max_new_tokens: int = Field(0, ge=0, description="tokens generated greedily for the 'generated' pool")
+
+    @field_validator("pools", mode="before")
+    @classmethod
+    def _one_name_is_a_list(cls, value):
+        return [value] if isinstance(value, str) else value
+
+
+def check_instructions(instructions: Mapping[str, str], where: str = "instructions") -> dict[str, str]:
+    """Names and templates of an instruction table, checked: non-empty names, one ``{stimulus}`` each.
+
+    Examples
+    --------
+    >>> check_instructions({"count": "Count the objects: {stimulus}"})
+    {'count': 'Count the objects: {stimulus}'}
+    """
+    out = {}
+    for name, template in dict(instructions).items():
+        name = str(name)
+        if not name.strip():
+            raise BrainalignInputError(f"{where}: an instruction has an empty name; give each template a name, "
+                                       "e.g. describe = 'Describe: {stimulus}'.")
+        if any(c in name for c in "|=/\\"):
+            raise BrainalignInputError(f"{where}: instruction name {name!r} must not contain '|', '=', '/' or '\\'.")
+        if not isinstance(template, str) or not template.strip():
+            raise BrainalignInputError(f"{where}: instruction {name!r} has an empty template {template!r}; give the "
+                                       "prompt with one {stimulus} placeholder, e.g. 'Describe: {stimulus}'.")
+        _split_template(f"{where}.{name}", template)
+        out[name] = template
+    return out
 
 
 def feature_key(layer: str, **axes: str) -> str:
@@ -239,7 +283,8 @@ def extract_instruction_features(
         raise BrainalignInputError(f"Got {len(images)} images for {timeline.n_events} stimulus events; give one (or None) per event.")
     if not instructions:
         raise BrainalignInputError("instructions is empty: give at least one {name: template}, e.g. {'plain': '{stimulus}'}.")
-    templates = {str(name): _split_template(str(name), t) for name, t in instructions.items()}
+    instructions = check_instructions(instructions)
+    templates = {name: _split_template(name, t) for name, t in instructions.items()}
     pools = tuple(pools)
     bad = [p for p in pools if p not in POOLS]
     if bad or not pools:
@@ -349,14 +394,13 @@ def best_per_target(table: pd.DataFrame, axis: str, *, value: str = "r", target:
     if missing:
         raise BrainalignInputError(f"best_per_target: the table lacks column(s) {missing}; it has {list(table.columns)}.")
     keys = [*within, target]
-    mean = table.groupby([*keys, axis], sort=False)[value].mean().reset_index()
-    rows = []
-    for group, frame in mean.groupby(keys, sort=False):
-        frame = frame.sort_values(value, ascending=False, kind="stable")
-        best, score = frame.iloc[0][axis], float(frame.iloc[0][value])
-        runner = frame.iloc[1] if len(frame) > 1 else None
-        group = group if isinstance(group, tuple) else (group,)
-        rows.append({**dict(zip(keys, group)), "best": best, "score": score,
-                     "runner_up": None if runner is None else runner[axis],
-                     "margin": np.nan if runner is None else score - float(runner[value])})
-    return pd.DataFrame(rows)
+    # levels as rows, (within..., target) combinations as columns: the argmax every best-level map uses
+    matrix = table.groupby([*keys, axis], sort=False)[value].mean().unstack(axis)
+    levels = [level for level in dict.fromkeys(table[axis]) if level in matrix.columns]
+    matrix = matrix[levels]
+    best = best_level(matrix.to_numpy().T)
+    names = np.asarray(levels + [None], dtype=object)  # index -1 (all NaN / one level) -> None
+    out = matrix.index.to_frame(index=False)
+    out["best"], out["score"] = names[best.index], best.score
+    out["runner_up"], out["margin"] = names[best.runner_up], best.margin
+    return out.reset_index(drop=True)

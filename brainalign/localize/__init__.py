@@ -32,6 +32,7 @@ from ._minimal_pairs import MinimalPair, builtin_heldout_texts, builtin_minimal_
 from ._results import save_localize_results
 from ._tagging import (
     FrequencyTags,
+    TaggingOptions,
     permutation_null,
     spectra_rsa,
     stream_unit_series,
@@ -54,6 +55,7 @@ from ._stimuli import (
 __all__ = [
     "BrainAxes",
     "FrequencyTags",
+    "TaggingOptions",
     "localize_stimuli",
     "model_fingerprint",
     "DeficitReport",

@@ -28,13 +28,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from .._logging import progress_disabled
-from ..core import BrainalignInputError, Timeline
+from ..core import BrainalignInputError, Options, Timeline
 from ._mask import UnitMask
 from ._units import model_fingerprint, model_name
 
@@ -42,6 +43,7 @@ logger = logging.getLogger("brainalign.localize")
 
 __all__ = [
     "FrequencyTags",
+    "TaggingOptions",
     "permutation_null",
     "spectra_rsa",
     "stream_unit_series",
@@ -51,6 +53,19 @@ __all__ = [
 ]
 
 _FEATURE_PREFIX = {"residual": "layer.", "mlp": "mlp."}
+
+
+class TaggingOptions(Options):
+    """Options of :func:`tag_units` (``brainalign tag``'s flags; torch-free so that ``--help`` stays fast)."""
+
+    unit_types: list[Literal["mlp", "residual"]] = Field(
+        ["mlp", "residual"], min_length=1, description="MLP units (down-projection inputs) and/or block outputs")
+    n_permutations: int = Field(1000, ge=1, description="word-order permutations of the null")
+    z_threshold: float = Field(2.0, description="experiment - control amplitude z (over all units) a unit must exceed")
+    percentile: float = Field(95.0, gt=0, lt=100, description="percentile of the permutation null to exceed")
+    seed: int = Field(0, description="seed of the permutations")
+    context_tokens: int = Field(512, ge=0, description="preceding tokens each word sees")
+    batch_size: int = Field(8, ge=1, description="windows per forward pass")
 
 
 # ------------------------------------------------------------------ series

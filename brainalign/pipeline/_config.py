@@ -125,6 +125,35 @@ class ModelSpec(_Section):
     modality: Literal["text", "video", "audio"] = Field(
         "text", description="text: the timeline's words; video: frames of the stimulus media; audio: its soundtrack")
     options: dict[str, Any] = Field(default_factory=dict)
+    instructions: dict[str, str] = Field(default_factory=dict, description=(
+        "instruction name -> prompt template with one {stimulus}: one feature set per instruction"))
+    instruction_options: dict[str, Any] = Field(default_factory=dict, description=(
+        "pools (one token set), chat, max_new_tokens: brainalign.features.InstructionOptions"))
+
+    @model_validator(mode="after")
+    def _instructions_valid(self):
+        if not self.instructions:
+            if self.instruction_options:
+                raise ValueError("instruction_options needs an instructions table (name -> template)")
+            return self
+        from ..features import InstructionOptions, check_instructions
+
+        if self.modality != "text" or self.path is not None:
+            raise ValueError("instructions need a text model given by 'model' or 'random' (not saved features)")
+        try:
+            check_instructions(self.instructions, "instructions")
+            opts = InstructionOptions(**self.instruction_options)
+        except BrainalignInputError as err:
+            raise ValueError(str(err)) from None
+        except ValidationError as err:
+            lines = format_validation_error(err, "instruction_options", InstructionOptions)
+            raise ValueError("\n".join(lines)) from None
+        if "generated" in opts.pools and opts.max_new_tokens < 1:
+            raise ValueError("instruction_options: the 'generated' pool needs max_new_tokens >= 1")
+        if len(opts.pools) != 1:
+            raise ValueError(f"instruction_options pools: a study model pools one token set, got {opts.pools}; "
+                             "list the model twice (with its own name) to compare token sets")
+        return self
 
     @model_validator(mode="after")
     def _one_source(self):

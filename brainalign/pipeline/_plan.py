@@ -30,6 +30,9 @@ from typing import Any
 
 from ..core import BrainalignInputError, content_key
 from ._config import RandomModel, StudyConfig, base_dir, raw_config, resolve_path
+from ._instructions import block_indices, sweep_folder
+from ._instructions import check_plan as check_instructions_plan
+from ._instructions import variants as instruction_variants
 from ._work import is_done
 
 logger = logging.getLogger("brainalign.pipeline")
@@ -294,7 +297,9 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
     n_samples = (adapter.shape_hint(subjects[0], opts) or (None, None))[0]
     n_targets = (adapter.shape_hint(subjects[0], opts) or (None, None))[1]
     layers_of: dict[str, list[str]] = {}
-    designs_of: dict[str, dict[tuple[str, str], Task]] = {}
+    # designs per (model, instruction): instruction None for a model without instructions
+    designs_of: dict[tuple[str, str | None], dict[tuple[str, str], Task]] = {}
+    check_instructions_plan(config)
     for model in config.models:
         if model.path is None:
             fopts = config.feature_options(model)
@@ -306,31 +311,42 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
             source = str(resolve_path(config, model.path))
             layers = [str(x) for x in fopts.get("layers") or _saved_layers(Path(source))]
         fopts_key = {k: v for k, v in fopts.items()}
-        feat = {}
-        for stim, s in stim_rep.items():
-            mem = None
-            if shape:
-                mem = 4 * shape[0] * shape[1] * 20_000 + 4 * 12 * shape[0] ** 2 * shape[1]
-            params = {"model": model.label, "source": source, "kind": "path" if model.path else "model",
-                      "random": model.random.model_dump() if isinstance(model.random, RandomModel) else None,
-                      "options": fopts_key, "stimulus": stim}
-            if model.modality != "text":
-                params["modality"] = model.modality
-            t = _task("features", params, [rec_tasks[s]], work / "features", f"features {model.label} {stim}", mem)
-            feat[stim] = t
-            tasks.append(t)
-        designs: dict[tuple[str, str], Task] = {}
-        for grid, r in grid_rep.items():
-            for layer in layers:
-                mem = 2 * 8 * n_samples * shape[0] * 4 if (shape and n_samples) else None
-                params = {"model": model.label, "layer": layer, "grid": grid, "method": method, "alignment": align}
+        if model.instructions:  # instruction features are block outputs only
+            layers = [name for name in layers if name != "embeddings"]
+        for instruction, template in instruction_variants(model):
+            tag = "" if instruction is None else f" [{instruction}]"
+            feat = {}
+            for stim, s in stim_rep.items():
+                mem = None
+                if shape:
+                    mem = 4 * shape[0] * shape[1] * 20_000 + 4 * 12 * shape[0] ** 2 * shape[1]
+                params = {"model": model.label, "source": source, "kind": "path" if model.path else "model",
+                          "random": model.random.model_dump() if isinstance(model.random, RandomModel) else None,
+                          "options": fopts_key, "stimulus": stim}
                 if model.modality != "text":
                     params["modality"] = model.modality
-                t = _task("design", params, [feat[stim_of[r]], rec_tasks[r]],
-                          work / "designs", f"design {model.label} {layer} {grid}", mem)
-                designs[(grid, layer)] = t
+                if instruction is not None:  # the template's text is part of the key
+                    params.update(instruction=instruction, template=template, blocks=block_indices(layers, model.label),
+                                  instruction_options=dict(model.instruction_options))
+                t = _task("features", params, [rec_tasks[s]], work / "features",
+                          f"features {model.label}{tag} {stim}", mem)
+                feat[stim] = t
                 tasks.append(t)
-        layers_of[model.label], designs_of[model.label] = layers, designs
+            designs: dict[tuple[str, str], Task] = {}
+            for grid, r in grid_rep.items():
+                for layer in layers:
+                    mem = 2 * 8 * n_samples * shape[0] * 4 if (shape and n_samples) else None
+                    params = {"model": model.label, "layer": layer, "grid": grid, "method": method, "alignment": align}
+                    if model.modality != "text":
+                        params["modality"] = model.modality
+                    if instruction is not None:
+                        params["instruction"] = instruction
+                    t = _task("design", params, [feat[stim_of[r]], rec_tasks[r]],
+                              work / "designs", f"design {model.label}{tag} {layer} {grid}", mem)
+                    designs[(grid, layer)] = t
+                    tasks.append(t)
+            designs_of[(model.label, instruction)] = designs
+        layers_of[model.label] = layers
 
     joint_tasks = []
     if config.joint is not None:
@@ -343,7 +359,7 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
         bands = [(label, layer) for label, wanted in config.joint.layers.items()
                  for layer in ([wanted] if isinstance(wanted, str) else wanted)]
         for r in recordings:
-            designs = [designs_of[label][(grid_of[r], layer)] for label, layer in bands]
+            designs = [designs_of[(label, None)][(grid_of[r], layer)] for label, layer in bands]
             t = _task("joint", {"recording": r, "bands": [f"{label}:{layer}" for label, layer in bands],
                                 "partition": config.joint.partition, "n_iter": config.joint.n_iter, "encoding": enc,
                                 "method": method}, [*designs, rec_tasks[r]], out / "joint" / r,
@@ -357,7 +373,8 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
     base_tasks = {}
     first = config.models[0]
     for r in sweep_recordings:
-        first_design = designs_of[first.label][(grid_of[r], layers_of[first.label][0])]
+        first_variant = instruction_variants(first)[0][0]
+        first_design = designs_of[(first.label, first_variant)][(grid_of[r], layers_of[first.label][0])]
         mem = 8 * 10 * n_samples * n_targets if (n_samples and n_targets) else None
         t = _task("baseline", {"recording": r, "baseline": baseline, "encoding": enc, "method": method},
                   [rec_tasks[r], first_design], work / "baselines", f"baselines {r}", mem)
@@ -370,30 +387,36 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
     keep = prediction_needs(config, layers_of, len([r for r in sweep_recordings if r in subjects]))
     fit_tasks: dict[tuple[str, str, str], Task] = {}
     sweeps = []
-    for model in config.models:
+    for model, (instruction, _) in [(m, v) for m in config.models for v in instruction_variants(m)]:
+        extra = {} if instruction is None else {"instruction": instruction}
+        tag = "" if instruction is None else f" [{instruction}]"
         for r in sweep_recordings:
+            folder = sweep_folder(out, model.label, instruction, r)
             fits = []
             for depth, layer in enumerate(layers_of[model.label]):
-                design = designs_of[model.label][(grid_of[r], layer)]
+                design = designs_of[(model.label, instruction)][(grid_of[r], layer)]
                 t = _task("fit", {"model": model.label, "layer": layer, "recording": r, "encoding": enc,
                                   "baseline": baseline, "method": method, "index": depth,
-                                  "n_layers": len(layers_of[model.label]),
+                                  "n_layers": len(layers_of[model.label]), **extra,
                                   **({"predictions": True} if (model.label, layer) in keep else {})},
-                          [design, rec_tasks[r], base_tasks[r]], out / model.label / r / "layers" / _safe(layer),
-                          f"fit {model.label} {layer} {r}", None, keyed=False)
+                          [design, rec_tasks[r], base_tasks[r]], folder / "layers" / _safe(layer),
+                          f"fit {model.label}{tag} {layer} {r}", None, keyed=False)
                 if n_samples and n_targets:
                     t.memory_bytes = 8 * n_samples * (6 * n_targets + 4 * 1024) + 8 * 1024 ** 2
                 fits.append(t)
-                fit_tasks[(model.label, layer, r)] = t
+                if instruction is None:
+                    fit_tasks[(model.label, layer, r)] = t
                 tasks.append(t)
             sweep = _task("sweep", {"model": model.label, "recording": r, "layers": layers_of[model.label],
-                                    "maps": config.maps},
-                          [*fits, base_tasks[r], rec_tasks[r]], out / model.label / r, f"sweep {model.label} {r}",
+                                    "maps": config.maps, **extra},
+                          [*fits, base_tasks[r], rec_tasks[r]], folder, f"sweep {model.label}{tag} {r}",
                           keyed=False)
             sweeps.append(sweep)
             tasks.append(sweep)
-    compares = comparison_tasks(config, _task, out=out, layers_of=layers_of, designs_of=designs_of, grid_of=grid_of,
-                                rec_tasks=rec_tasks, base_tasks=base_tasks, fit_tasks=fit_tasks,
+    # comparisons and combinations take models without instructions (check_instructions_plan says so)
+    plain_designs = {label: d for (label, instruction), d in designs_of.items() if instruction is None}
+    compares = comparison_tasks(config, _task, out=out, layers_of=layers_of, designs_of=plain_designs,
+                                grid_of=grid_of, rec_tasks=rec_tasks, base_tasks=base_tasks, fit_tasks=fit_tasks,
                                 recordings=sweep_recordings, subjects=subjects, enc=enc, method=method)
     tasks += compares
     compared = [t.params["recording"] for t in compares if t.kind == "compare"]
@@ -402,15 +425,20 @@ def plan_study(config: StudyConfig, *, output: str | Path | None = None) -> Stud
         from ._rsa_tasks import plan_rsa
 
         rsa = plan_rsa(config, _task, tasks=tasks, rec_tasks=rec_tasks, recordings=recordings, subjects=subjects,
-                       stim_of=stim_of, grid_of=grid_of, designs_of=designs_of, layers_of=layers_of, work=work,
+                       stim_of=stim_of, grid_of=grid_of, designs_of=plain_designs, layers_of=layers_of, work=work,
                        out=out)
     study_params = {"name": config.name, "models": [m.label for m in config.models], "recordings": sweep_recordings,
                     "joint": [t.params["recording"] for t in joint_tasks],
                     **({"comparisons": compared} if compared else {})}
     if rsa["params"] is not None:  # absent otherwise: encoding-only studies keep their keys
         study_params["rsa"] = rsa["params"]
+    instructions = {m.label: list(m.instructions) for m in config.models if m.instructions}
+    if instructions:  # a study without instructions keeps its key (nothing finished is redone)
+        study_params["instructions"] = instructions
     study = _task("study", study_params, [*sweeps, *joint_tasks, *[t for t in compares if t.kind == "compare"],
-                                          *rsa["tasks"]], out, "study table", keyed=False)
+                                          *rsa["tasks"],
+                                          *([rec_tasks[r] for r in sweep_recordings] if instructions else [])],
+                  out, "study table", keyed=False)
     tasks.append(study)
     plan = StudyPlan(config, tasks, context, subjects, recordings)
     return plan.refresh()

@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 
 from ..core import BrainalignInputError, load_json
-from ..report import BestLayer, best_layer_summary, group_gains, rsa_layer_profiles, split_recordings, subject_gains
+from ..report import (
+    BestLayer,
+    best_layer_summary,
+    fold_instructions,
+    group_gains,
+    rsa_layer_profiles,
+    split_recordings,
+    subject_gains,
+)
 
 
 class StudyResults:
@@ -22,7 +30,9 @@ class StudyResults:
         bootstrap ``ci_low`` / ``ci_high``, ``p`` and ``p_fdr``; ``depth`` is the
         layer's position in its model, 0 (embeddings) to 1 (last block).
         The group-average recording (``kind == "group"``) is a row set of its
-        own: every summary below keeps it apart from the subjects.
+        own: every summary below keeps it apart from the subjects.  With a
+        model that lists instructions, an ``instruction`` column follows
+        ``model`` and the summaries treat each instruction as its own model.
     summary : dict
         Config, package versions, data hashes and per-model headline.
     """
@@ -35,7 +45,10 @@ class StudyResults:
         self.summary = load_json(summary_file)
         if self.summary.get("kind") != "study":
             raise BrainalignInputError(f"{self.folder} holds a {self.summary.get('kind')!r} result, not a study.")
-        self.table = pd.read_csv(self.folder / "study_scores.tsv", sep="\t", dtype={"target": str, "subject": str})
+        self.table = pd.read_csv(self.folder / "study_scores.tsv", sep="\t",
+                                 dtype={"target": str, "subject": str, "instruction": str})
+        # the summaries below treat each instruction of a model as a model of its own ("model [instruction]")
+        self._by_model = fold_instructions(self.table)
 
     @classmethod
     def load(cls, folder: str | Path) -> "StudyResults":
@@ -49,14 +62,20 @@ class StudyResults:
     def recordings(self) -> list[str]:
         return list(self.summary["recordings"])
 
-    def sweep(self, model: str, recording: str):
-        """The :class:`~brainalign.encoding.LayerSweep` of one model on one subject (or ``"group"``)."""
+    def sweep(self, model: str, recording: str, instruction: str | None = None):
+        """The :class:`~brainalign.encoding.LayerSweep` of one model on one subject (or ``"group"``);
+        ``instruction`` names one of a model's instructions (a model that lists instructions needs it)."""
         from ..encoding import LayerSweep
+        from ._instructions import sweep_folder
 
         if model not in self.models or recording not in self.recordings:
             raise BrainalignInputError(f"No sweep for model {model!r} on {recording!r}; models are {self.models}, "
                                        f"recordings {self.recordings}.")
-        return LayerSweep.load(self.folder / model / recording)
+        names = (self.summary.get("instructions") or {}).get(model, [])
+        if (instruction is None) != (not names) or (instruction is not None and instruction not in names):
+            raise BrainalignInputError(f"Model {model!r} has instructions {names}; got instruction={instruction!r}."
+                                       if names else f"Model {model!r} lists no instructions; leave instruction out.")
+        return LayerSweep.load(sweep_folder(self.folder, model, instruction, recording))
 
     def layer_profiles(self, *, recordings: str = "subjects") -> pd.DataFrame:
         """Mean r per model and layer over targets, with the mean and SEM over subjects, by depth.
@@ -64,7 +83,7 @@ class StudyResults:
         ``recordings="group"`` gives the group-average recording alone (``n_subjects`` 1,
         no SEM); subjects and the group average are never pooled.
         """
-        subjects, group = split_recordings(self.table)
+        subjects, group = split_recordings(self._by_model)
         if recordings not in ("subjects", "group"):
             raise BrainalignInputError(f"recordings must be 'subjects' or 'group', got {recordings!r}.")
         table = subjects if recordings == "subjects" else group
@@ -79,9 +98,9 @@ class StudyResults:
         or the group average alone with its bootstrap interval (see :func:`brainalign.report.subject_gains`,
         :func:`brainalign.report.group_gains`)."""
         if recordings == "subjects":
-            return subject_gains(self.table, by_target=by_target)
+            return subject_gains(self._by_model, by_target=by_target)
         if recordings == "group":
-            return group_gains(self.table, by_target=by_target)
+            return group_gains(self._by_model, by_target=by_target)
         raise BrainalignInputError(f"recordings must be 'subjects' or 'group', got {recordings!r}.")
 
     @property
@@ -108,7 +127,7 @@ class StudyResults:
 
     def best_layers(self, **kwargs) -> list[BestLayer]:
         """Each model's best layer with its uncertainty (:func:`brainalign.report.best_layer_summary`)."""
-        return best_layer_summary(self.table, **kwargs)
+        return best_layer_summary(self._by_model, **kwargs)
 
     def verdicts(self, **kwargs) -> list[str]:
         """One plain sentence per model: its best layer with its interval, or that no layer beats the baseline."""

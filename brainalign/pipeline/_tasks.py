@@ -41,6 +41,10 @@ from ..encoding import (
 )
 from ..encoding.cell import sweep_config
 from ._config import StudyConfig, parse_config, resolve_path
+from ._instructions import INSTRUCTION, recording_folders_of, sweep_folder
+from ._instructions import extract as instruction_features
+from ._instructions import headline as instruction_headline
+from ._instructions import write_outputs as write_instruction_outputs
 from ._rsa_tasks import RUNNERS as RSA_RUNNERS
 from ._work import (
     fresh_folder,
@@ -216,6 +220,14 @@ def _features_task(task, config, context):
         options.pop("layers")
     if p.get("modality", "text") != "text":
         return _media_features(task, rec_folder, options, context)
+    if p.get("instruction") is not None:  # one feature set per (model, instruction), stored with its task
+        features = instruction_features(p, timeline)
+        folder = fresh_folder(Path(task["folder"]))
+        features.save(folder / "features")
+        return {"path": str(folder / "features"), "layer_names": features.layer_names,
+                "timeline_hash": timeline.content_hash, "instruction": p["instruction"],
+                "provenance": {k: features.metadata.get(k) for k in (
+                    "model_id", "model_fingerprint", "instructions", "pools", "chat", "max_new_tokens")}}
     from ..features import extract_text_features
 
     features = extract_text_features(timeline, p["source"], cache_dir=context["cache_dir"], **options)
@@ -352,6 +364,8 @@ def _fit_task(task, config, context):
                        keep_predictions=bool(p.get("predictions")))
     result.metadata.update(config_key=task["key"], study_task="fit", layer_index=p["index"],
                            n_layers=p["n_layers"], depth=p["index"] / max(1, p["n_layers"] - 1))
+    if p.get("instruction") is not None:
+        result.metadata["instruction"] = p["instruction"]
     folder = fresh_folder(Path(task["folder"]))
     result.save(folder)
     if p.get("predictions"):  # a study with [comparisons]: the paired bootstrap needs them
@@ -382,6 +396,8 @@ def _sweep_task(task, config, context):
     config_out = sweep_config(baseline_fits, p["layers"], recording, gain_bootstraps=_study_flags(config)["n_bootstraps"],
                               subject=p["recording"], model=p["model"], study=config.name,
                               gain_test=_study_flags(config))
+    if p.get("instruction") is not None:
+        config_out["instruction"] = p["instruction"]
     sweep = assemble_sweep(results, baseline_fits, config=config_out, data_hashes=data_hashes)
     sweep.save(folder, write_results=False)
     maps = []
@@ -439,19 +455,28 @@ STUDY_COLUMNS = ["model", "layer", "layer_index", "depth", "subject", "kind", "t
                  "gain", "ci_low", "ci_high", "p", "p_fdr"]
 
 
-def study_table(output: Path, models: list[str], recordings: list[str]) -> pd.DataFrame:
-    """Tidy table of a study: one row per model, layer, recording and target."""
+def study_table(output: Path, models: list[str], recordings: list[str],
+                instructions: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """Tidy table of a study: one row per model, layer, recording and target.
+
+    With ``instructions`` (model -> instruction names) the rows are per
+    instruction too, in an ``instruction`` column after ``model`` (empty for
+    models without instructions); without, the table has no such column.
+    """
+    instructions = instructions or {}
     frames = []
-    for model in models:
+    # models without instructions get one sweep (instruction None) and, in a study with some, an empty name
+    for model, instruction in [(m, i) for m in models for i in instructions.get(m) or [None]]:
         for rec in recordings:
-            folder = output / model / rec
+            folder = sweep_folder(output, model, instruction, rec)
             sweep = LayerSweep.load(folder)
             r, r2 = sweep.score_matrix("r"), sweep.score_matrix("r2")
             n = len(sweep.layer_names)
             base = sweep.baseline_scores() if "baseline" in sweep.baselines else np.full(r.shape[1], np.nan)
             for i, layer in enumerate(sweep.layer_names):
                 frames.append(pd.DataFrame({
-                    "model": model, "layer": layer, "layer_index": i, "depth": i / max(1, n - 1),
+                    "model": model, **({INSTRUCTION: instruction or ""} if instructions else {}),
+                    "layer": layer, "layer_index": i, "depth": i / max(1, n - 1),
                     "subject": rec, "kind": "group" if rec == "group" else "subject",
                     "target": sweep.target_names, "r": r[i], "r2": r2[i], "r_baseline": base,
                     "gain": r[i] - base}))
@@ -488,7 +513,8 @@ def _study_task(task, config, context):
         save_json(output / "summary.json", summary)
         atomic_write_text(output / "study_scores.tsv", pd.DataFrame(columns=STUDY_COLUMNS).to_csv(sep="\t", index=False))
         return {"n_rows": 0}
-    table = study_table(output, p["models"], p["recordings"])
+    instructions = p.get("instructions") or {}
+    table = study_table(output, p["models"], p["recordings"], instructions)
     atomic_write_text(output / "study_scores.tsv", table.to_csv(sep="\t", index=False))
     parquet = None
     try:
@@ -505,6 +531,9 @@ def _study_task(task, config, context):
     # per-subject scores when there are any: a group average's higher r is not comparable to them
     ranked = table[table.kind == "subject"] if (table.kind == "subject").any() else table
     for model, frame in ranked.groupby("model", sort=False):
+        if model in instructions:
+            headline[model] = instruction_headline(frame)
+            continue
         profile = frame.groupby("layer", sort=False)["r"].mean()
         best = str(profile.idxmax())
         gain = frame[frame.layer == best]["gain"].mean()
@@ -515,14 +544,22 @@ def _study_task(task, config, context):
     for i in task["inputs"]:
         if i["kind"] == "sweep":
             summary = load_json(Path(i["folder"]) / "summary.json")
-            rec_hashes[f"{summary['config']['model']}/{summary['config']['subject']}"] = summary["data_hashes"]
+            cell = f"{summary['config']['model']}/{summary['config']['subject']}"
+            if summary["config"].get("instruction") is not None:
+                cell += f" [{summary['config']['instruction']}]"
+            rec_hashes[cell] = summary["data_hashes"]
+    extra_tables = []
+    if instructions:
+        written = write_instruction_outputs(output, table, instructions, recording_folders_of(task))
+        extra_tables = written["tables"]
     summary = {
         "kind": "study", "name": p["name"], "config": context["config"], "models": p["models"],
         "recordings": p["recordings"], "headline": headline,
+        **({"instructions": instructions} if instructions else {}),
         "versions": package_versions(("brainalign", "numpy", "scipy", "himalaya", "scikit-learn", "torch",
                                       "transformers", "nilearn", "mne", "dask", "distributed", "pydantic")),
         "data_hashes": rec_hashes, "tables": ["study_scores.tsv"] + ([parquet] if parquet else [])
-        + (["joint_scores.tsv"] if joint is not None else []),
+        + (["joint_scores.tsv"] if joint is not None else []) + extra_tables,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if joint is not None:

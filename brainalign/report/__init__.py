@@ -29,7 +29,7 @@ from ._stats import (
     t_interval,
 )
 from ._rsa import rsa_layer_profiles
-from ._study import study_report, study_settings, write_study_report
+from ._study import fold_instructions, study_report, study_settings, write_study_report
 
 
 def comparison_html(comparison, *, title: str = "Model A vs model B per target") -> str:
@@ -52,6 +52,7 @@ __all__ = [
     "best_layer_summary",
     "comparison_html",
     "comparison_section",
+    "fold_instructions",
     "group_gains",
     "model_comparison_summary",
     "split_recordings",

@@ -207,6 +207,68 @@ def _maps_section(study_dir: Path, summary: dict, table_: pd.DataFrame) -> Secti
         "empty": None if figures or warnings else "No image maps (ROI or sensor data, or maps = false)."})
 
 
+_INSTRUCTION_METHOD = (
+    "How the best instruction is chosen: each instruction of a model at its own best layer (largest mean held-out r "
+    "over the subjects' recordings and targets; the group average's when there are no subjects), then per recording "
+    "and target the instruction with the largest held-out r at that layer. Counts are over subjects; the group "
+    "average is counted apart. Maps: value = instruction number of the legend, 0 where no instruction has r > 0.")
+
+
+def fold_instructions(table_: pd.DataFrame) -> pd.DataFrame:
+    """A study table with its instruction models as one model per instruction (``"model [instruction]"``).
+
+    The sections that compare models and layers then treat each instruction as
+    its own model; a table without an ``instruction`` column is returned as is.
+    """
+    if "instruction" not in table_.columns:
+        return table_
+    names = table_["instruction"].fillna("").astype(str)
+    out = table_.drop(columns="instruction")
+    out["model"] = np.where(names != "", out["model"].astype(str) + " [" + names + "]", out["model"])
+    return out
+
+
+def _instruction_section(study_dir: Path, summary: dict, max_rows: int) -> Section | None:
+    """Best instruction per target: counts per target (ROI data) or per recording, and the maps."""
+    order = summary.get("instructions") or {}
+    counts_file = study_dir / "best_instruction_counts.tsv"
+    if not order or not counts_file.is_file():
+        return None
+    counts = pd.read_csv(counts_file, sep="\t", dtype={"target": str})
+    best = pd.read_csv(study_dir / "best_instruction.tsv", sep="\t", dtype={"target": str, "subject": str})
+    tables, figures, warnings = [], [], []
+    for model, names in order.items():
+        frame = counts[counts.model == model]
+        if frame["target"].nunique() <= MAX_TARGETS_PER_TABLE:
+            wide = frame.assign(cell=frame["recordings"].astype(str) + "/" + frame["of"].astype(str)).pivot_table(
+                index=["kind", "target"], columns="instruction", values="cell", aggfunc="first", sort=False)
+            title = f"{model}: recordings preferring each instruction, per target"
+        else:  # voxels or sensors: how many targets each recording gives to each instruction
+            own = best[best.model == model]
+            wide = own.groupby(["kind", "subject"], sort=False)["best"].value_counts().unstack(fill_value=0)
+            title = f"{model}: targets preferring each instruction, per recording"
+        wide = wide.reindex(columns=[n for n in names if n in wide.columns]).reset_index()
+        wide.columns.name = None
+        tables.append((title, table(wide, max_rows)))
+        recordings = [r for r in summary.get("recordings", []) if r != "group"][:1] + (
+            ["group"] if "group" in summary.get("recordings", []) else [])
+        for rec in recordings:
+            map_file = study_dir / model / "maps" / f"best_instruction_{rec}.nii.gz"
+            if not map_file.is_file():
+                continue
+            from nilearn.image import index_img
+
+            try:
+                display = draw_layer_labels(index_img(str(map_file), 0), names, title=f"{model} — {rec}",
+                                            legend_title="best instruction")
+                figures.append(figure(display, f"{model}/maps/best_instruction_{rec}.nii.gz (legend: "
+                                               f"{model}/maps/best_instruction_legend.tsv)"))
+            except Exception as err:  # noqa: BLE001 - a map that cannot be drawn is reported, not fatal
+                warnings.append(f"{model}/{rec}: best-instruction map not drawn ({err}).")
+    return Section("instructions", "Best instruction per target", "sections/instructions.html", {
+        "method": _INSTRUCTION_METHOD, "tables": tables, "figures": figures, "warnings": warnings})
+
+
 def study_settings(study_dir: Path, summary: dict) -> tuple[dict, pd.DataFrame | None]:
     """Resolved analysis settings and model fingerprints recorded in a study folder.
 
@@ -216,16 +278,21 @@ def study_settings(study_dir: Path, summary: dict) -> tuple[dict, pd.DataFrame |
     method and HRF); a setting that differs between models is listed per model.
     """
     per_model: dict[str, dict] = {}
+    instructions = summary.get("instructions") or {}
     for model in summary.get("models", []):
         for rec in summary.get("recordings", [])[:1]:
             settings: dict[str, Any] = {}
-            sweep = study_dir / model / rec / "summary.json"
+            # a model with instructions has one sweep per instruction: its first one tells the settings
+            folder = study_dir / model / rec
+            if model in instructions:
+                folder = study_dir / model / f"instruction-{instructions[model][0]}" / rec
+            sweep = folder / "summary.json"
             if sweep.is_file():
                 config = load_json(sweep).get("config") or {}
                 for key in ("baseline", "baseline_combination", "autocorrelation_baseline", "gain_test"):
                     if key in config:
                         settings[key] = config[key]
-            for result in sorted((study_dir / model / rec / "layers").glob("*/result.json"))[:1]:
+            for result in sorted((folder / "layers").glob("*/result.json"))[:1]:
                 for key, value in (load_json(result).get("config") or {}).items():
                     if key not in ("design", "bands"):
                         settings[f"encoding: {key}"] = value
@@ -306,7 +373,9 @@ def study_report(study_dir: str | Path, out: str | Path | None = None, *, title:
     summary = load_json(summary_file)
     if summary.get("kind") != "study":
         raise BrainalignInputError(f"{study_dir} is not a study folder (summary kind {summary.get('kind')!r}).")
-    table_ = pd.read_csv(study_dir / "study_scores.tsv", sep="\t", dtype={"target": str, "subject": str})
+    table_ = pd.read_csv(study_dir / "study_scores.tsv", sep="\t", dtype={"target": str, "subject": str,
+                                                                        "instruction": str})
+    table_ = fold_instructions(table_)
     sections: list[Section | None] = []
     notes: list[str] = []
     if len(table_):
@@ -322,6 +391,7 @@ def study_report(study_dir: str | Path, out: str | Path | None = None, *, title:
     sections.append(rsa)
     sections += comparison_sections(study_dir, study_dir / "tables", max_rows=max_table_rows)
     sections.append(_maps_section(study_dir, summary, table_))
+    sections.append(_instruction_section(study_dir, summary, max_table_rows))
     present = [s for s in sections if s is not None]
     settings, models = study_settings(study_dir, summary)
     hashes = {f"{cell} recording": values.get("recording", "?")
