@@ -31,7 +31,7 @@ _LAZY = {
     "load_text_model": "_text", "plan_windows": "_text",
     "BUNDLED": "_loading", "bundled_model_dir": "_loading", "resolve_model_name": "_loading",
     "resolve_device": "_loading",
-    "model_problem": "_loading",
+    "model_problem": "_loading", "randomly_initialised": "_loading",
     "extract_image_features": "_vision",
     "VideoInfo": "_video", "VideoReader": "_video", "extract_video_features": "_video", "probe_video": "_video",
     "read_audio_track": "_video",
@@ -100,6 +100,7 @@ __all__ = [
     "plan_windows",
     "principal_components",
     "probe_video",
+    "randomly_initialised",
     "read_audio_track",
     "read_stimulus_file",
 ]

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array
 from ._engine import extraction_metadata, model_fingerprint, open_cache, run_chunks
-from ._loading import load_model_and_processor, prepare_model, resolve_device, resolve_dtype
+from ._loading import load_model_and_processor, prepare_model, resolve_device, resolve_dtype, weights_key
 from ._timegrid import media_time_grid
 from ._vision import _check_layers, _config_dict, _layer_names, _model_id
 
@@ -337,6 +337,8 @@ def extract_audio_features(
     feature_extractor=None,
     run: str | None = None,
     cache_dir=None,
+    weights: str = "pretrained",
+    init_seed: int = 0,
     on_chunk=None,
 ) -> FeatureSet:
     """Layerwise features of a speech model on a time grid in seconds.
@@ -387,6 +389,12 @@ def extract_audio_features(
         recording, so that chunked and single-pass inputs match.
     run : str or None
         Run label of the timeline.
+    weights : {"pretrained", "random"}
+        ``"random"``: the same architecture with weights drawn under
+        ``torch.manual_seed(init_seed)`` (the untrained control; the feature
+        extractor is unchanged).  In ``metadata["weights"]`` and the cache key.
+    init_seed : int
+        Seed of the random weights.
     on_chunk : callable or None
         ``on_chunk(k, n_chunks)`` after audio chunk ``k`` is done.
 
@@ -419,7 +427,7 @@ def extract_audio_features(
     torch_dtype = resolve_dtype(dtype)
     net, feature_extractor = load_model_and_processor(
         model, feature_extractor, revision=revision, dtype=torch_dtype, processor_class="AutoFeatureExtractor",
-        kind="speech model", processor_arg="feature_extractor",
+        kind="speech model", processor_arg="feature_extractor", weights=weights, init_seed=init_seed,
         processor_help="(e.g. Wav2Vec2FeatureExtractor(sampling_rate=16000) or WhisperFeatureExtractor(...)) to "
         "know its sampling rate and input format",
     )
@@ -452,6 +460,7 @@ def extract_audio_features(
         "chunk_seconds": float(chunk_seconds),
         "overlap_seconds": float(overlap_seconds),
         "dtype": None if torch_dtype is None else str(torch_dtype),
+        **weights_key(weights, init_seed),
     })
     if native is None:
         device = resolve_device(device)
@@ -472,6 +481,7 @@ def extract_audio_features(
             overlap_seconds=float(overlap_seconds),
             n_chunks=len(bounds),
             normalization="zero mean, unit variance over the whole recording" if speech.normalize else None,
+            **{"weights": weights, **weights_key(weights, init_seed)},
         )
         native = _run_chunks(samples, speech, selected, valid_layers, bounds, owner, local, native_events,
                              metadata, device, param_dtype, store, key, on_chunk)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from .._logging import quiet_transformers
@@ -184,8 +186,66 @@ def check_model_folder(name: str | os.PathLike, *, kind: str = "model", tokenize
         )
 
 
+#: what ``weights=`` accepts: the trained checkpoint, or the same architecture freshly initialised
+WEIGHTS = ("pretrained", "random")
+
+
+def check_weights(weights, init_seed) -> None:
+    """Refuse a ``weights`` / ``init_seed`` pair that :func:`from_pretrained` cannot honour."""
+    if weights not in WEIGHTS:
+        raise BrainalignInputError(f"weights must be one of {list(WEIGHTS)}, got {weights!r}.")
+    if isinstance(init_seed, bool) or not isinstance(init_seed, int) or init_seed < 0:
+        # numpy integers are refused too: the seed enters cache keys and metadata as JSON
+        raise BrainalignInputError(f"init_seed must be a non-negative integer, got {init_seed!r}.")
+
+
+def weights_key(weights: str, init_seed: int) -> dict:
+    """What ``weights`` adds to a feature-cache key and to the metadata: nothing for the trained model.
+
+    Keys of trained features stay those of earlier versions (their caches
+    remain valid), and a random twin's key differs by weights and seed (its
+    weight fingerprint differs too).
+    """
+    return {} if weights == "pretrained" else {"weights": weights, "init_seed": int(init_seed)}
+
+
+@contextmanager
+def _seeded_torch(seed: int):
+    """Torch's CPU generator seeded inside the block and restored after it (callers' randomness untouched)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def randomly_initialised(net, init_seed: int = 0):
+    """A fresh instance of ``net``'s class and config with seeded random weights (``net`` is left as is).
+
+    The untrained control of an in-memory model: same architecture, same
+    config (so the same processor applies), weights drawn by the model's own
+    initialisation under ``torch.manual_seed(init_seed)``.
+
+    Examples
+    --------
+    >>> from transformers import BertConfig, BertModel
+    >>> net = BertModel(BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+    ...                            intermediate_size=32, vocab_size=50))
+    >>> a, b = randomly_initialised(net, 0), randomly_initialised(net, 0)
+    >>> bool((a.pooler.dense.weight == b.pooler.dense.weight).all()), type(a).__name__
+    (True, 'BertModel')
+    """
+    check_weights("random", init_seed)
+    param = next(net.parameters(), None)
+    with _seeded_torch(init_seed):
+        twin = type(net)._from_config(copy.deepcopy(net.config),
+                                      **({"dtype": param.dtype} if param is not None else {}))
+    return twin.eval()
+
+
 def from_pretrained(name: str, *, processor_class: str, kind: str, processor=None, revision=None, dtype=None,
-                    processor_kwargs: dict | None = None, **kwargs):
+                    processor_kwargs: dict | None = None, weights: str = "pretrained", init_seed: int = 0,
+                    **kwargs):
     """``(AutoModel, processor)`` loaded from a hub id or local folder.
 
     ``processor_class`` names the transformers auto class of the input
@@ -193,9 +253,15 @@ def from_pretrained(name: str, *, processor_class: str, kind: str, processor=Non
     ``processor`` given is kept.  ``kwargs`` go to both ``from_pretrained``
     calls.  Loading errors become a :class:`BrainalignInputError` naming
     ``kind`` (e.g. ``"image model"``), the model and the revision.
+
+    ``weights="random"`` builds the same architecture from the folder's
+    config (``AutoConfig`` + ``AutoModel.from_config``) with weights drawn
+    under ``torch.manual_seed(init_seed)``: the trained-vs-untrained control.
+    The processor is still the folder's, so both models see identical inputs.
     """
     import transformers
 
+    check_weights(weights, init_seed)
     name = resolve_model_name(name)
     check_model_folder(name, kind=kind, tokenizer=processor is None and processor_class == "AutoTokenizer")
     try:
@@ -204,22 +270,31 @@ def from_pretrained(name: str, *, processor_class: str, kind: str, processor=Non
             processor = getattr(transformers, processor_class).from_pretrained(
                 name, revision=revision, **(processor_kwargs or {}), **kwargs
             )
-        net = transformers.AutoModel.from_pretrained(name, revision=revision, dtype=dtype, **kwargs)
+        if weights == "random":
+            config = transformers.AutoConfig.from_pretrained(name, revision=revision, **kwargs)
+            with _seeded_torch(init_seed):
+                net = transformers.AutoModel.from_config(config, **({"dtype": dtype} if dtype else {}), **kwargs)
+        else:
+            net = transformers.AutoModel.from_pretrained(name, revision=revision, dtype=dtype, **kwargs)
     except OSError as err:
         raise BrainalignInputError(f"Could not load {kind} {name!r} (revision {revision!r}): {err}") from err
     return net, processor
 
 
 def load_model_and_processor(model, processor, *, revision, dtype, processor_class: str, kind: str,
-                             processor_arg: str, processor_help: str):
+                             processor_arg: str, processor_help: str, weights: str = "pretrained",
+                             init_seed: int = 0):
     """``(model, processor)`` from a hub id / local folder, or the in-memory model given.
 
     An in-memory model needs its processor passed as ``processor_arg=``; the
-    error then says ``processor_help`` (what to pass and why).
+    error then says ``processor_help`` (what to pass and why).  With
+    ``weights="random"`` the model is the randomly initialised twin (see
+    :func:`from_pretrained`, :func:`randomly_initialised`).
     """
+    check_weights(weights, init_seed)
     if isinstance(model, (str, os.PathLike)):
         return from_pretrained(str(model), processor_class=processor_class, kind=kind, processor=processor,
-                               revision=revision, dtype=dtype)
+                               revision=revision, dtype=dtype, weights=weights, init_seed=init_seed)
     if not hasattr(model, "config") or not callable(model):
         raise BrainalignInputError(
             f"model is a {type(model).__name__}; expected a transformers model, a hub id or a local folder."
@@ -228,4 +303,4 @@ def load_model_and_processor(model, processor, *, revision, dtype, processor_cla
         raise BrainalignInputError(
             f"An in-memory model ({type(model).__name__}) needs {processor_arg}= {processor_help}."
         )
-    return model, processor
+    return (randomly_initialised(model, init_seed) if weights == "random" else model), processor

@@ -25,6 +25,10 @@ class _Common(Options):
     device: str = Field("auto", description="cpu, cuda, cuda:1, mps or auto (CUDA when available)")
     dtype: _Dtype = Field(None, description="compute dtype (default: the model's own; text: bfloat16 on CUDA)")
     revision: Optional[str] = Field(None, description="model revision (branch, tag or commit) on the hub")
+    weights: Literal["pretrained", "random"] = Field("pretrained", description=(
+        "pretrained: the trained model; random: the same architecture with seeded random weights "
+        "(the untrained control; same tokenizer/processor)"))
+    init_seed: int = Field(0, ge=0, description="seed of the random weights (weights = 'random')")
 
     @field_validator("dtype")
     @classmethod

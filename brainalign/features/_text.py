@@ -37,6 +37,7 @@ from ._hooks import (
     find_mlp_output_projections,
 )
 from ._loading import bundled_model_dir, from_pretrained, resolve_model_name, resolve_device, resolve_dtype  # noqa: F401 (re-export)
+from ._loading import check_weights, randomly_initialised, weights_key
 from ._engine import BatchRunner, extraction_metadata, is_oom_error, model_fingerprint, open_cache, run_chunks
 from ._store import _storage_dtype
 from ._random import stamped_model_id
@@ -219,6 +220,8 @@ def load_text_model(
     device="auto",
     dtype=None,
     trust_remote_code: bool = False,
+    weights: str = "pretrained",
+    init_seed: int = 0,
 ) -> TextModel:
     """Load a Hugging Face model (hub id or local directory) and its fast tokenizer.
 
@@ -234,6 +237,12 @@ def load_text_model(
         Default: bfloat16 on CUDA (float16 where bf16 is unsupported), float32 on CPU.
     trust_remote_code : bool
         Passed to ``from_pretrained``.
+    weights : {"pretrained", "random"}
+        ``"random"``: the same architecture, built from the folder's config
+        with weights drawn under ``torch.manual_seed(init_seed)`` (the
+        untrained control); the tokenizer is the folder's either way.
+    init_seed : int
+        Seed of the random weights.
 
     Examples
     --------
@@ -249,7 +258,8 @@ def load_text_model(
     model_id = (stamped_model_id(path) or str(path.resolve())) if path.is_dir() else str(name_or_path)
     model, tokenizer = from_pretrained(
         str(name_or_path), processor_class="AutoTokenizer", kind="model", revision=revision, dtype=torch_dtype,
-        processor_kwargs={"use_fast": True}, trust_remote_code=trust_remote_code,
+        processor_kwargs={"use_fast": True}, trust_remote_code=trust_remote_code, weights=weights,
+        init_seed=init_seed,
     )
     model.to(device)
     commit = getattr(model.config, "_commit_hash", None)
@@ -547,6 +557,8 @@ def extract_text_features(
     strategy: str = "auto",
     special_tokens: bool = True,
     chunk_words: int | None = None,
+    weights: str = "pretrained",
+    init_seed: int = 0,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> FeatureSet:
     """Layerwise features of a language model for every word of a timeline.
@@ -609,6 +621,13 @@ def extract_text_features(
         ``max(256, ceil(n_words / n_layers))``, so that a chunk of all layers
         holds about as much as one layer's array; with ``cache_dir`` the peak
         memory then stays near one layer's array (layers are streamed to disk).
+    weights : {"pretrained", "random"}
+        ``"random"`` extracts from the randomly initialised twin of the model
+        (same architecture and tokenizer, seeded random weights: the untrained
+        control; a :class:`TextModel` given is re-initialised, not changed).
+        Recorded in ``metadata["weights"]`` (and ``["init_seed"]``) and in the cache key.
+    init_seed : int
+        Seed of the random weights (``weights="random"``).
     on_chunk : callable, optional
         Called as ``on_chunk(chunk_index, n_chunks)`` after each chunk is computed
         (and stored, with ``cache_dir``).
@@ -665,7 +684,7 @@ def extract_text_features(
     np_storage = _storage_dtype(storage_dtype)  # validated before the model is loaded
 
     text_model = _as_text_model(model, revision=revision, device=device, dtype=dtype,
-                                trust_remote_code=trust_remote_code)
+                                trust_remote_code=trust_remote_code, weights=weights, init_seed=init_seed)
     names = _parse_layers(text_model, layers, units)
     tokenizer = text_model.tokenizer
     prefix, suffix = _special_affixes(tokenizer, special_tokens)
@@ -718,6 +737,7 @@ def extract_text_features(
         n_words_sharing_tokens=int(sum((r.alignment.status == "shared").sum() for r in runs)),
         n_tokens=int(n_tokens),
         tokens_processed=int(processed),
+        **{"weights": weights, **weights_key(weights, init_seed)},
     )
 
     # ---- cache
@@ -728,7 +748,7 @@ def extract_text_features(
                         "pooling": pooling, "context_tokens": context, "stride": stride, "strategy": strategy,
                         "future_context": metadata["future_context"], "dtype": metadata["dtype"],
                         "special_tokens": bool(special_tokens), "chunk_words": int(chunk_words),
-                        "storage_dtype": str(storage_dtype)},
+                        "storage_dtype": str(storage_dtype), **weights_key(weights, init_seed)},
     )
     if cached is not None:
         return cached
@@ -743,7 +763,12 @@ def extract_text_features(
     )
 
 
-def _as_text_model(model, *, revision, device, dtype, trust_remote_code) -> TextModel:
+def _as_text_model(model, *, revision, device, dtype, trust_remote_code, weights="pretrained",
+                   init_seed=0) -> TextModel:
+    check_weights(weights, init_seed)
+    if isinstance(model, TextModel) and weights == "random":
+        model = TextModel(randomly_initialised(model.model, init_seed).to(model.device), model.tokenizer,
+                          model.model_id, revision=model.revision, is_causal=model.is_causal)
     if isinstance(model, TextModel):
         if device is not None and str(device) != "auto":
             model.model.to(_resolve_device(device))
@@ -752,7 +777,7 @@ def _as_text_model(model, *, revision, device, dtype, trust_remote_code) -> Text
         return model
     if isinstance(model, (str, Path)):
         return load_text_model(model, revision=revision, device=device, dtype=dtype,
-                               trust_remote_code=trust_remote_code)
+                               trust_remote_code=trust_remote_code, weights=weights, init_seed=init_seed)
     raise BrainalignInputError(
         f"model must be a hub id, a local directory or a TextModel, got {type(model).__name__}."
     )

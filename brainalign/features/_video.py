@@ -21,6 +21,7 @@ import numpy as np
 
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array, hash_file
 from ._engine import BatchRunner, extraction_metadata, model_fingerprint, open_cache, run_chunks
+from ._loading import weights_key
 from ._timegrid import media_time_grid
 from ._vision import (_check_pixel_array, _check_pooling_name, _config_dict, _ImageRunner, _layers_key, _model_id,
                       load_image_model)
@@ -400,6 +401,8 @@ def extract_video_features(
     run: str | None = None,
     cache_dir=None,
     storage_dtype: str = "float32",
+    weights: str = "pretrained",
+    init_seed: int = 0,
     on_chunk=None,
 ) -> FeatureSet:
     """Layerwise image-model features of a movie's frames on a time grid.
@@ -426,8 +429,9 @@ def extract_video_features(
         Sample at this rate from 0 s instead (``times`` and ``sample_fps``
         exclude each other).  With neither, every frame is kept at its own
         timestamp.
-    layers, pooling, device, dtype, revision, processor
-        As in :func:`extract_image_features`.
+    layers, pooling, device, dtype, revision, processor, weights, init_seed
+        As in :func:`extract_image_features` (``weights="random"``: the
+        untrained control with seeded random weights).
     batch_size : int
         Frames per forward pass (halved automatically on out-of-memory errors).
     chunk_frames : int
@@ -483,7 +487,7 @@ def extract_video_features(
     try:
         return _extract(source, model, layers=layers, pooling=pooling, batch_size=batch_size, device=device,
                         dtype=dtype, revision=revision, processor=processor, run=run, cache_dir=cache_dir,
-                        storage_dtype=storage_dtype, on_chunk=on_chunk)
+                        storage_dtype=storage_dtype, on_chunk=on_chunk, weights=weights, init_seed=init_seed)
     finally:
         source.close()
 
@@ -570,8 +574,8 @@ class _FileFrames:
 
 
 def _extract(source, model, *, layers, pooling, batch_size, device, dtype, revision, processor, run, cache_dir,
-             storage_dtype, on_chunk) -> FeatureSet:
-    net, processor, torch_dtype = load_image_model(model, processor, revision, dtype, "frames")
+             storage_dtype, on_chunk, weights="pretrained", init_seed=0) -> FeatureSet:
+    net, processor, torch_dtype = load_image_model(model, processor, revision, dtype, "frames", weights, init_seed)
     model_id = _model_id(model, net)
     events = Timeline(source.tokens, source.grid, runs=run)
     stimulus = None if cache_dir is None else content_key({"video": source.stimulus_hash,
@@ -582,6 +586,7 @@ def _extract(source, model, *, layers, pooling, batch_size, device, dtype, revis
         "fingerprint": fingerprint, "processor": _config_dict(processor),
         "layers": _layers_key(layers), "pooling": pooling, "storage_dtype": str(storage_dtype),
         "dtype": None if torch_dtype is None else str(torch_dtype), "chunk_frames": len(source.chunks[0]),
+        **weights_key(weights, init_seed),
     })
     if cached is not None:
         return cached
@@ -618,7 +623,7 @@ def _extract(source, model, *, layers, pooling, batch_size, device, dtype, revis
         modality="video", model_id=model_id, revision=revision, model_class=type(net).__name__,
         model_fingerprint=fingerprint,
         device=runner.device, dtype=runner.param_dtype, **source.metadata, **runner.info,
-        chunk_frames=len(source.chunks[0]),
+        chunk_frames=len(source.chunks[0]), **{"weights": weights, **weights_key(weights, init_seed)},
     )
     return run_chunks(compute, n_chunks=len(source.chunks), timeline=events, metadata=metadata, store=store,
                         key=key, layer_names=runner.selected, storage_dtype=str(storage_dtype),

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core import BrainalignInputError, FeatureSet, Timeline, content_key, hash_array
 from ._engine import BatchRunner, extraction_metadata, model_fingerprint, open_cache, run_chunks
-from ._loading import load_model_and_processor, prepare_model, resolve_device, resolve_dtype
+from ._loading import load_model_and_processor, prepare_model, resolve_device, resolve_dtype, weights_key
 
 logger = logging.getLogger("brainalign.features")
 
@@ -347,12 +347,13 @@ class _ImageRunner:
                                         for name in self.selected}
 
 
-def load_image_model(model, processor, revision, dtype, what: str = "images"):
+def load_image_model(model, processor, revision, dtype, what: str = "images", weights: str = "pretrained",
+                     init_seed: int = 0):
     """(model, processor, torch dtype) of an image model, with the processor-help message for ``what``."""
     torch_dtype = resolve_dtype(dtype)
     net, processor = load_model_and_processor(
         model, processor, revision=revision, dtype=torch_dtype, processor_class="AutoImageProcessor",
-        kind="image model", processor_arg="processor",
+        kind="image model", processor_arg="processor", weights=weights, init_seed=init_seed,
         processor_help="(its image processor, e.g. ViTImageProcessor(size=..., image_mean=..., image_std=...)) "
         f"so that {what} are resized and normalised the way the model expects",
     )
@@ -360,17 +361,18 @@ def load_image_model(model, processor, revision, dtype, what: str = "images"):
 
 
 def _image_model_features(arrays, events, stimulus_hash, *, model, processor, layers, pooling, batch_size,
-                          chunk_images, device, dtype, revision, cache_dir, storage_dtype) -> FeatureSet:
+                          chunk_images, device, dtype, revision, cache_dir, storage_dtype, weights,
+                          init_seed) -> FeatureSet:
     """Load the image model, then return the cached features or compute them chunk by chunk."""
     runner_batches = BatchRunner(batch_size, what="images")
-    net, processor, torch_dtype = load_image_model(model, processor, revision, dtype, "images")
+    net, processor, torch_dtype = load_image_model(model, processor, revision, dtype, "images", weights, init_seed)
     model_id = _model_id(model, net)
     fingerprint = model_fingerprint(net)
     store, key, cached = open_cache(cache_dir, modality="image", model_id=model_id, revision=revision,
                                     stimulus_hash=stimulus_hash, params=lambda: {
         "fingerprint": fingerprint, "processor": _config_dict(processor), "layers": _layers_key(layers),
         "pooling": pooling, "dtype": None if torch_dtype is None else str(torch_dtype),
-        "chunk_images": int(chunk_images), "storage_dtype": str(storage_dtype),
+        "chunk_images": int(chunk_images), "storage_dtype": str(storage_dtype), **weights_key(weights, init_seed),
     })
     if cached is not None:
         return cached
@@ -388,7 +390,8 @@ def _image_model_features(arrays, events, stimulus_hash, *, model, processor, la
     metadata = extraction_metadata(modality="image", model_id=model_id, revision=revision,
                                    model_class=type(net).__name__, model_fingerprint=fingerprint,
                                    device=runner.device, dtype=runner.param_dtype,
-                                   n_images=len(arrays), **runner.info)
+                                   n_images=len(arrays), **runner.info,
+                                   **{"weights": weights, **weights_key(weights, init_seed)})
     return run_chunks(compute, n_chunks=len(chunks), timeline=events, metadata=metadata, store=store, key=key,
                       layer_names=runner.selected, storage_dtype=str(storage_dtype), desc="images", unit="image",
                       weights=[len(c) for c in chunks])
@@ -421,6 +424,8 @@ def extract_image_features(
     cache_dir=None,
     chunk_images: int = 256,
     storage_dtype: str = "float32",
+    weights: str = "pretrained",
+    init_seed: int = 0,
 ) -> FeatureSet:
     """Layerwise features of an image model, one row per image.
 
@@ -472,6 +477,13 @@ def extract_image_features(
     chunk_images : int
         Images per stored chunk (the unit of resumption after a crash).
     storage_dtype : {"float32", "float16"}
+    weights : {"pretrained", "random"}
+        ``"random"``: the same architecture with weights drawn under
+        ``torch.manual_seed(init_seed)`` (the untrained control; the processor
+        is unchanged, so the inputs are identical).  In ``metadata["weights"]``
+        and the cache key.
+    init_seed : int
+        Seed of the random weights.
 
     Returns
     -------
@@ -501,5 +513,5 @@ def extract_image_features(
     return _image_model_features(
         arrays, events, stimulus, model=model, processor=processor, layers=layers, pooling=pooling,
         batch_size=batch_size, chunk_images=chunk_images, device=device, dtype=dtype, revision=revision,
-        cache_dir=cache_dir, storage_dtype=storage_dtype,
+        cache_dir=cache_dir, storage_dtype=storage_dtype, weights=weights, init_seed=init_seed,
     )
