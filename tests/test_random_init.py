@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from brainalign.core import Timeline
+from brainalign.core import BrainalignInputError, Timeline
 from brainalign.features import (bundled_model_dir, extract_audio_features, extract_image_features,
                                  extract_text_features, make_random_init_model, model_fingerprint)
 from brainalign.pipeline import ConfigError, parse_config, plan_study
@@ -132,3 +132,55 @@ def test_study_with_random_twin_runs_and_compares(tmp_path):
     table = results.comparisons()
     assert set(table["comparison"]) == {"all-MiniLM-L6-v2 vs random"}
     assert set(table["model_b"]) == {"all-MiniLM-L6-v2-random"}
+
+
+# ----------------------------------------------------- the extractors' own weights = "random" option
+def test_extractor_option_matches_the_random_init_copy_and_keys_the_cache(tmp_path):
+    """``weights="random"`` on the extractor builds the twin in memory: the same weights as the folder copy."""
+    options = dict(layers=["layer.5"], context_tokens=16, device="cpu", future_context=True)
+    trained = extract_text_features(WORDS, bundled_model_dir(), cache_dir=tmp_path / "cache", **options)
+    rand = extract_text_features(WORDS, bundled_model_dir(), weights="random", cache_dir=tmp_path / "cache", **options)
+    again = extract_text_features(WORDS, bundled_model_dir(), weights="random", **options)
+    other = extract_text_features(WORDS, bundled_model_dir(), weights="random", init_seed=1, **options)
+    copy = make_random_init_model("bundled:all-MiniLM-L6-v2", tmp_path / "copy", seed=0)
+    np.testing.assert_array_equal(rand["layer.5"], extract_text_features(WORDS, copy, **options)["layer.5"])
+    np.testing.assert_array_equal(rand["layer.5"], again["layer.5"])
+    assert not np.allclose(rand["layer.5"], other["layer.5"])
+    assert np.corrcoef(trained["layer.5"].ravel(), rand["layer.5"].ravel())[0, 1] < 0.9
+    # a random twin never reuses trained features (nor the reverse): distinct store keys, both stored
+    assert trained.metadata["store_key"] != rand.metadata["store_key"]
+    assert (trained.metadata["weights"], rand.metadata["weights"], rand.metadata["init_seed"]) == (
+        "pretrained", "random", 0)
+    hit = extract_text_features(WORDS, bundled_model_dir(), cache_dir=tmp_path / "cache", **options)
+    assert hit.metadata.get("cache_hit") and hit.metadata["store_key"] == trained.metadata["store_key"]
+    with pytest.raises(BrainalignInputError, match="weights must be one of"):
+        extract_text_features(WORDS, bundled_model_dir(), weights="untrained", **options)
+
+
+def test_extractor_option_on_in_memory_image_and_speech_models():
+    from transformers import ViTConfig, ViTImageProcessor, ViTModel, Wav2Vec2Config, Wav2Vec2FeatureExtractor, \
+        Wav2Vec2Model
+
+    torch.manual_seed(123)
+    vit = ViTModel(ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                             image_size=32, patch_size=8))
+    wav = Wav2Vec2Model(Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                       intermediate_size=64, conv_dim=(16, 16, 16), conv_stride=(5, 4, 4),
+                                       conv_kernel=(10, 4, 4), num_conv_pos_embeddings=8,
+                                       num_conv_pos_embedding_groups=2, feat_extract_norm="layer"))
+    proc = ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
+    sound = rng.normal(size=16000).astype(np.float32)
+    for net, extract in [(vit, lambda **k: extract_image_features(images, vit, processor=proc, device="cpu", **k)),
+                         (wav, lambda **k: extract_audio_features(sound, 16000, wav, device="cpu",
+                                                                  feature_extractor=Wav2Vec2FeatureExtractor(), **k))]:
+        before = model_fingerprint(net)
+        trained, rand = extract(), extract(weights="random")
+        last = trained.layer_names[-1]
+        assert rand.layer_names == trained.layer_names and rand[last].shape == trained[last].shape
+        assert not np.allclose(trained[last], rand[last])
+        np.testing.assert_array_equal(rand[last], extract(weights="random")[last])
+        assert not np.allclose(rand[last], extract(weights="random", init_seed=1)[last])
+        assert model_fingerprint(net) == before  # the model given is not re-initialised in place
+        assert rand.metadata["weights"] == "random"
