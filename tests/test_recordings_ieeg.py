@@ -188,3 +188,26 @@ def test_plot_electrodes_on_glass_brain():
         plot_electrodes({"LA2-LA3": 0.01}, table, threshold=0.1)
     with pytest.raises(BrainalignInputError, match="values for"):
         plot_electrodes([1.0, 2.0], table)
+
+
+def test_ieeg_kind_uses_the_meeg_gap_and_lags_without_gap_s():
+    """sEEG is kind "ieeg": a lagged design's gap is its longest lag (M/EEG rule), not fMRI's 20 s."""
+    rng = np.random.default_rng(3)
+    n = int(60 * SFREQ)
+    feature = _slow(rng, n)
+    lag = int(0.1 * SFREQ)
+    drive = np.concatenate([np.zeros(lag), feature[:-lag]])[:, None]
+    raw, truth = simulate_ieeg(drive, {"LA3": 0}, sfreq=SFREQ, seed=4)
+    rec, _ = load_ieeg(raw, reference="bipolar", line_freq=50.0, high_gamma=True, sfreq=20.0)
+    assert rec.kind == "ieeg"
+    from brainalign.recordings import load_meg_eeg
+
+    assert load_meg_eeg(raw)[0].kind == "ieeg"  # any MNE recording of seeg channels, not only load_ieeg's
+    design = lagged_design(DesignMatrix(feature[::20][: rec.n_samples, None], rec.runs, rec.sampling_period,
+                                        "feature"), tmin=0.0, tmax=0.3)["feature"]
+    gap = default_gap_s(design, rec)
+    assert gap == pytest.approx(max(b.history_s for b in design.bands)) and gap < 1.0
+    # no gap_s passed: the planted bipolar channels are recovered, the others are not
+    r = dict(zip(rec.target_names, cross_validate(design, rec, backend="numpy").r.mean(0)))
+    assert all(r[ch] > 0.3 for ch in truth["bipolar"]), r
+    assert all(abs(v) < 0.2 for ch, v in r.items() if ch not in truth["bipolar"]), r
