@@ -210,7 +210,7 @@ def weights_key(weights: str, init_seed: int) -> dict:
 
 
 @contextmanager
-def _seeded_torch(seed: int):
+def seeded_torch(seed: int):
     """Torch's CPU generator seeded inside the block and restored after it (callers' randomness untouched)."""
     import torch
 
@@ -237,7 +237,7 @@ def randomly_initialised(net, init_seed: int = 0):
     """
     check_weights("random", init_seed)
     param = next(net.parameters(), None)
-    with _seeded_torch(init_seed):
+    with seeded_torch(init_seed):
         twin = type(net)._from_config(copy.deepcopy(net.config),
                                       **({"dtype": param.dtype} if param is not None else {}))
     return twin.eval()
@@ -272,7 +272,7 @@ def from_pretrained(name: str, *, processor_class: str, kind: str, processor=Non
             )
         if weights == "random":
             config = transformers.AutoConfig.from_pretrained(name, revision=revision, **kwargs)
-            with _seeded_torch(init_seed):
+            with seeded_torch(init_seed):
                 net = transformers.AutoModel.from_config(config, **({"dtype": dtype} if dtype else {}), **kwargs)
         else:
             net = transformers.AutoModel.from_pretrained(name, revision=revision, dtype=dtype, **kwargs)

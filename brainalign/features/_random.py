@@ -174,10 +174,10 @@ def make_random_init_model(source: str | os.PathLike, folder: str | os.PathLike,
     import json
     import shutil
 
-    import torch
     import transformers
 
     from .._logging import quiet_transformers
+    from ._loading import seeded_torch
 
     src = _local_model_folder(str(source))
     if not (src / "config.json").is_file():
@@ -190,8 +190,7 @@ def make_random_init_model(source: str | os.PathLike, folder: str | os.PathLike,
         return folder
     quiet_transformers()
     config = transformers.AutoConfig.from_pretrained(src)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+    with seeded_torch(int(seed)):  # the same draw as extract_*(weights="random", init_seed=seed)
         net = transformers.AutoModel.from_config(config)
     folder.mkdir(parents=True, exist_ok=True)
     for item in src.iterdir():  # tokenizer / processor files: everything but the trained weights

@@ -204,7 +204,9 @@ def load_ieeg(
     -------
     recording : Recording
         Targets are the (re-referenced) channels; ``space`` their ``info``
-        (positions kept: :func:`electrode_table`).
+        (positions kept: :func:`electrode_table`); ``kind`` ``"ieeg"``, so
+        cross-validation gaps follow the M/EEG rule (the design's longest lag,
+        1 s without lags), not fMRI's 20 s.
     raw : mne.io.BaseRaw
         The processed copy.
 

@@ -94,7 +94,7 @@ def load_meg_eeg(
     -------
     recording : Recording
         ``kind`` is ``"meg"`` when magnetometers / gradiometers are picked,
-        else ``"eeg"``; ``space`` is ``raw.info`` after picking (for
+        else ``"eeg"`` (``"ieeg"`` for sEEG / ECoG / DBS channels only); ``space`` is ``raw.info`` after picking (for
         :meth:`~brainalign.Recording.to_evoked` topographies).  Sample 0 is
         the first sample of the raw (``raw.first_samp``).
     raw : mne.io.BaseRaw
