@@ -102,19 +102,21 @@ def _study(tmp_path, **model):
 def test_random_true_adds_an_untrained_twin(tmp_path):
     config = parse_config(_study(tmp_path, random=True), base_dir=tmp_path)
     assert [m.label for m in config.models] == ["all-MiniLM-L6-v2", "all-MiniLM-L6-v2-random"]
-    assert [m.weights for m in config.models] == ["pretrained", "random"]
+    assert [m.options.get("weights") for m in config.models] == [None, "random"]
     # validated again from its own dump, the study still has one twin
     assert len(type(config).model_validate(config.model_dump()).models) == 2
     plan = plan_study(config)
     features = [t for t in plan.tasks if t.kind == "features"]
     assert len(features) == 2 and features[0].key != features[1].key
-    assert len({t.params["source"] for t in features}) == 2
+    # one source folder, untouched: the twin's extractor draws the weights (nothing copied to disk)
+    assert len({t.params["source"] for t in features}) == 1
+    assert [t.params["options"].get("weights") for t in features] == [None, "random"]
     compare = [t for t in plan.tasks if t.kind == "compare"]
     assert compare, "the implicit trained-vs-random comparison plans a compare task per recording"
 
 
 @pytest.mark.parametrize("model, message", [
-    ({"random": True, "weights": "random"}, "give one of them"),
+    ({"random": True, "options": {"weights": "random"}}, "give one of them"),
     ({"model": None, "path": "saved", "random": True}, "needs model"),
 ])
 def test_random_true_errors_name_the_entry(tmp_path, model, message):

@@ -118,10 +118,8 @@ class ModelSpec(_Section):
     path: Optional[str] = Field(None, description="a saved FeatureSet folder instead of a model")
     random: Optional[Union[bool, RandomModel]] = Field(None, description=(
         "true beside 'model': also fit the same architecture with untrained (re-initialised) weights, "
-        "as '<name>-random'; a table: build a small random-weight GPT-2/Llama with these settings"))
-    weights: Literal["pretrained", "random"] = Field(
-        "pretrained", description="'random': the model's architecture with freshly initialised weights")
-    init_seed: int = Field(0, description="seed of the random initialisation (weights = 'random' or random = true)")
+        "as '<name>-random' (options.weights = 'random' for the untrained model alone); a table: build a "
+        "small random-weight GPT-2/Llama with these settings"))
     modality: Literal["text", "video", "audio"] = Field(
         "text", description="text: the timeline's words; video: frames of the stimulus media; audio: its soundtrack")
     options: dict[str, Any] = Field(default_factory=dict)
@@ -165,18 +163,26 @@ class ModelSpec(_Section):
                              "or 'random' (a random-weight model)")
         if self.model is not None and self.model.startswith("bundled:") and self.model != BUNDLED:
             raise ValueError(f"the bundled model is {BUNDLED!r}, got {self.model!r}")
-        if (self.random is True or self.weights == "random") and self.model is None:
-            what = "random = true" if self.random is True else "weights = 'random'"
-            raise ValueError(f"{what} re-initialises a model's weights: it needs model = '...' (a hub id or local "
-                             "folder), not 'path' (saved features) or a 'random' table")
-        if self.random is True and self.weights == "random":
-            raise ValueError("random = true adds an untrained twin of a trained model; with weights = 'random' "
-                             "the model itself is untrained: give one of them")
+        if self.random is True and self.model is None:
+            raise ValueError("random = true adds an untrained twin of a model: it needs model = '...' (a hub id or "
+                             "local folder), not 'path' (saved features)")
+        if self.random is True and self.options.get("weights") == "random":
+            raise ValueError("random = true adds an untrained twin of a trained model; with options.weights = "
+                             "'random' the model itself is untrained: give one of them")
+        if self.random is True and getattr(self, "instructions", None):
+            raise ValueError("random = true is not available for models with instructions yet; declare the "
+                             "untrained model as its own entry")
         return self
 
     def random_twin(self) -> "ModelSpec":
-        """The untrained control of a ``random = true`` model: same architecture and inputs, new weights."""
-        return self.model_copy(update={"name": f"{self.label}-random", "random": None, "weights": "random"})
+        """The untrained control of a ``random = true`` model: same architecture and inputs, new weights.
+
+        The twin extracts with the feature option ``weights = "random"`` (seeded
+        by the model's ``options.init_seed``, default 0), so nothing is copied to
+        disk and its cache keys differ from the trained model's.
+        """
+        return self.model_copy(update={"name": f"{self.label}-random", "random": None,
+                                       "options": {**self.options, "weights": "random"}})
 
     @property
     def label(self) -> str:
@@ -184,8 +190,6 @@ class ModelSpec(_Section):
             return self.name
         if isinstance(self.random, RandomModel):
             return f"random-{self.random.architecture}-{self.random.n_layers}x{self.random.hidden_size}"
-        if self.weights == "random":
-            return f"{self.model_copy(update={'weights': 'pretrained'}).label}-random"
         if self.model == BUNDLED:
             return "all-MiniLM-L6-v2"
         source = Path(str(self.model or self.path).rstrip("/"))

@@ -144,12 +144,6 @@ def model_source(model, config: StudyConfig, cache: Path) -> str:
     """What ``from_pretrained`` loads for a model spec: a local folder, a hub id, or a folder made here."""
     from ._config import BUNDLED
 
-    if model.weights == "random":  # the architecture of the trained model, weights drawn again
-        from ..features import make_random_init_model
-
-        trained = model_source(model.model_copy(update={"weights": "pretrained", "random": None}), config, cache)
-        folder = cache / "random-init" / content_key({"source": trained, "seed": model.init_seed})
-        return str(make_random_init_model(trained, folder, seed=model.init_seed))
     if isinstance(model.random, RandomModel):
         from ..features import make_random_text_model
 
