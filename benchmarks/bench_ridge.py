@@ -3,7 +3,10 @@
 One run of each method, each in its own process (so peak memory is measured
 cleanly), on the same simulated data: ``n`` training rows, ``p`` features,
 ``t`` targets, 10 alphas, 5 inner folds, then predictions on held-out rows.
-Printed: fit time, peak memory above the data already loaded, agreement of
+Printed: fit time, CPU seconds (fit and predict: on a shared, oversubscribed
+machine the wall time also measures the other processes' load, so CPU-time
+ratios are printed next to the wall-time ones), peak memory above the data
+already loaded (every method's imports happen before it), agreement of
 predictions with himalaya (numpy) and the ratios the issue sets goals for.
 
     python benchmarks/bench_ridge.py            # n=3000, p=768, t=20000 on the CPU
