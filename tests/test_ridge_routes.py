@@ -136,3 +136,31 @@ def test_unknown_route_is_refused(rng):
         solve_ridge_cv(X, Y, ALPHAS, _splits(40), form="cholesky")
     with pytest.raises(BrainalignInputError, match="eigh_dtype"):
         solve_ridge_cv(X, Y, ALPHAS, _splits(40), eigh_dtype="float16")
+
+
+@pytest.mark.parametrize("shape", [(160, 30), (60, 140)], ids=["primal", "kernel"])
+def test_shuffled_folds_and_loop_orders_agree_with_direct_solve(rng, shape):
+    """Non-contiguous fold rows (indexed, not sliced) and both loop orders: one batch (folds inside
+    the target loop) and many batches (kernel form: folds outside) give the brute-force alphas."""
+    n, p = shape
+    X, Y = _data(rng, n, p)
+    order = rng.permutation(n)
+    splits = [(np.sort(order[np.setdiff1d(np.arange(n), np.arange(k, n, 4))]), np.sort(order[k::4])) for k in range(4)]
+    truth_alphas, truth_weights = _direct_ridge_cv(X, Y, ALPHAS, splits)
+    outs = [solve_ridge_cv(X, Y, ALPHAS, splits, eigh_dtype="float64", n_targets_batch=batch) for batch in (None, 5)]
+    for out in outs:
+        np.testing.assert_array_equal(out["best_alphas"], truth_alphas)
+        np.testing.assert_allclose(out["weights"], truth_weights, rtol=2e-3, atol=2e-4 * np.abs(truth_weights).max())
+    np.testing.assert_allclose(outs[1]["weights"], outs[0]["weights"], rtol=1e-5, atol=1e-6 * np.abs(truth_weights).max())
+    np.testing.assert_allclose(outs[1]["cv_scores"], outs[0]["cv_scores"], rtol=1e-5)
+
+
+def test_row_blocks_slice_contiguous_runs_only():
+    from brainalign.encoding._solvers import _row_blocks
+
+    rows = np.r_[0:10, 20:30]
+    blocks = _row_blocks(rows)
+    assert blocks == [(slice(0, 10), slice(0, 10)), (slice(10, 20), slice(20, 30))]
+    A = np.arange(40.0)
+    np.testing.assert_array_equal(np.concatenate([A[r] for _, r in blocks]), A[rows])
+    assert _row_blocks(np.arange(0, 40, 2)) is None  # 20 runs: indexed, not sliced

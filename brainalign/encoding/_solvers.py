@@ -27,10 +27,11 @@ n_targets)`` GEMM per alpha and fold.  himalaya's ``RidgeCV`` builds
 targets; the alpha-selection rule (mean negative MSE over inner folds, ties
 broken towards larger alphas) is himalaya's, so both select the same alphas.
 
-Precision: everything is float32 except the accumulation of the Gram / kernel
-matrix (float64, once per fit: the fold Gram matrices are differences of
-large sums) and, on the CPU, the eigensolver when float32 would not be
-accurate enough: a float32 eigendecomposition is exact for a matrix perturbed
+Precision: everything is float32 except the accumulation of the Gram matrix
+(float64, once per fit: the fold Gram matrices are differences of large
+sums; the folds' kernels are sub-blocks, so the kernel stays float32) and, on
+the CPU, the eigensolver when float32 would not be accurate enough (the
+kernel is then rebuilt in float64): a float32 eigendecomposition is exact for a matrix perturbed
 by about ``eps32 * lambda_max``, which changes the ridge solution at the
 smallest alpha by up to ``eps32 * lambda_max / alpha_min`` (relative).  That
 bound is computed (power iteration on the all-rows matrix, an upper bound of
@@ -41,7 +42,11 @@ The bound is pessimistic: on the benchmark's data (n = 3000, p = 3072, bound
 and their predictions differed by 2e-6 (relative).
 
 Everything runs on himalaya's backend abstraction (numpy, torch, torch_cuda);
-targets are processed in batches so memory stays bounded.
+targets are processed in batches so memory stays bounded.  Loop order: with
+kernel-form inner folds, folds outside and target batches inside (one fold's
+``n_train x n_train`` eigenvectors in memory at a time, per-target scores
+accumulated); with primal inner folds, batches outside (each batch's
+all-rows ``X^T Y`` serves every fold, whose ``p x p`` eigenvectors are kept).
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class _Decomposition:
     vectors: object  # V (n_features, rank) for primal/svd, U (n_train, rank) for kernel
     n_train: int
     basis: object | None = None  # V, or Xc^T U in kernel form (only built for the refit)
+    kernel_means: object | None = None  # kernel form: the training block's row means (X_tr m)
 
 
 def default_targets_batch(n_samples: int, n_targets: int) -> int:
@@ -86,16 +92,18 @@ def default_targets_batch(n_samples: int, n_targets: int) -> int:
 
 
 def working_set_batch(n_samples: int, n_features: int, n_targets: int, n_val: int) -> int:
-    """Targets per batch so that the solver's per-target arrays stay under ~128 MiB together.
+    """Targets per batch so that the solver's per-target arrays stay under ~64 MiB together.
 
     Per target the loop holds, in float32: its training column and a centred
     copy (``2 n``), the fold's coordinates ``B`` and ``X^T Y`` (``2 min(n, p)``),
     the refitted weights (``p``) and a validation error and prediction
     (``2 n_val``).  Sizing the batch on all of them (not on the ``n``-row block
-    alone) keeps peak memory at about half of himalaya's on wide layers.
+    alone) keeps peak memory under half of himalaya's on wide layers; 64 MiB
+    rather than 128 MiB cost ~2 % of the fit time at n = 1500, p = 768 / 1536
+    (5 000 targets) and took the peak from 159 to 123 MiB at p = 1536.
     """
     per_target = 4 * (2 * n_samples + 2 * min(n_samples, n_features) + n_features + 2 * n_val)
-    return int(max(1, min(n_targets, 2 * _BATCH_BYTES // per_target)))
+    return int(max(1, min(n_targets, _BATCH_BYTES // per_target)))
 
 
 def choose_form(n_train: int, n_features: int, form: str = "auto") -> str:
@@ -180,13 +188,14 @@ def _eigh(matrix, backend, dtype, overwrite: bool = False):
     return backend.clip(eigenvalues, 0, None), vectors
 
 
-def _largest_eigenvalue(matrix64, backend, n_iter: int = 30) -> float:
+def _largest_eigenvalue(matrix, backend, n_iter: int = 30) -> float:
     """Power-iteration estimate of a PSD matrix's largest eigenvalue (from below; inflated 10%)."""
     rng = np.random.default_rng(0)
-    v = backend.asarray(rng.standard_normal(matrix64.shape[0]), dtype="float64", device=_device_of(matrix64))
+    v = backend.asarray(rng.standard_normal(matrix.shape[0]), dtype=str(matrix.dtype).replace("torch.", ""),
+                        device=_device_of(matrix))
     value = 0.0
     for _ in range(n_iter):
-        w = matrix64 @ v
+        w = matrix @ v
         norm = float(backend.to_numpy((w * w).sum()) ** 0.5)
         if norm == 0.0:
             return 0.0
@@ -204,19 +213,36 @@ def _index(rows, device, backend):
 
 
 class _Designs:
-    """The all-rows products every fold's decomposition is cut from."""
+    """The all-rows products every fold's decomposition is cut from.
+
+    The Gram matrix is accumulated in float64 (fold Gram matrices are the
+    all-rows one minus the excluded rows' share: differences of large sums).
+    The kernel is float32: each fold's kernel is a sub-block of it, never a
+    difference, so float32 rounding of its entries (``~eps32 |x_i| |x_j|``) is
+    of the size of the float32 eigensolver's own error; it is rebuilt in
+    float64 (:meth:`promote_kernel`) when the eigensolver must be float64.
+    """
 
     def __init__(self, Xb, fit_intercept, forms, backend):
         self.X = Xb
         self.backend = backend
         self.fit_intercept = fit_intercept
-        X64 = backend.asarray(Xb, dtype="float64")
-        self.gram64 = X64.T @ X64 if "primal" in forms else None
-        self.kernel64 = X64 @ X64.T if "kernel" in forms else None
-        del X64
+        if "primal" in forms:
+            X64 = backend.asarray(Xb, dtype="float64")
+            self.gram64 = X64.T @ X64
+            del X64
+        else:
+            self.gram64 = None
+        self.kernel = Xb @ Xb.T if "kernel" in forms else None
+
+    def promote_kernel(self):
+        """Rebuild the kernel in float64 (for a float64 eigensolver)."""
+        if self.kernel is not None:
+            X64 = self.backend.asarray(self.X, dtype="float64")
+            self.kernel = X64 @ X64.T
 
     def largest_eigenvalue(self) -> float:
-        matrix = self.gram64 if self.gram64 is not None else self.kernel64
+        matrix = self.gram64 if self.gram64 is not None else self.kernel
         if matrix is None:
             return 0.0
         return _largest_eigenvalue(matrix, self.backend)
@@ -252,31 +278,23 @@ class _Designs:
             return _Decomposition(form, x_mean, backend.asarray(eigenvalues, dtype="float32"), V, n_train, basis=V)
         if consume:
             # the refit comes after every inner fold's projections: it consumes the all-rows kernel
-            K, self.kernel64 = self.kernel64, None
+            K, self.kernel = self.kernel, None
         else:
-            K = self.kernel64[rows][:, rows]
+            K = self.kernel[rows][:, rows]
+        train_means = None
         if self.fit_intercept:
-            # centred in place, then cast before the eigensolver: transient memory is one float64
-            # and one eigh_dtype n_train x n_train block instead of four
-            means = K.mean(1)
-            K -= means[:, None]
-            K -= means[None, :]
-            K += means.mean()
+            # centred in place: transient memory is one n_train x n_train block.  The training rows'
+            # means are kept: they centre the validation rows' kernel without cutting this block again
+            train_means = K.mean(1)
+            grand = train_means.mean()
+            K -= train_means[:, None]
+            K -= train_means[None, :]
+            K += grand
         K = backend.asarray(K, dtype=eigh_dtype)
         eigenvalues, U = _eigh(K, backend, eigh_dtype, overwrite=True)
         del K
         return _Decomposition(form, x_mean, backend.asarray(eigenvalues, dtype="float32"),
-                              backend.asarray(U, dtype="float32"), n_train)
-
-    @staticmethod
-    def _centred(K_rows_tr, row_means, K_tr_tr):
-        """``(X_a - m)(X_tr - m)^T`` from ``X_a X_tr^T`` with ``m`` the training mean.
-
-        ``row_means`` = ``X_a m`` (row means of ``K_rows_tr``); the training
-        rows' ``X_tr m`` and ``m^T m`` come from ``K_tr_tr``.
-        """
-        tr_means = K_tr_tr.mean(1)
-        return K_rows_tr - row_means[:, None] - tr_means[None, :] + tr_means.mean()
+                              backend.asarray(U, dtype="float32"), n_train, kernel_means=train_means)
 
     def validation_projection(self, dec: _Decomposition, train_np, val_np):
         """``Z_val`` of the module docstring for one inner fold."""
@@ -286,9 +304,12 @@ class _Designs:
         if dec.form != "kernel":
             return (X[va] - dec.x_mean) @ dec.vectors
         tr = _index(train_np, device, backend)
-        K_va = self.kernel64[va][:, tr]
+        K_va = self.kernel[va][:, tr]
         if self.fit_intercept:
-            K_va = self._centred(K_va, K_va.mean(1), self.kernel64[tr][:, tr])
+            # (X_va - m)(X_tr - m)^T = K_va - (X_va m) 1^T - 1 (X_tr m)^T + m^T m, with X_va m the
+            # row means of K_va and X_tr m, m^T m those of the training block (kept by decompose)
+            tr_means = dec.kernel_means
+            K_va = K_va - K_va.mean(1)[:, None] - tr_means[None, :] + tr_means.mean()
         return backend.asarray(K_va, dtype="float32") @ dec.vectors
 
     def refit_basis(self, dec: _Decomposition):
@@ -303,34 +324,139 @@ def _numpy_svd(A):
     return scipy.linalg.svd(A, full_matrices=False, check_finite=False)
 
 
-def _fold_targets(dec: _Decomposition, Xb, Yb, rows, excluded, XtY_all, Ysum_all, fit_intercept):
+def _row_blocks(rows_np: np.ndarray, max_blocks: int = 4):
+    """``rows`` as at most ``max_blocks`` ``(position slice, row slice)`` pairs, or None.
+
+    Contiguous folds (``KFold``, run-wise splits) select their rows with slices,
+    which are views: no copy of the ``(n_rows, n_targets)`` block.
+    """
+    if rows_np.size == 0:
+        return None
+    breaks = np.flatnonzero(np.diff(rows_np) != 1) + 1
+    if breaks.size >= max_blocks:
+        return None
+    starts = np.concatenate([[0], breaks])
+    stops = np.concatenate([breaks, [rows_np.size]])
+    return [(slice(int(a), int(b)), slice(int(rows_np[a]), int(rows_np[a]) + int(b - a))) for a, b in zip(starts, stops)]
+
+
+class _Rows:
+    """Rows of the design or of a target batch, as slices where the rows are contiguous runs."""
+
+    def __init__(self, rows_np, device, backend):
+        self.size = int(rows_np.size)
+        self.blocks = _row_blocks(np.asarray(rows_np))
+        self.index = None if self.blocks is not None else _index(rows_np, device, backend)
+
+    def take(self, A, backend):
+        """``A[rows]`` (a view when the rows are one contiguous run)."""
+        if self.blocks is None:
+            return A[self.index]
+        if len(self.blocks) == 1:
+            return A[self.blocks[0][1]]
+        return backend.concatenate([A[r] for _, r in self.blocks], 0)
+
+    def left_product(self, L, A):
+        """``L.T @ A[rows]`` with ``L`` indexed by position, block by block (no copy of ``A``'s rows)."""
+        if self.blocks is None:
+            return L.T @ A[self.index]
+        out = None
+        for pos, r in self.blocks:
+            part = L[pos].T @ A[r]
+            if out is None:
+                out = part
+            else:
+                out += part
+        return out
+
+    def sum(self, A):
+        if self.blocks is None:
+            return A[self.index].sum(0)
+        out = None
+        for _, r in self.blocks:
+            out = A[r].sum(0) if out is None else out + A[r].sum(0)
+        return out
+
+
+def _sub_outer(B, u, v, backend):
+    """``B -= u v^T`` in place: a BLAS rank-1 update on numpy, no ``B``-sized temporary."""
+    if backend.name == "numpy" and B.dtype == np.float32 and B.flags.c_contiguous and B.size:
+        from scipy.linalg.blas import sger
+
+        # B^T is Fortran-ordered (n_targets, rank): sger updates it in place
+        sger(-1.0, np.asarray(v, dtype=np.float32), np.asarray(u, dtype=np.float32), a=B.T, overwrite_a=True)
+    else:
+        B -= u[:, None] * v[None, :]
+    return B
+
+
+@dataclass
+class _Fold:
+    """One inner fold ready for the target loop: its decomposition and validation projection."""
+
+    train: _Rows
+    val: _Rows
+    excluded: _Rows
+    dec: _Decomposition
+    Z_val: object
+
+
+def _fold_targets(dec: _Decomposition, Xb, Yb, train, excluded, XtY_all, Ysum_all, fit_intercept, backend):
     """``B`` of the module docstring and the training target mean for one fold.
 
+    ``train`` / ``excluded``: :class:`_Rows`, or None for the refit (all rows).
     In primal form ``X_train^T Y_train`` is obtained as ``X^T Y`` over all rows
-    minus the excluded rows' share, so each inner fold only touches its
-    validation (and gap) rows of the targets.
+    minus the excluded rows' share, rotated first (``V^T X^T Y - (X_ex V)^T
+    Y_ex``), so each inner fold only touches its validation (and gap) rows of
+    the targets and no ``(n_features, n_targets)`` temporary is formed.  The
+    centring of design and targets is a rank-1 correction of ``B``.
     """
     if dec.form == "kernel":
-        Ytr = Yb if rows is None else Yb[rows]
+        U = dec.vectors
+        if train is None:
+            B = U.T @ Yb
+            Ysum = Ysum_all
+        else:
+            B = train.left_product(U, Yb)
+            Ysum = Ysum_all - excluded.sum(Yb) if excluded.size < train.size else train.sum(Yb)
         if not fit_intercept:
-            return dec.vectors.T @ Ytr, None
-        y_mean = Ytr.mean(0)
-        return dec.vectors.T @ (Ytr - y_mean), y_mean
-    if rows is None:
-        XtY, Ysum = XtY_all, Ysum_all
-    elif excluded.shape[0] < dec.n_train:
-        Yex = Yb[excluded]
-        XtY = XtY_all - Xb[excluded].T @ Yex
+            return B, None
+        y_mean = Ysum / dec.n_train
+        # U^T (Y - 1 y_mean^T) = U^T Y - (U^T 1) y_mean^T
+        return _sub_outer(B, U.sum(0), y_mean, backend), y_mean
+    V = dec.vectors
+    if train is None:
+        B, Ysum = V.T @ XtY_all, Ysum_all
+    elif excluded.size < train.size:
+        Yex = excluded.take(Yb, backend)
+        B = V.T @ XtY_all
+        B -= (excluded.take(Xb, backend) @ V).T @ Yex
         Ysum = Ysum_all - Yex.sum(0)
     else:
-        Ytr = Yb[rows]
-        XtY = Xb[rows].T @ Ytr
-        Ysum = Ytr.sum(0)
+        B = train.left_product(train.take(Xb, backend) @ V, Yb)  # (X_tr V)^T Y_tr
+        Ysum = train.sum(Yb)
     y_mean = Ysum / dec.n_train
-    if fit_intercept:
-        # Xc^T Y = X^T Y - mean_x (sum Y)^T: the centred design is never materialised
-        XtY = XtY - dec.x_mean[:, None] * Ysum[None, :]
-    return dec.vectors.T @ XtY, (y_mean if fit_intercept else None)
+    if not fit_intercept:
+        return B, None
+    # V^T Xc^T Y = V^T X^T Y - (V^T mean_x) (sum Y)^T: the centred design is never materialised
+    return _sub_outer(B, V.T @ dec.x_mean, Ysum, backend), y_mean
+
+
+def _fold_scores(fold: _Fold, Xb, Yb, XtY_all, Ysum_all, alphas_b, fit_intercept, backend):
+    """Negative validation MSE of every alpha for one fold and a batch of targets, (n_alphas, batch) float64."""
+    dec, Z_val = fold.dec, fold.Z_val
+    B, y_mean = _fold_targets(dec, Xb, Yb, fold.train, fold.excluded, XtY_all, Ysum_all, fit_intercept, backend)
+    E = fold.val.take(Yb, backend)
+    E = E - y_mean if fit_intercept else E
+    n_val = E.shape[0]
+    scores = backend.zeros_like(Yb, shape=(alphas_b.shape[0], Yb.shape[1]), dtype="float64")
+    for k in range(alphas_b.shape[0]):
+        # scaling the (n_val, rank) side is cheaper than the (rank, n_targets) side
+        P = (Z_val / (dec.eigenvalues + alphas_b[k])[None, :]) @ B
+        P -= E
+        P *= P
+        scores[k] -= backend.asarray(P.sum(0), dtype="float64") / n_val
+    return scores
 
 
 def _choose_eigh_dtype(eigh_dtype, backend, designs: _Designs, alpha_min: float) -> str:
@@ -380,7 +506,7 @@ def solve_ridge_cv(
     return_weights : bool
         Return the refitted coefficients (n_features, n_targets).
     n_targets_batch : int or None
-        Targets per batch (default: :func:`working_set_batch`, ~128 MiB of per-target arrays).
+        Targets per batch (default: :func:`working_set_batch`, ~64 MiB of per-target arrays).
     form : {"auto", "primal", "gram", "kernel", "svd"}
         Route (module docstring).  ``"auto"`` takes the smaller eigenproblem
         for each training set; a forced ``"primal"`` applies to the refit and
@@ -445,25 +571,21 @@ def solve_ridge_cv(
                   working_set_batch(n_samples, n_features, n_targets, max(v.size for _, v, _ in splits)))
     designs = _Designs(Xb, fit_intercept, forms, backend)
     eigh_dtype = _choose_eigh_dtype(eigh_dtype, backend, designs, float(alphas_np.min()))
+    if eigh_dtype == "float64":
+        designs.promote_kernel()
     logger.info("ridge: n=%d, p=%d, %d targets, refit route %s, inner routes %s, eigensolver %s",
                 n_samples, n_features, n_targets, form, sorted({f for *_, f in splits}), eigh_dtype)
 
-    # --- one decomposition per inner fold and one for the refit, shared by all alphas and targets
-    folds = []
-    for train_rows, val_rows, inner_form in splits:
+    def prepare(train_rows, val_rows, inner_form) -> _Fold:
         dec = designs.decompose(inner_form, train_rows, n_samples, eigh_dtype)
         Z_val = designs.validation_projection(dec, train_rows, val_rows)
         ex = np.ones(n_samples, dtype=bool)
         ex[train_rows] = False
-        folds.append((_index(train_rows, device, backend), _index(val_rows, device, backend),
-                      _index(np.flatnonzero(ex), device, backend), dec, Z_val))
-    full = designs.decompose(form, np.arange(n_samples), n_samples, eigh_dtype, consume=True)
-    designs.gram64 = designs.kernel64 = None  # the folds are cut: free the all-rows products
-    basis = designs.refit_basis(full)
-    Xtest_b = None if X_test is None else backend.asarray(
-        np.asarray(X_test, dtype=np.float32) - offset - backend.to_numpy(full.x_mean), device=device)
-    offset_b = backend.asarray(offset, device=device)
+        return _Fold(_Rows(train_rows, device, backend), _Rows(val_rows, device, backend),
+                     _Rows(np.flatnonzero(ex), device, backend), dec, Z_val)
 
+    Xtest_b = None
+    offset_b = backend.asarray(offset, device=device)
     alphas_b = backend.asarray(alphas_np, dtype=dtype, device=device)
     tie_break = np.log(alphas_np) * 1e-10  # himalaya's: equal scores -> larger alpha
     best_alphas = np.empty(n_targets)
@@ -471,31 +593,25 @@ def solve_ridge_cv(
     intercept = np.zeros(n_targets, dtype=np.float32)
     weights = np.empty((n_features, n_targets), dtype=np.float32) if return_weights else None
     predictions = None if X_test is None else np.empty((X_test.shape[0], n_targets), dtype=np.float32)
-    needs_xty = any(dec.form != "kernel" for *_, dec, _ in folds) or full.form != "kernel"
+    batches = [slice(start, min(start + batch_size, n_targets)) for start in range(0, n_targets, batch_size)]
+    # Loop order.  Kernel-form inner folds need no X^T Y: folds outside, target batches inside, so
+    # only one fold's n_train x n_train eigenvectors exist at a time (per-target scores are
+    # accumulated, n_alphas x n_targets float64).  Primal inner folds reuse the all-rows X^T Y
+    # of a batch for every fold: batches outside, all folds' (p x p) decompositions kept.
+    folds_outside = all(f == "kernel" for *_, f in splits) and len(batches) > 1
+    n_steps = len(batches) * (len(splits) + 1 if folds_outside else 1)
+    show = (progress if progress is not None else not progress_disabled()) and n_steps > 1
 
     from tqdm.auto import tqdm
 
-    starts = range(0, n_targets, batch_size)
-    show = (progress if progress is not None else not progress_disabled()) and len(starts) > 1
-    for start in tqdm(starts, desc="ridge target batches", disable=not show, leave=False):
-        batch = slice(start, min(start + batch_size, n_targets))
-        Yb = backend.asarray(np.ascontiguousarray(Y[:, batch], dtype=np.float32), device=device)
-        # accumulated on the device (one transfer per batch), in float64 like himalaya's mean_float64
-        scores_dev = backend.zeros_like(Yb, shape=(alphas_np.size, Yb.shape[1]), dtype="float64")
-        XtY_all = Xb.T @ Yb if needs_xty else None
-        Ysum_all = Yb.sum(0)
-        for tr, va, ex, dec, Z_val in folds:
-            B, y_mean = _fold_targets(dec, Xb, Yb, tr, ex, XtY_all, Ysum_all, fit_intercept)
-            E = Yb[va] - y_mean if fit_intercept else Yb[va]
-            n_val = E.shape[0]
-            for k in range(alphas_np.size):
-                # scaling the (n_val, rank) side is cheaper than the (rank, n_targets) side
-                P = (Z_val / (dec.eigenvalues + alphas_b[k])[None, :]) @ B
-                P -= E
-                P *= P
-                scores_dev[k] -= backend.asarray(P.sum(0), dtype="float64") / n_val
-            del B, E, P
-        scores = backend.to_numpy(scores_dev) / len(folds)
+    bar = tqdm(total=n_steps, desc="ridge target batches", disable=not show, leave=False)
+
+    def load(batch):
+        return backend.asarray(np.ascontiguousarray(Y[:, batch], dtype=np.float32), device=device)
+
+    def select(scores, batch):
+        """Per-target best alpha from summed fold scores (numpy, (n_alphas, batch))."""
+        scores = scores / len(splits)
         # the tie-break is relative to each target's error scale: an absolute one (himalaya's, made
         # for scale-free R^2 scores) outweighs the MSE differences of data in small units (EEG in
         # volts, ~1e-10 V^2) and silently picks the largest alpha for every target
@@ -504,11 +620,14 @@ def solve_ridge_cv(
         best = np.argmax(scores + tie_break[:, None] * scale[None, :], axis=0)
         best_alphas[batch] = alphas_np[best]
         cv_scores[batch] = scores[best, np.arange(best.size)]
+        return best
 
-        B, _ = _fold_targets(full, Xb, Yb, None, None, XtY_all, Ysum_all, fit_intercept)
-        del XtY_all
+    def refit(full, basis, Yb, batch, best, XtY_all, Ysum_all):
+        B, _ = _fold_targets(full, Xb, Yb, None, None, XtY_all, Ysum_all, fit_intercept, backend)
         chosen = backend.asarray(alphas_np[best], dtype=dtype, device=device)
-        W = basis @ (B / (full.eigenvalues[:, None] + chosen[None, :]))
+        B /= full.eigenvalues[:, None] + chosen[None, :]
+        W = basis @ B
+        del B
         y_mean = Yb.mean(0) if fit_intercept else backend.zeros_like(Yb, shape=(Yb.shape[1],))
         if return_weights:
             weights[:, batch] = backend.to_numpy(W)
@@ -517,7 +636,54 @@ def solve_ridge_cv(
             intercept[batch] = backend.to_numpy(y_mean - (full.x_mean + offset_b) @ W)
         if Xtest_b is not None:
             predictions[:, batch] = backend.to_numpy(Xtest_b @ W + y_mean)
-        del Yb, B, W
+
+    def test_rows(full):
+        if X_test is None:
+            return None
+        return backend.asarray(np.asarray(X_test, dtype=np.float32) - offset - backend.to_numpy(full.x_mean),
+                               device=device)
+
+    if folds_outside:
+        scores_all = np.zeros((alphas_np.size, n_targets))
+        for spec in splits:
+            fold = prepare(*spec)
+            for batch in batches:
+                Yb = load(batch)
+                scores_all[:, batch] += backend.to_numpy(
+                    _fold_scores(fold, Xb, Yb, None, Yb.sum(0), alphas_b, fit_intercept, backend))
+                bar.update()
+            del fold, Yb
+        full = designs.decompose(form, np.arange(n_samples), n_samples, eigh_dtype, consume=True)
+        designs.gram64 = designs.kernel = None
+        basis = designs.refit_basis(full)
+        Xtest_b = test_rows(full)
+        for batch in batches:
+            Yb = load(batch)
+            XtY_all = Xb.T @ Yb if full.form != "kernel" else None
+            refit(full, basis, Yb, batch, select(scores_all[:, batch], batch), XtY_all, Yb.sum(0))
+            bar.update()
+    else:
+        # --- one decomposition per inner fold and one for the refit, shared by all alphas and targets
+        folds = [prepare(*spec) for spec in splits]
+        full = designs.decompose(form, np.arange(n_samples), n_samples, eigh_dtype, consume=True)
+        designs.gram64 = designs.kernel = None  # the folds are cut: free the all-rows products
+        basis = designs.refit_basis(full)
+        Xtest_b = test_rows(full)
+        needs_xty = any(f.dec.form != "kernel" for f in folds) or full.form != "kernel"
+        for batch in batches:
+            Yb = load(batch)
+            XtY_all = Xb.T @ Yb if needs_xty else None
+            Ysum_all = Yb.sum(0)
+            # accumulated on the device (one transfer per batch), in float64 like himalaya's mean_float64
+            scores = None
+            for fold in folds:
+                part = _fold_scores(fold, Xb, Yb, XtY_all, Ysum_all, alphas_b, fit_intercept, backend)
+                scores = part if scores is None else scores + part
+            best = select(backend.to_numpy(scores), batch)
+            refit(full, basis, Yb, batch, best, XtY_all, Ysum_all)
+            del Yb, XtY_all
+            bar.update()
+    bar.close()
     return {
         "best_alphas": best_alphas,
         "cv_scores": cv_scores,
