@@ -428,6 +428,9 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
     (True, True)
     """
 
+    #: every target gets its own penalty and fit: cross_validate may run the targets in batches
+    per_target = True
+
     def __init__(self, alphas=None, *, inner_cv=5, cv=None, fit_intercept=True, standardize=True,
                  n_targets_batch=None, backend="auto", solver="auto"):
         self.alphas = alphas
