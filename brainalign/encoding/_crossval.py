@@ -257,54 +257,62 @@ def cross_validate(
     p_values = np.empty(n_targets) if n_permutations else None
     predictions = np.full((n_samples, n_targets), np.nan, dtype=np.float32) if return_predictions else None
     # an estimator that fits and scores every target on its own (per_target = True) runs on column
-    # batches: each batch slices Y once, runs every fold, is scored and dropped, so the outer loop's
-    # memory stays under batch_bytes whatever the number of targets; others see all targets at once
+    # batches: each fold's training and test slices of Y are cut one batch at a time, fitted, scored
+    # and dropped, so the loop's memory stays under batch_bytes whatever the number of targets (and a
+    # memory-mapped recording is only read a batch at a time); others see all targets at once
     width = (targets_batch(n_samples, n_targets, batch_bytes) if getattr(est, "per_target", False)
              else n_targets)
     batches = _column_batches(n_targets, width)
+    # loop order: without permutations folds outside, batches inside, so one fold's standardised design
+    # (and the estimator's decomposition of it, when it can share one across batches) is alive at a
+    # time; the shift test needs every fold's predictions of a batch, so then batches go outside and
+    # each fold's preparation is kept for all of them (its size does not depend on the targets)
+    fold_outer = not n_permutations
+    steps = ([(k, b) for k in range(len(folds)) for b in range(len(batches))] if fold_outer
+             else [(k, b) for b in range(len(batches)) for k in range(len(folds))])
     fold_infos: list[list[dict]] = [[] for _ in folds]
     forms = [""] * len(folds)
     bands = tuple(design.bands)
-    for b, cols in enumerate(batches):
-        Yb = Y[:, cols]  # a view: only the fold slices below copy, (n_train + n_test) x batch
-        pred_b = (np.full((n_samples, Yb.shape[1]), np.nan, dtype=np.float32) if n_permutations else None)
-        for k, (train, test) in enumerate(folds):
-            logger.debug("%s: targets %d-%d, fold %d/%d (%d train, %d test rows)", design.name, cols.start,
-                         cols.stop, k + 1, len(folds), train.size, test.size)
-            scaler = Standardizer(with_std=standardize).fit(X[train])
-            Xtr, Xte = scaler.transform(X[train]), scaler.transform(X[test])
-            fold_bands = bands
-            if pca is not None:
-                Xtr, Xte = _pca_reduce(Xtr, Xte, pca)
-                fold_bands = (Band(design.name, Xtr.shape[1]),)
-            fitted = clone(est)
-            if shuffle and "inner_cv" in params and isinstance(params["inner_cv"], (int, np.integer)):
-                # shuffled inner folds too, as the outer ones (a demonstration of the leak)
-                fitted.set_params(inner_cv=inner_splits(train, runs, params["inner_cv"], gap, shuffle=True,
-                                                        seed=seed + k))
-            Ytr, Yte = Yb[train], Yb[test]
-            with warnings.catch_warnings():
-                # the alpha-edge check runs once over all folds below, into the result's warnings
-                warnings.simplefilter("ignore", UserWarning)
-                fitted.fit(Xtr, Ytr, bands=fold_bands, groups=contiguity_groups(train, runs), gap=gap)
-            del Ytr
-            pred = np.asarray(fitted.predict(Xte))
-            pred = pred[:, None] if pred.ndim == 1 else pred
-            info = dict(getattr(fitted, "fit_info_", None) or {})
-            fold_infos[k].append(info)
-            form = getattr(fitted, "form_", None)
-            forms[k] = name if form is None else (form if name == "ridge" else f"{name}-{form}")
-            r[k, cols] = correlation_score(Yte, pred)
-            r2[k, cols] = r2_score(Yte, pred)
-            chosen[k, cols] = np.asarray(info["alphas"], dtype=float) if "alphas" in info else np.nan
-            if predictions is not None:
-                predictions[test, cols] = pred
-            if pred_b is not None:
-                pred_b[test] = pred
-            del Yte, pred
+    prepared: dict[int, _PreparedFold] = {}
+    pred_b = None
+    for k, b in steps:
+        cols = batches[b]
+        train, test = folds[k]
+        if k not in prepared:
+            if fold_outer:
+                prepared.clear()  # the previous fold is done: free its design and decomposition
+            prepared[k] = _prepare_fold(est, params, X, train, test, runs, gap, standardize, pca, bands,
+                                        shuffle, seed + k, len(batches), design.name)
+        fold = prepared[k]
+        logger.debug("%s: fold %d/%d, targets %d-%d (%d train, %d test rows)", design.name, k + 1, len(folds),
+                     cols.start, cols.stop, train.size, test.size)
+        Ytr = np.asarray(Y[train, cols])  # a memory-mapped Y is read here, one batch at a time
+        with warnings.catch_warnings():
+            # the alpha-edge check runs once over all folds below, into the result's warnings
+            warnings.simplefilter("ignore", UserWarning)
+            fitted = fold.fit(Ytr)
+        del Ytr
+        pred = np.asarray(fitted.predict(fold.Xte))
+        pred = pred[:, None] if pred.ndim == 1 else pred
+        info = dict(getattr(fitted, "fit_info_", None) or {})
+        fold_infos[k].append(info)
+        form = getattr(fitted, "form_", None)
+        forms[k] = name if form is None else (form if name == "ridge" else f"{name}-{form}")
+        Yte = np.asarray(Y[test, cols])
+        r[k, cols] = correlation_score(Yte, pred)
+        r2[k, cols] = r2_score(Yte, pred)
+        chosen[k, cols] = np.asarray(info["alphas"], dtype=float) if "alphas" in info else np.nan
+        if predictions is not None:
+            predictions[test, cols] = pred
         if n_permutations:
-            p_values[cols] = _shift_pvalues(Yb, pred_b, tests, r[:, cols].mean(0), shifts)
-        del Yb, pred_b
+            if k == 0:
+                pred_b = np.full((n_samples, cols.stop - cols.start), np.nan, dtype=np.float32)
+            pred_b[test] = pred
+            if k == len(folds) - 1:
+                p_values[cols] = _shift_pvalues(np.asarray(Y[:, cols]), pred_b, tests, r[:, cols].mean(0), shifts)
+                pred_b = None
+        del Yte, pred, fitted
+    prepared.clear()
     infos = [_merge_infos(parts, batches) for parts in fold_infos]
 
     alphas_grid = _alpha_grid(params.get("alphas")) if "alphas" in params else None
@@ -452,6 +460,38 @@ def _merge_infos(parts: list[dict], batches: list[slice]) -> dict:
         if all(a.ndim >= 1 and a.shape[-1] == w for a, w in zip(arrays, widths)):
             merged[key] = np.concatenate(arrays, axis=-1)
     return merged
+
+
+class _PreparedFold:
+    """One outer fold's standardised (or PCA-reduced) design, and how to fit a target batch on it."""
+
+    def __init__(self, est, Xtr, Xte, bands, groups, gap, n_batches):
+        self.est, self.Xtr, self.Xte, self.bands, self.groups, self.gap = est, Xtr, Xte, bands, groups, gap
+        # an estimator that can decompose the training design once and solve many target batches on it
+        # (RidgeEncoder with a ridge core offering prepare_ridge_cv) saves a decomposition per batch
+        batch_fitter = getattr(est, "_batch_fitter", None) if n_batches > 1 else None
+        self._fit_batch = batch_fitter(Xtr, groups=groups, gap=gap) if batch_fitter is not None else None
+
+    def fit(self, Ytr: np.ndarray):
+        if self._fit_batch is not None:
+            return self._fit_batch(Ytr)
+        return clone(self.est).fit(self.Xtr, Ytr, bands=self.bands, groups=self.groups, gap=self.gap)
+
+
+def _prepare_fold(est, params, X, train, test, runs, gap, standardize, pca, bands, shuffle, seed,
+                  n_batches, design_name) -> _PreparedFold:
+    """Standardise (and reduce) the design on one outer fold's training rows; the estimator to fit there."""
+    scaler = Standardizer(with_std=standardize).fit(X[train])
+    Xtr, Xte = scaler.transform(X[train]), scaler.transform(X[test])
+    fold_bands = bands
+    if pca is not None:
+        Xtr, Xte = _pca_reduce(Xtr, Xte, pca)
+        fold_bands = (Band(design_name, Xtr.shape[1]),)
+    fold_est = clone(est)
+    if shuffle and "inner_cv" in params and isinstance(params["inner_cv"], (int, np.integer)):
+        # shuffled inner folds too, as the outer ones (a demonstration of the leak)
+        fold_est.set_params(inner_cv=inner_splits(train, runs, params["inner_cv"], gap, shuffle=True, seed=seed))
+    return _PreparedFold(fold_est, Xtr, Xte, fold_bands, contiguity_groups(train, runs), gap, n_batches)
 
 
 def _pca_reduce(Xtr: np.ndarray, Xte: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
