@@ -178,10 +178,15 @@ def cross_validate(
         Memory budget of the outer loop for one batch of targets (default
         :data:`TARGETS_BATCH_BYTES`, 256 MiB): an estimator that scores targets
         independently (class attribute ``per_target = True``, as
-        :class:`RidgeEncoder`) is run on batches of targets, each sliced once,
-        fitted in every fold, scored and dropped, so the loop's peak memory does
-        not grow with the number of targets (the results are the same
-        bit for bit).  Only per-fold scores, and predictions when asked, are kept.
+        :class:`RidgeEncoder`) is run on batches of targets: each fold's
+        training and test rows of a batch are read from ``recording.data``
+        (memory-mapped or not), fitted, scored and dropped, so the loop's peak
+        memory does not grow with the number of targets (the results are the
+        same bit for bit).  Only per-fold scores, and predictions when asked,
+        are kept.  Folds are the outer loop (batches the outer one with
+        ``n_permutations``); an estimator with a ``_batch_fitter`` (RidgeEncoder,
+        when the ridge core offers ``prepare_ridge_cv``) decomposes each fold's
+        design once for all its batches.
     **estimator_options
         Options of the estimator (``alphas``, ``inner_cv``, ``backend``,
         ``n_targets_batch``, ``one_se``, ``n_components``, ...); an option the
