@@ -483,7 +483,7 @@ class PeakPerProcess(PeakMemory):
 
 
 #: documented memory budget of one single-threaded worker (anonymous memory: RSS less the pages of the
-#: memory-mapped recordings), at any voxel count with the default batch budgets: ~0.9 GiB of imports
+#: memory-mapped recordings), at any voxel count with the default batch budgets: ~0.6 GiB of imports
 #: (torch, transformers, nilearn) and feature extraction, cross_validate's target batch
 #: (TARGETS_BATCH_BYTES, 256 MiB) and the ridge solver's working set (~128 MiB), plus headroom
 WORKER_BUDGET_MIB = 1536
