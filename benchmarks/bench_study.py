@@ -19,7 +19,8 @@ Prints, each against a named baseline:
     python benchmarks/bench_study.py            # 13 subjects, all 7 MiniLM layers + random GPT-2
     python benchmarks/bench_study.py --fast     # 4 subjects, 3 + 3 layers
     python benchmarks/bench_study.py --fast --part overhead --keep /tmp/bench   # one part, folders reused
-    python benchmarks/bench_study.py --whole-brain [--quick]   # simulated whole-brain study (issue #22)
+    python benchmarks/bench_study.py --whole-brain [--quick] [--alphas 7] [--executors dask,sequential]
+                                                # simulated whole-brain study (issue #22)
 """
 
 from __future__ import annotations
@@ -433,42 +434,66 @@ def simulate_whole_brain(root: Path, size: dict, context_tokens: int) -> dict:
             "layers": list(features.layer_names)}
 
 
-def whole_brain_config(root: Path, context_tokens: int, backend: str = "numpy") -> dict:
+def whole_brain_config(root: Path, context_tokens: int, backend: str = "numpy", n_alphas: int | None = None) -> dict:
+    """The study config; ``n_alphas``: a coarser grid over the default range (1e-1 .. 1e7) instead of its 17."""
     from brainalign.features import bundled_model_dir
 
+    encoding = {"backend": backend, "gain_bootstraps": 0, "autocorrelation": False}
+    if n_alphas is not None:
+        import numpy as np
+
+        encoding["alphas"] = np.logspace(-1, 7, n_alphas).tolist()
     return {"name": "whole-brain-bench", "output": "out", "cache_dir": "features",
             "dataset": {"name": "bench_whole_brain", "adapter": "bench_study:WholeBrainAdapter", "path": str(root)},
             "features": {"context_tokens": context_tokens},
             "models": [{"name": "minilm", "model": str(bundled_model_dir()), "options": {"future_context": True}},
                        {"name": "random-gpt2", "random": WHOLE_BRAIN_GPT2}],
             "baseline": {"dataset": False, "word_rate": False},
-            "encoding": {"backend": backend, "gain_bootstraps": 0, "autocorrelation": False},
+            "encoding": encoding,
             "execution": {"threads_per_worker": 1}}
 
 
 class PeakPerProcess(PeakMemory):
-    """Peak resident memory of each process (this one and every child, e.g. Dask workers), sampled in a thread."""
+    """Peak resident memory of each process (this one and every child, e.g. Dask workers), sampled in a thread.
+
+    ``peaks``: resident set (RSS); ``anon``: RSS less its file-backed and shared pages.  The
+    recordings are memory-mapped: the pages of ``data.npy`` a fit has read count in its RSS
+    until the kernel reclaims them (page cache, dropped under memory pressure), so the RSS of
+    a worker grows towards the file's size while its own (anonymous) memory does not.
+    """
 
     def __init__(self, interval: float = 0.05):
         super().__init__(interval)
         self.peaks = {}
+        self.anon = {}
 
     def _sample(self):
         me = psutil.Process()
         while not self._stop.is_set():
             for p in [me, *me.children(recursive=True)]:
                 try:
-                    rss = p.memory_info().rss
+                    info = p.memory_info()
                     name = " ".join(p.cmdline()[-2:]) if p.pid != me.pid else "main"
                 except psutil.Error:
                     continue
                 key = (p.pid, name)
-                self.peaks[key] = max(self.peaks.get(key, 0), rss)
+                self.peaks[key] = max(self.peaks.get(key, 0), info.rss)
+                self.anon[key] = max(self.anon.get(key, 0), info.rss - info.shared)
             time.sleep(self.interval)
 
 
-def whole_brain(work: Path, quick: bool, backend: str = "numpy") -> int:
+#: documented memory budget of one single-threaded worker (anonymous memory: RSS less the pages of the
+#: memory-mapped recordings), at any voxel count with the default batch budgets: ~0.6 GiB of imports
+#: (torch, transformers, nilearn) and feature extraction, cross_validate's target batch
+#: (TARGETS_BATCH_BYTES, 256 MiB) and the ridge solver's working set (~128 MiB), plus headroom
+WORKER_BUDGET_MIB = 1536
+
+
+def whole_brain(work: Path, quick: bool, backend: str = "numpy", n_alphas: int | None = None,
+                executors: tuple[str, ...] = ("sequential", "dask")) -> int:
     """Sequential vs LocalCluster(2) on the simulated whole-brain study; memory per process; maps; recovery."""
+    import json
+
     import numpy as np
 
     from brainalign.pipeline import StudyResults, parse_config, run_study
@@ -479,36 +504,53 @@ def whole_brain(work: Path, quick: bool, backend: str = "numpy") -> int:
     here = str(Path(__file__).resolve().parent)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
     start = time.perf_counter()
-    sim = simulate_whole_brain(work / "data", size, context_tokens)
+    sim_file = work / "data" / "planted.json"
+    if sim_file.is_file():  # --keep: the simulated participants of an earlier run of the same size
+        sim = json.loads(sim_file.read_text())
+        sim["planted"] = {s: np.asarray(v, dtype=object) for s, v in sim["planted"].items()}
+    else:
+        sim = simulate_whole_brain(work / "data", size, context_tokens)
+        sim_file.write_text(json.dumps({**sim, "planted": {s: v.tolist() for s, v in sim["planted"].items()}}))
     n_samples = size["scans"] * size["runs"]
     data_mib = n_samples * sim["n_voxels"] * 4 / 2**20
+    grid = "17 default alphas" if n_alphas is None else f"{n_alphas} alphas over the default range"
     print(f"whole-brain study ({'quick' if quick else 'full'}): {sim['n_voxels']} voxels (MNI152 mask at "
           f"{size['voxel_mm']:g} mm), {n_samples} samples in {size['runs']} runs (TR {size['tr']:g} s, "
           f"{sim['n_words']} words), {size['subjects']} subjects, models MiniLM ({len(sim['layers'])} layers) + "
-          f"random GPT-2 ({WHOLE_BRAIN_GPT2['n_layers'] + 1} layers); {data_mib:.0f} MiB of float32 data per "
-          f"subject; simulated in {time.perf_counter() - start:.0f} s; {os.cpu_count()} CPU cores; encoding on {backend}", flush=True)
-    raw = whole_brain_config(work / "data", context_tokens, backend)
+          f"random GPT-2 ({WHOLE_BRAIN_GPT2['n_layers'] + 1} layers), {grid}; {data_mib:.0f} MiB of float32 data "
+          f"per subject; simulated in {time.perf_counter() - start:.0f} s; {os.cpu_count()} CPU cores, load average "
+          f"{os.getloadavg()[0]:.1f}; encoding on {backend}", flush=True)
+    raw = whole_brain_config(work / "data", context_tokens, backend, n_alphas)
     runs = {}
-    for label, options in (("sequential", {}), ("dask", {"executor": "dask", "n_workers": 2})):
+    options_of = {"sequential": {}, "dask": {"executor": "dask", "n_workers": 2}}
+    for label in executors:
         folder = work / label
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         config = parse_config(raw, base_dir=folder)
         with PeakPerProcess() as mem:
             t0 = time.perf_counter()
-            run = run_study(config, **options)
+            run = run_study(config, **options_of[label])
             wall = time.perf_counter() - t0
-        workers = {k: v for k, v in mem.peaks.items() if k[1] != "main"}
-        worker_peak = max(workers.values()) if workers else mem.peaks.get((os.getpid(), "main"), 0)
-        main_peak = max(v for k, v in mem.peaks.items() if k[1] == "main")
+        main_key = next(k for k in mem.peaks if k[1] == "main")
+        workers = [k for k in mem.peaks if k[1] != "main" and mem.anon[k] > 200 * 2**20]  # not the nanny/helpers
+        # sequential: the fits run in this process, which is then the one "worker"
+        fitters = workers or [main_key]
+        worst_anon = max(mem.anon[k] for k in fitters)
         runs[label] = (run, wall)
         n_fit = run.ran.get("fit", 0)
-        print(f"  {label:<21s} {wall:7.1f} s  ({n_fit} fit tasks, {wall / max(n_fit, 1):.1f} s per fit incl. "
-              f"features)  peak RSS: main {main_peak / 2**20:6.0f} MiB"
-              + (f", largest worker {worker_peak / 2**20:6.0f} MiB ({len(workers)} worker processes)" if workers else ""),
-              flush=True)
-    seq_wall, dsk_wall = runs["sequential"][1], runs["dask"][1]
-    print(f"  LocalCluster(2) vs sequential: {seq_wall / dsk_wall:.2f}x")
-    output = runs["sequential"][0].output
+        print(f"  {label:<11s} {wall:7.1f} s  ({n_fit} fit tasks, {wall / max(n_fit, 1):.1f} s per fit incl. "
+              f"features; load average {os.getloadavg()[0]:.1f})", flush=True)
+        for key in [main_key, *workers]:
+            print(f"      {'main process' if key == main_key else f'worker pid {key[0]}':<18s} peak RSS "
+                  f"{mem.peaks[key] / 2**20:6.0f} MiB, of which anonymous (not the mapped recordings) "
+                  f"{mem.anon[key] / 2**20:6.0f} MiB", flush=True)
+        print(f"      per-worker budget {WORKER_BUDGET_MIB} MiB anonymous: "
+              f"{'held' if worst_anon <= WORKER_BUDGET_MIB * 2**20 else 'EXCEEDED'} "
+              f"(largest {worst_anon / 2**20:.0f} MiB; one subject's data {data_mib:.0f} MiB)", flush=True)
+    if "sequential" in runs and "dask" in runs:
+        print(f"  LocalCluster(2) vs sequential: {runs['sequential'][1] / runs['dask'][1]:.2f}x")
+    label, (run, wall) = next(iter(runs.items()))
+    output = run.output
     results = StudyResults.load(output)
     maps = sorted(output.glob("**/maps/*.nii*"))
     print(f"  NIfTI maps written: {len(maps)} (e.g. {maps[0].relative_to(output) if maps else 'none'})")
@@ -522,13 +564,14 @@ def whole_brain(work: Path, quick: bool, backend: str = "numpy") -> int:
           + ", ".join(f"{h:.0%}" for h in hits) + f" per subject (chance {chance:.0%})")
     # 100 subjects x 8 models on SLURM: fits scale with subjects x models x layers; each fit task is
     # independent, so the wall time divides by the number of single-core workers
-    per_fit = seq_wall / max(runs["sequential"][0].ran.get("fit", 1), 1)
+    cores = 1 if label == "sequential" else 2
+    per_fit = wall * cores / max(run.ran.get("fit", 1), 1)
     layers_per_model = (len(sim["layers"]) + WHOLE_BRAIN_GPT2["n_layers"] + 1) / 2
     fits = 100 * 8 * layers_per_model
-    print(f"  extrapolation to 100 subjects x 8 models (~{layers_per_model:.0f} layers each): {fits:.0f} fit tasks x "
-          f"{per_fit:.1f} s = {fits * per_fit / 3600:.1f} core-hours at this size; "
+    print(f"  extrapolation to 100 subjects x 8 models (~{layers_per_model:.0f} layers each), from the {label} run's "
+          f"{per_fit:.1f} core-s per fit: {fits:.0f} fit tasks = {fits * per_fit / 3600:.1f} core-hours at this size; "
           f"on a SLURM allocation of 64 single-core workers ~{fits * per_fit / 64 / 3600:.2f} h "
-          f"(plus feature extraction once per model)")
+          f"(plus feature extraction once per model; {WORKER_BUDGET_MIB} MiB per worker)")
     return 0
 
 
@@ -542,6 +585,10 @@ def main() -> int:
     parser.add_argument("--whole-brain", action="store_true", help="simulated whole-brain study (issue #22)")
     parser.add_argument("--quick", action="store_true", help="with --whole-brain: small mask, short runs")
     parser.add_argument("--backend", default="numpy", help="with --whole-brain: encoding backend (numpy, torch_cuda)")
+    parser.add_argument("--alphas", type=int, default=None,
+                        help="with --whole-brain: this many alphas over the default range instead of 17")
+    parser.add_argument("--executors", default="sequential,dask",
+                        help="with --whole-brain: which runs, in this order (sequential, dask)")
     args = parser.parse_args()
     fast = args.fast or os.environ.get("BRAINALIGN_FAST") == "1"
     from brainalign._logging import configure_logging
@@ -551,7 +598,7 @@ def main() -> int:
     work = Path(args.keep or tempfile.mkdtemp(prefix="bench-study-"))
     if args.whole_brain:
         try:
-            return whole_brain(work, args.quick, args.backend)
+            return whole_brain(work, args.quick, args.backend, args.alphas, tuple(args.executors.split(",")))
         finally:
             if args.keep is None:
                 shutil.rmtree(work, ignore_errors=True)

@@ -91,14 +91,23 @@ class Recording:
         self._check_targets()
 
     def _check_targets(self) -> None:
-        bad_nan = ~np.isfinite(self.data).all(axis=0)
+        bad_nan = np.zeros(self.n_targets, dtype=bool)
         bad_const = np.zeros(self.n_targets, dtype=bool)
-        for run in self.run_ids:
-            block = self.data[self.runs == run]
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                # all-NaN columns are reported below by name; numpy's "All-NaN slice" warning adds nothing
-                warnings.simplefilter("ignore", RuntimeWarning)
-                bad_const |= np.nanmax(block, axis=0) == np.nanmin(block, axis=0)
+        labels = np.asarray(self.runs)
+        # runs are contiguous: row slices, not masks; and ~32 MiB column blocks, so that a memory-mapped
+        # whole-brain recording is checked without materialising it (a mask would copy a run of every voxel)
+        bounds = [(int(np.argmax(labels == run)), int((labels == run).sum())) for run in self.run_ids]
+        width = max(1, (32 * 2**20) // (4 * max(1, self.n_samples)))
+        for start in range(0, self.n_targets, width):
+            cols = slice(start, min(self.n_targets, start + width))
+            chunk = np.asarray(self.data[:, cols])
+            bad_nan[cols] = ~np.isfinite(chunk).all(axis=0)
+            for first, count in bounds:
+                block = chunk[first:first + count]
+                with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                    # all-NaN columns are reported below by name; numpy's "All-NaN slice" warning adds nothing
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    bad_const[cols] |= np.nanmax(block, axis=0) == np.nanmin(block, axis=0)
         bad_const &= ~bad_nan
         if not (bad_nan.any() or bad_const.any()):
             return

@@ -113,6 +113,7 @@ def cross_validate(
     standardize: bool = True,
     pca: int | None = None,
     return_predictions: bool = False,
+    batch_bytes: int | None = None,
     **estimator_options,
 ) -> EncodingResult:
     """Cross-validated encoding of ``recording`` from ``design``, scored per test fold.
@@ -173,6 +174,19 @@ def cross_validate(
     return_predictions : bool
         Attach ``result.predictions`` (n_samples, n_targets; NaN where a row
         was never tested) and ``result.folds`` (list of test indices).
+    batch_bytes : int or None
+        Memory budget of the outer loop for one batch of targets (default
+        :data:`TARGETS_BATCH_BYTES`, 256 MiB): an estimator that scores targets
+        independently (class attribute ``per_target = True``, as
+        :class:`RidgeEncoder`) is run on batches of targets: each fold's
+        training and test rows of a batch are read from ``recording.data``
+        (memory-mapped or not), fitted, scored and dropped, so the loop's peak
+        memory does not grow with the number of targets (the results are the
+        same bit for bit).  Only per-fold scores, and predictions when asked,
+        are kept.  Folds are the outer loop (batches the outer one with
+        ``n_permutations``); an estimator with a ``_batch_fitter`` (RidgeEncoder,
+        when the ridge core offers ``prepare_ridge_cv``) decomposes each fold's
+        design once for all its batches.
     **estimator_options
         Options of the estimator (``alphas``, ``inner_cv``, ``backend``,
         ``n_targets_batch``, ``one_se``, ``n_components``, ...); an option the
@@ -242,38 +256,69 @@ def cross_validate(
     r = np.empty((len(folds), n_targets))
     r2 = np.empty_like(r)
     chosen = np.empty_like(r)
-    keep_predictions = return_predictions or n_permutations > 0
-    predictions = np.full((n_samples, n_targets), np.nan, dtype=np.float32) if keep_predictions else None
-    forms, infos = [], []
+    tests = [te for _, te in folds]
+    # drawn before any fit, in fold order, so p-values do not depend on the target batches
+    shifts = [draw_shifts(te.size, n_permutations, gap, rng) for te in tests] if n_permutations else None
+    p_values = np.empty(n_targets) if n_permutations else None
+    predictions = np.full((n_samples, n_targets), np.nan, dtype=np.float32) if return_predictions else None
+    # an estimator that fits and scores every target on its own (per_target = True) runs on column
+    # batches: each fold's training and test slices of Y are cut one batch at a time, fitted, scored
+    # and dropped, so the loop's memory stays under batch_bytes whatever the number of targets (and a
+    # memory-mapped recording is only read a batch at a time); others see all targets at once
+    width = (targets_batch(n_samples, n_targets, batch_bytes) if getattr(est, "per_target", False)
+             else n_targets)
+    batches = _column_batches(n_targets, width)
+    # loop order: without permutations folds outside, batches inside, so one fold's standardised design
+    # (and the estimator's decomposition of it, when it can share one across batches) is alive at a
+    # time; the shift test needs every fold's predictions of a batch, so then batches go outside and
+    # each fold's preparation is kept for all of them (its size does not depend on the targets)
+    fold_outer = not n_permutations
+    steps = ([(k, b) for k in range(len(folds)) for b in range(len(batches))] if fold_outer
+             else [(k, b) for b in range(len(batches)) for k in range(len(folds))])
+    fold_infos: list[list[dict]] = [[] for _ in folds]
+    forms = [""] * len(folds)
     bands = tuple(design.bands)
-    for k, (train, test) in enumerate(folds):
-        logger.debug("%s: fold %d/%d (%d train, %d test rows)", design.name, k + 1, len(folds),
-                     train.size, test.size)
-        scaler = Standardizer(with_std=standardize).fit(X[train])
-        Xtr, Xte = scaler.transform(X[train]), scaler.transform(X[test])
-        fold_bands = bands
-        if pca is not None:
-            Xtr, Xte = _pca_reduce(Xtr, Xte, pca)
-            fold_bands = (Band(design.name, Xtr.shape[1]),)
-        fitted = clone(est)
-        if shuffle and "inner_cv" in params and isinstance(params["inner_cv"], (int, np.integer)):
-            # shuffled inner folds too, as the outer ones (a demonstration of the leak)
-            fitted.set_params(inner_cv=inner_splits(train, runs, params["inner_cv"], gap, shuffle=True, seed=seed + k))
+    prepared: dict[int, _PreparedFold] = {}
+    pred_b = None
+    for k, b in steps:
+        cols = batches[b]
+        train, test = folds[k]
+        if k not in prepared:
+            if fold_outer:
+                prepared.clear()  # the previous fold is done: free its design and decomposition
+            prepared[k] = _prepare_fold(est, params, X, train, test, runs, gap, standardize, pca, bands,
+                                        shuffle, seed + k, len(batches), design.name)
+        fold = prepared[k]
+        logger.debug("%s: fold %d/%d, targets %d-%d (%d train, %d test rows)", design.name, k + 1, len(folds),
+                     cols.start, cols.stop, train.size, test.size)
+        Ytr = np.asarray(Y[train, cols])  # a memory-mapped Y is read here, one batch at a time
         with warnings.catch_warnings():
             # the alpha-edge check runs once over all folds below, into the result's warnings
             warnings.simplefilter("ignore", UserWarning)
-            fitted.fit(Xtr, Y[train], bands=fold_bands, groups=contiguity_groups(train, runs), gap=gap)
-        pred = np.asarray(fitted.predict(Xte))
+            fitted = fold.fit(Ytr)
+        del Ytr
+        pred = np.asarray(fitted.predict(fold.Xte))
         pred = pred[:, None] if pred.ndim == 1 else pred
         info = dict(getattr(fitted, "fit_info_", None) or {})
-        infos.append(info)
+        fold_infos[k].append(info)
         form = getattr(fitted, "form_", None)
-        forms.append(name if form is None else (form if name == "ridge" else f"{name}-{form}"))
-        r[k] = correlation_score(Y[test], pred)
-        r2[k] = r2_score(Y[test], pred)
-        chosen[k] = np.asarray(info["alphas"], dtype=float) if "alphas" in info else np.nan
+        forms[k] = name if form is None else (form if name == "ridge" else f"{name}-{form}")
+        Yte = np.asarray(Y[test, cols])
+        r[k, cols] = correlation_score(Yte, pred)
+        r2[k, cols] = r2_score(Yte, pred)
+        chosen[k, cols] = np.asarray(info["alphas"], dtype=float) if "alphas" in info else np.nan
         if predictions is not None:
-            predictions[test] = pred
+            predictions[test, cols] = pred
+        if n_permutations:
+            if k == 0:
+                pred_b = np.full((n_samples, cols.stop - cols.start), np.nan, dtype=np.float32)
+            pred_b[test] = pred
+            if k == len(folds) - 1:
+                p_values[cols] = _shift_pvalues(np.asarray(Y[:, cols]), pred_b, tests, r[:, cols].mean(0), shifts)
+                pred_b = None
+        del Yte, pred, fitted
+    prepared.clear()
+    infos = [_merge_infos(parts, batches) for parts in fold_infos]
 
     alphas_grid = _alpha_grid(params.get("alphas")) if "alphas" in params else None
     # a grid that stops above the best penalty is always worth a warning; the top edge is also where
@@ -284,7 +329,6 @@ def cross_validate(
             if edge is not None:
                 logger.log(level, "%s: %s", design.name, edge)
                 warnings_list.append(edge)
-    p_values = None
     metadata: dict[str, Any] = {
         "folds": [_fold_ranges(te) for _, te in folds],
         "n_train": [int(tr.size) for tr, _ in folds],
@@ -309,7 +353,6 @@ def cross_validate(
         # thing to read when gains are ~0
         metadata["layer_off_fraction"] = float(np.isinf(chosen).mean())
     if n_permutations:
-        p_values = _shift_pvalues(Y, predictions, [te for _, te in folds], r.mean(0), n_permutations, gap, rng)
         metadata["p_fdr"] = fdr(p_values).tolist()
     config = {
         "design": design.name,
@@ -332,7 +375,7 @@ def cross_validate(
                             p_values, config, metadata)
     if return_predictions:
         result.predictions = predictions
-        result.folds = [te for _, te in folds]
+        result.folds = tests
     return result
 
 
@@ -362,21 +405,98 @@ def _outer_folds(splitter, X: np.ndarray, runs: np.ndarray) -> list[tuple[np.nda
     return [(np.sort(tr), np.sort(te)) for tr, te in folds]
 
 
-def _shift_pvalues(Y, predictions, tests, observed, n_permutations, gap, rng, batch_bytes=64 * 2**20):
+def _shift_pvalues(Y, predictions, tests, observed, shifts, batch_bytes=64 * 2**20):
     """p-values of the fold-averaged r against circularly shifted test predictions.
 
-    One set of shifts per fold, shared by all targets (keeps their spatial
+    ``shifts``: one set per fold, shared by all targets (keeps their spatial
     correlation); targets in batches so memory stays at ~one (n_perm, batch) block.
     """
-    shifts = [draw_shifts(te.size, n_permutations, gap, rng) for te in tests]
     n_targets = Y.shape[1]
-    batch = max(1, int(batch_bytes // (8 * max(n_permutations, max(te.size for te in tests)))))
+    batch = max(1, int(batch_bytes // (8 * max(shifts[0].size, max(te.size for te in tests)))))
     p = np.empty(n_targets)
     for start in range(0, n_targets, batch):
         cols = slice(start, min(n_targets, start + batch))
         null = sum(circular_shift_null(Y[te, cols], predictions[te, cols], sh) for te, sh in zip(tests, shifts))
         p[cols] = permutation_pvalues(observed[cols], null / len(tests))
     return p
+
+
+#: bytes the outer cross-validation loop may hold for one batch of targets (training and test
+#: slices of the recording, predictions and score temporaries), on top of the solver's own budget
+#: (:func:`working_set_batch`): a worker's memory for the loop does not grow with the voxel count
+TARGETS_BATCH_BYTES = 256 * 2**20
+
+
+def targets_batch(n_samples: int, n_targets: int, batch_bytes: int | None = None) -> int:
+    """Targets per outer batch: ~4 float64 columns of ``n_samples`` per target within ``batch_bytes``.
+
+    At least 2 (a lone column would be reduced in another summation order,
+    see :func:`_column_batches`).
+
+    Examples
+    --------
+    >>> targets_batch(3000, 70000, 96 * 2**20)
+    1048
+    """
+    budget = TARGETS_BATCH_BYTES if batch_bytes is None else int(batch_bytes)
+    if budget < 1:
+        raise BrainalignInputError(f"batch_bytes must be a positive number of bytes, got {batch_bytes!r}.")
+    return int(max(2, min(n_targets, budget // (4 * 8 * max(n_samples, 1)))))
+
+
+def _column_batches(n_targets: int, width: int) -> list[slice]:
+    """Consecutive column slices of ``width`` targets; a last one of a single column joins the previous
+    one, since numpy sums a lone column pairwise instead of row by row and scores would change bits."""
+    starts = list(range(0, n_targets, max(1, width)))
+    if len(starts) > 1 and n_targets - starts[-1] == 1:
+        starts.pop()
+    return [slice(a, b) for a, b in zip(starts, starts[1:] + [n_targets])]
+
+
+def _merge_infos(parts: list[dict], batches: list[slice]) -> dict:
+    """One fold's ``fit_info_`` from its target batches: per-target arrays joined along their last axis,
+    anything else taken from the first batch."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = dict(parts[0])
+    widths = [c.stop - c.start for c in batches]
+    for key, value in parts[0].items():
+        arrays = [np.asarray(part.get(key)) for part in parts]
+        if all(a.ndim >= 1 and a.shape[-1] == w for a, w in zip(arrays, widths)):
+            merged[key] = np.concatenate(arrays, axis=-1)
+    return merged
+
+
+class _PreparedFold:
+    """One outer fold's standardised (or PCA-reduced) design, and how to fit a target batch on it."""
+
+    def __init__(self, est, Xtr, Xte, bands, groups, gap, n_batches):
+        self.est, self.Xtr, self.Xte, self.bands, self.groups, self.gap = est, Xtr, Xte, bands, groups, gap
+        # an estimator that can decompose the training design once and solve many target batches on it
+        # (RidgeEncoder with a ridge core offering prepare_ridge_cv) saves a decomposition per batch
+        batch_fitter = getattr(est, "_batch_fitter", None) if n_batches > 1 else None
+        self._fit_batch = batch_fitter(Xtr, groups=groups, gap=gap) if batch_fitter is not None else None
+
+    def fit(self, Ytr: np.ndarray):
+        if self._fit_batch is not None:
+            return self._fit_batch(Ytr)
+        return clone(self.est).fit(self.Xtr, Ytr, bands=self.bands, groups=self.groups, gap=self.gap)
+
+
+def _prepare_fold(est, params, X, train, test, runs, gap, standardize, pca, bands, shuffle, seed,
+                  n_batches, design_name) -> _PreparedFold:
+    """Standardise (and reduce) the design on one outer fold's training rows; the estimator to fit there."""
+    scaler = Standardizer(with_std=standardize).fit(X[train])
+    Xtr, Xte = scaler.transform(X[train]), scaler.transform(X[test])
+    fold_bands = bands
+    if pca is not None:
+        Xtr, Xte = _pca_reduce(Xtr, Xte, pca)
+        fold_bands = (Band(design_name, Xtr.shape[1]),)
+    fold_est = clone(est)
+    if shuffle and "inner_cv" in params and isinstance(params["inner_cv"], (int, np.integer)):
+        # shuffled inner folds too, as the outer ones (a demonstration of the leak)
+        fold_est.set_params(inner_cv=inner_splits(train, runs, params["inner_cv"], gap, shuffle=True, seed=seed))
+    return _PreparedFold(fold_est, Xtr, Xte, fold_bands, contiguity_groups(train, runs), gap, n_batches)
 
 
 def _pca_reduce(Xtr: np.ndarray, Xte: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ import warnings
 from typing import Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import r2_score as _sklearn_r2_score
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..core import BrainalignInputError
 from ._backend import using_backend
 from ._cv import inner_splits as make_inner_splits
+from . import _solvers
 from ._solvers import default_targets_batch, solve_ridge_cv
 from ._stats import correlation_score, r2_score
 
@@ -428,6 +429,9 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
     (True, True)
     """
 
+    #: every target gets its own penalty and fit: cross_validate may run the targets in batches
+    per_target = True
+
     def __init__(self, alphas=None, *, inner_cv=5, cv=None, fit_intercept=True, standardize=True,
                  n_targets_batch=None, backend="auto", solver="auto"):
         self.alphas = alphas
@@ -478,8 +482,12 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         self.scaler_ = Standardizer().fit(X) if self.standardize else None
         Xs = _scaled(X, self.scaler_)
         with using_backend(self.backend) as backend:
+            # set by _batch_fitter: the decompositions of this X, shared with the other target batches
+            plan = self.__dict__.pop("_shared_plan", None)
             if self.solver == "himalaya":
                 out = _fit_himalaya(Xs, Y, alphas, splits, self.fit_intercept, self.n_targets_batch, backend)
+            elif plan is not None:
+                out = plan.solve(Y, n_targets_batch=self.n_targets_batch)
             else:
                 out = solve_ridge_cv(Xs, Y, alphas, splits, fit_intercept=self.fit_intercept,
                                      n_targets_batch=self.n_targets_batch, form=self.solver, backend=backend)
@@ -494,6 +502,38 @@ class RidgeEncoder(_EncoderScores, RegressorMixin, BaseEstimator):
         self._targets_batch = self.n_targets_batch or default_targets_batch(X.shape[0], Y.shape[1])
         _warn_alpha_edge(self.best_alphas_, alphas, type(self).__name__)
         return self
+
+    def _batch_fitter(self, X, *, groups: Sequence[str] | None = None, gap: int = 0):
+        """``fit_batch(Y)``, fitting a clone on ``X`` and ``Y``, for many target batches of one ``X``; or None.
+
+        Every batch's fit reuses one set of decompositions of ``X`` (the inner
+        folds' and the refit's), so cutting the targets into batches costs no
+        extra decomposition.  That needs the ridge core's
+        ``prepare_ridge_cv(X, alphas, inner_splits, *, fit_intercept, form,
+        backend)`` returning a plan whose ``solve(Y, n_targets_batch=)`` gives
+        ``solve_ridge_cv``'s output for those targets bit for bit; without it
+        (or with ``solver="himalaya"``) None, and the caller fits a clone per
+        batch.  Used by :func:`~brainalign.encoding.cross_validate`.
+        """
+        prepare = getattr(_solvers, "prepare_ridge_cv", None)
+        if prepare is None or self.solver == "himalaya":
+            return None
+        template = clone(self)
+        runs = protocol_groups(groups, None, type(self).__name__)
+        Xv, _ = _validated(template, X, np.zeros(np.shape(X)[0]), fit=True)
+        cv, cv_name = inner_cv_of(self)
+        splits = _estimator_splits(cv, Xv.shape[0], runs, gap, owner=type(self).__name__, name=cv_name)
+        scaler = Standardizer().fit(Xv) if self.standardize else None
+        with using_backend(self.backend) as backend:
+            plan = prepare(_scaled(Xv, scaler), _alpha_grid(self.alphas), splits, fit_intercept=self.fit_intercept,
+                           form=self.solver, backend=backend)
+
+        def fit_batch(Y):
+            est = clone(self)
+            est._shared_plan = plan
+            return est.fit(X, Y, groups=groups, gap=gap)
+
+        return fit_batch
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets, (n_samples, n_targets); (n_samples,) when fitted on a 1-D ``y``.
