@@ -15,6 +15,7 @@ import pytest
 
 from brainalign.encoding import LayerSweep
 from brainalign.pipeline import StudyResults, parse_config, plan_study, run_study
+from brainalign.pipeline._tasks import study_table
 
 SUBJECTS = ["s18", "s23", "s26", "s30"]
 pytestmark = pytest.mark.slow
@@ -99,6 +100,16 @@ def test_study_writes_sweeps_table_and_summary(sequential_study):
     assert len(summary["data_hashes"]) == 8 and summary["config"]["name"] == "alice-two-models"
     profiles = results.layer_profiles()
     assert set(profiles.model) == {"minilm", "random-gpt2"} and (profiles.n_subjects == 4).all()
+    # the table is streamed sweep by sweep; it equals the table built at once, and so does the headline
+    whole = study_table(run.output, results.models, results.recordings)
+    assert (run.output / "study_scores.tsv").read_text() == whole.to_csv(sep="\t", index=False)
+    for model, frame in whole.groupby("model"):
+        profile = frame.groupby("layer")["r"].mean()
+        head = summary["headline"][model]
+        assert head["best_layer"] == profile.idxmax()
+        assert head["best_layer_mean_r"] == pytest.approx(profile.max(), abs=1e-12)
+        assert head["mean_gain_over_baseline"] == pytest.approx(frame[frame.layer == head["best_layer"]].gain.mean(),
+                                                                abs=1e-12)
 
 
 def test_second_run_does_no_work(sequential_study):

@@ -455,6 +455,29 @@ STUDY_COLUMNS = ["model", "layer", "layer_index", "depth", "subject", "kind", "t
                  "gain", "ci_low", "ci_high", "p", "p_fdr"]
 
 
+def _study_table_chunks(output: Path, models: list[str], recordings: list[str], instructions: dict):
+    """The study table one sweep (model, instruction, recording) at a time, columns in a fixed order."""
+    # models without instructions get one sweep (instruction None) and, in a study with some, an empty name
+    columns = STUDY_COLUMNS[:1] + ([INSTRUCTION] if instructions else []) + STUDY_COLUMNS[1:]
+    for model, instruction in [(m, i) for m in models for i in instructions.get(m) or [None]]:
+        for rec in recordings:
+            sweep = LayerSweep.load(sweep_folder(output, model, instruction, rec))
+            r, r2 = sweep.score_matrix("r"), sweep.score_matrix("r2")
+            n = len(sweep.layer_names)
+            base = sweep.baseline_scores() if "baseline" in sweep.baselines else np.full(r.shape[1], np.nan)
+            frame = pd.concat([pd.DataFrame({
+                "model": model, **({INSTRUCTION: instruction or ""} if instructions else {}),
+                "layer": layer, "layer_index": i, "depth": i / max(1, n - 1),
+                "subject": rec, "kind": "group" if rec == "group" else "subject",
+                "target": sweep.target_names, "r": r[i], "r2": r2[i], "r_baseline": base,
+                "gain": r[i] - base}) for i, layer in enumerate(sweep.layer_names)], ignore_index=True)
+            gains = sweep.gain_table()
+            if len(gains):
+                frame = frame.merge(gains[["layer", "target", "ci_low", "ci_high", "p", "p_fdr"]],
+                                    on=["layer", "target"], how="left")
+            yield frame.reindex(columns=columns).astype({c: float for c in ("ci_low", "ci_high", "p", "p_fdr")})
+
+
 def study_table(output: Path, models: list[str], recordings: list[str],
                 instructions: dict[str, list[str]] | None = None) -> pd.DataFrame:
     """Tidy table of a study: one row per model, layer, recording and target.
@@ -462,35 +485,100 @@ def study_table(output: Path, models: list[str], recordings: list[str],
     With ``instructions`` (model -> instruction names) the rows are per
     instruction too, in an ``instruction`` column after ``model`` (empty for
     models without instructions); without, the table has no such column.
+    The study task itself streams it to disk (:func:`write_study_table`).
     """
-    instructions = instructions or {}
-    frames = []
-    # models without instructions get one sweep (instruction None) and, in a study with some, an empty name
-    for model, instruction in [(m, i) for m in models for i in instructions.get(m) or [None]]:
-        for rec in recordings:
-            folder = sweep_folder(output, model, instruction, rec)
-            sweep = LayerSweep.load(folder)
-            r, r2 = sweep.score_matrix("r"), sweep.score_matrix("r2")
-            n = len(sweep.layer_names)
-            base = sweep.baseline_scores() if "baseline" in sweep.baselines else np.full(r.shape[1], np.nan)
-            for i, layer in enumerate(sweep.layer_names):
-                frames.append(pd.DataFrame({
-                    "model": model, **({INSTRUCTION: instruction or ""} if instructions else {}),
-                    "layer": layer, "layer_index": i, "depth": i / max(1, n - 1),
-                    "subject": rec, "kind": "group" if rec == "group" else "subject",
-                    "target": sweep.target_names, "r": r[i], "r2": r2[i], "r_baseline": base,
-                    "gain": r[i] - base}))
-            gains = sweep.gain_table()
-            if len(gains):
-                merged = pd.concat(frames[-n:], ignore_index=True).merge(
-                    gains[["layer", "target", "ci_low", "ci_high", "p", "p_fdr"]], on=["layer", "target"],
-                    how="left")
-                frames[-n:] = [merged]
-    out = pd.concat(frames, ignore_index=True)
-    for col in ("ci_low", "ci_high", "p", "p_fdr"):
-        if col not in out:
-            out[col] = np.nan
-    return out
+    return pd.concat(list(_study_table_chunks(output, models, recordings, instructions or {})), ignore_index=True)
+
+
+def write_study_table(output: Path, models: list[str], recordings: list[str]) -> dict:
+    """Write ``study_scores.tsv`` (and ``.parquet`` with pyarrow) sweep by sweep; return rows, headline, tables.
+
+    Memory is one sweep's rows (layers x targets of one recording), whatever
+    the number of subjects and models: a whole-brain study of 100 subjects
+    would otherwise hold billions of rows in the study task.  The headline
+    (best layer per model on the subjects' rows, or on the group's when there
+    are no subjects) is accumulated on the way.
+    """
+    from ..core import atomic_path
+
+    try:
+        import pyarrow
+        import pyarrow.parquet as pq
+    except ImportError:
+        pyarrow = None
+        logger.info("pyarrow is not installed: study table written as TSV only")
+    ranked_kind = "subject" if any(rec != "group" for rec in recordings) else "group"
+    sums: dict[str, dict[str, list]] = {}  # model -> layer -> [sum r, n r, sum gain, n gain, depth]
+    n_rows = 0
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        tsv_tmp = stack.enter_context(atomic_path(output / "study_scores.tsv"))
+        pq_tmp = stack.enter_context(atomic_path(output / "study_scores.parquet")) if pyarrow is not None else None
+        writer = None
+        with open(tsv_tmp, "w", newline="") as tsv:
+            for frame in _study_table_chunks(output, models, recordings, {}):
+                frame.to_csv(tsv, sep="\t", index=False, header=n_rows == 0)
+                if pyarrow is not None:
+                    arrow = pyarrow.Table.from_pandas(frame, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(pq_tmp, arrow.schema)
+                    writer.write_table(arrow)
+                n_rows += len(frame)
+                ranked = frame[frame.kind == ranked_kind]
+                for layer, rows in ranked.groupby("layer", sort=False):
+                    acc = sums.setdefault(str(rows["model"].iloc[0]), {}).setdefault(
+                        str(layer), [0.0, 0, 0.0, 0, float(rows["depth"].iloc[0])])
+                    r, gain = rows["r"].to_numpy(float), rows["gain"].to_numpy(float)
+                    acc[0] += float(np.nansum(r))
+                    acc[1] += int(np.isfinite(r).sum())
+                    acc[2] += float(np.nansum(gain))
+                    acc[3] += int(np.isfinite(gain).sum())
+        if writer is not None:
+            writer.close()
+        elif pq_tmp is not None:  # no rows at all: an empty table with the TSV's columns
+            pd.DataFrame(columns=STUDY_COLUMNS).to_parquet(pq_tmp, index=False)
+    if pyarrow is None:
+        (output / "study_scores.parquet").unlink(missing_ok=True)
+    headline = {}
+    for model, layers in sums.items():
+        means = {layer: (acc[0] / acc[1] if acc[1] else np.nan) for layer, acc in layers.items()}
+        best = max(means, key=lambda k: -np.inf if np.isnan(means[k]) else means[k])
+        acc = layers[best]
+        headline[model] = {"best_layer": best, "best_layer_mean_r": float(means[best]),
+                           "best_layer_depth": acc[4],
+                           "mean_gain_over_baseline": float(acc[2] / acc[3]) if acc[3] else None}
+    tables = ["study_scores.tsv"] + (["study_scores.parquet"] if pyarrow is not None else [])
+    return {"n_rows": n_rows, "headline": headline, "tables": tables}
+
+
+def _write_whole_table(output: Path, table: pd.DataFrame, instructions: dict) -> dict:
+    """The study table of an instruction study, written at once, with its per-model headline."""
+    atomic_write_text(output / "study_scores.tsv", table.to_csv(sep="\t", index=False))
+    tables = ["study_scores.tsv"]
+    try:
+        import pyarrow  # noqa: F401
+
+        from ..core import atomic_path
+
+        with atomic_path(output / "study_scores.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+        tables.append("study_scores.parquet")
+    except ImportError:
+        logger.info("pyarrow is not installed: study table written as TSV only")
+    headline = {}
+    # per-subject scores when there are any: a group average's higher r is not comparable to them
+    ranked = table[table.kind == "subject"] if (table.kind == "subject").any() else table
+    for model, frame in ranked.groupby("model", sort=False):
+        if model in instructions:
+            headline[model] = instruction_headline(frame)
+            continue
+        profile = frame.groupby("layer", sort=False)["r"].mean()
+        best = str(profile.idxmax())
+        gain = frame[frame.layer == best]["gain"].mean()
+        headline[model] = {"best_layer": best, "best_layer_mean_r": float(profile.max()),
+                           "best_layer_depth": float(frame[frame.layer == best]["depth"].iloc[0]),
+                           "mean_gain_over_baseline": None if np.isnan(gain) else float(gain)}
+    return {"n_rows": len(table), "headline": headline, "tables": tables}
 
 
 def _study_task(task, config, context):
@@ -514,32 +602,12 @@ def _study_task(task, config, context):
         atomic_write_text(output / "study_scores.tsv", pd.DataFrame(columns=STUDY_COLUMNS).to_csv(sep="\t", index=False))
         return {"n_rows": 0}
     instructions = p.get("instructions") or {}
-    table = study_table(output, p["models"], p["recordings"], instructions)
-    atomic_write_text(output / "study_scores.tsv", table.to_csv(sep="\t", index=False))
-    parquet = None
-    try:
-        import pyarrow  # noqa: F401
-
-        from ..core import atomic_path
-
-        with atomic_path(output / "study_scores.parquet") as tmp:
-            table.to_parquet(tmp, index=False)
-        parquet = "study_scores.parquet"
-    except ImportError:
-        logger.info("pyarrow is not installed: study table written as TSV only")
-    headline = {}
-    # per-subject scores when there are any: a group average's higher r is not comparable to them
-    ranked = table[table.kind == "subject"] if (table.kind == "subject").any() else table
-    for model, frame in ranked.groupby("model", sort=False):
-        if model in instructions:
-            headline[model] = instruction_headline(frame)
-            continue
-        profile = frame.groupby("layer", sort=False)["r"].mean()
-        best = str(profile.idxmax())
-        gain = frame[frame.layer == best]["gain"].mean()
-        headline[model] = {"best_layer": best, "best_layer_mean_r": float(profile.max()),
-                           "best_layer_depth": float(frame[frame.layer == best]["depth"].iloc[0]),
-                           "mean_gain_over_baseline": None if np.isnan(gain) else float(gain)}
+    if instructions:  # instruction studies are small (one model's prompts): the table is kept for their outputs
+        table = study_table(output, p["models"], p["recordings"], instructions)
+        written = _write_whole_table(output, table, instructions)
+    else:  # streamed sweep by sweep: the study task's memory does not grow with subjects x models
+        table, written = None, write_study_table(output, p["models"], p["recordings"])
+    headline, n_rows = written["headline"], written["n_rows"]
     rec_hashes = {}
     for i in task["inputs"]:
         if i["kind"] == "sweep":
@@ -550,15 +618,14 @@ def _study_task(task, config, context):
             rec_hashes[cell] = summary["data_hashes"]
     extra_tables = []
     if instructions:
-        written = write_instruction_outputs(output, table, instructions, recording_folders_of(task))
-        extra_tables = written["tables"]
+        extra_tables = write_instruction_outputs(output, table, instructions, recording_folders_of(task))["tables"]
     summary = {
         "kind": "study", "name": p["name"], "config": context["config"], "models": p["models"],
         "recordings": p["recordings"], "headline": headline,
         **({"instructions": instructions} if instructions else {}),
         "versions": package_versions(("brainalign", "numpy", "scipy", "himalaya", "scikit-learn", "torch",
                                       "transformers", "nilearn", "mne", "dask", "distributed", "pydantic")),
-        "data_hashes": rec_hashes, "tables": ["study_scores.tsv"] + ([parquet] if parquet else [])
+        "data_hashes": rec_hashes, "tables": written["tables"]
         + (["joint_scores.tsv"] if joint is not None else []) + extra_tables,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -571,7 +638,7 @@ def _study_task(task, config, context):
         summary.update(comparison_recordings=p["comparisons"], comparison_headline=comparison_summary(output))
     summary.update(rsa_extra, tables=summary["tables"] + rsa_extra.get("tables", []))
     save_json(output / "summary.json", summary)
-    return {"n_rows": int(len(table))}
+    return {"n_rows": int(n_rows)}
 
 
 def _write_rsa_table(task: dict, output: Path) -> dict:
