@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from brainalign.core import BrainalignInputError
-from brainalign.encoding._solvers import F32_TOLERANCE, ridge_cv_flops, solve_ridge_cv
+from brainalign.encoding import _solvers
+from brainalign.encoding._solvers import F32_TOLERANCE, prepare_ridge_cv, ridge_cv_flops, solve_ridge_cv
 
 ALPHAS = np.logspace(-1, 4, 8)
 
@@ -164,3 +165,37 @@ def test_row_blocks_slice_contiguous_runs_only():
     A = np.arange(40.0)
     np.testing.assert_array_equal(np.concatenate([A[r] for _, r in blocks]), A[rows])
     assert _row_blocks(np.arange(0, 40, 2)) is None  # 20 runs: indexed, not sliced
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["folds-held", "folds-per-solve"])
+@pytest.mark.parametrize("shape", [(160, 30), (60, 140)], ids=["primal", "kernel"])
+def test_one_plan_solves_two_target_sets_bit_for_bit(rng, monkeypatch, shape, held):
+    n, p = shape
+    X, Y1 = _data(rng, n, p)
+    Y2 = np.flip(_data(rng, n, p, t=9)[1], 0).copy() * 3.0  # other targets, other scale
+    X_test = rng.normal(size=(7, p)).astype(np.float32)
+    splits = _splits(n)
+    if not held:  # over the budget: kernel folds are decomposed again in every solve
+        monkeypatch.setattr(_solvers, "PLAN_FOLD_BYTES", 0)
+    plan = prepare_ridge_cv(X, ALPHAS, splits)
+    assert plan.form == ("primal" if p < n else "kernel")
+    assert (plan.folds is not None) == (held or p < n)  # primal folds are always held
+    for Y in (Y1, Y2, Y1):  # the first target set again after another: the plan is unchanged by solving
+        for batch in (None, 4):
+            got = plan.solve(Y, X_test=X_test, n_targets_batch=batch, progress=False)
+            want = solve_ridge_cv(X, Y, ALPHAS, splits, X_test=X_test, n_targets_batch=batch, progress=False)
+            assert got.keys() == want.keys()
+            for key, value in want.items():
+                np.testing.assert_array_equal(got[key], value, err_msg=key)
+    # and the plan's answer is the ridge solution, not merely a self-consistent one
+    best, W = _direct_ridge_cv(X, Y2, ALPHAS, splits)
+    out = plan.solve(Y2)
+    assert np.mean(out["best_alphas"] == best) >= 0.9
+    np.testing.assert_allclose(out["weights"], W, rtol=0, atol=2e-3 * np.abs(W).max())
+
+
+def test_plan_refuses_targets_of_another_length(rng):
+    X, Y = _data(rng, 80, 10)
+    plan = prepare_ridge_cv(X, ALPHAS, _splits(80))
+    with pytest.raises(BrainalignInputError, match="80 rows"):
+        plan.solve(Y[:50])

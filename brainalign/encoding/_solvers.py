@@ -279,6 +279,11 @@ class _Designs:
         if consume:
             # the refit comes after every inner fold's projections: it consumes the all-rows kernel
             K, self.kernel = self.kernel, None
+        elif n_train == n_all:
+            # a reusable plan's refit keeps the kernel for the folds: a C-ordered copy, so the centring
+            # and eigensolver see the same layout (same bits) as the consumed kernel (fancy indexing
+            # on both axes would return a Fortran-ordered block)
+            K = self.kernel.clone() if hasattr(self.kernel, "clone") else self.kernel.copy()  # torch: clone
         else:
             K = self.kernel[rows][:, rows]
         train_means = None
@@ -489,6 +494,10 @@ def solve_ridge_cv(
 ) -> dict:
     """Per-target ridge with alphas chosen by inner CV; refit on all rows of ``X``.
 
+    ``prepare_ridge_cv(X, alphas, inner_splits, ...).solve(Y, ...)``: see
+    :func:`prepare_ridge_cv` to solve several target sets with one set of
+    decompositions.
+
     Parameters
     ----------
     X : ndarray, shape (n_samples, n_features)
@@ -536,6 +545,60 @@ def solve_ridge_cv(
     >>> out["form"], out["best_alphas"].tolist()
     ('primal', [0.1, 0.1, 0.1])
     """
+    Y = np.asarray(Y)
+    if np.shape(X)[0] != Y.shape[0]:
+        raise BrainalignInputError(f"X has {np.shape(X)[0]} rows but Y has {Y.shape[0]}.")
+    # one solve: kernel-form folds are decomposed one at a time inside it (memory of one fold)
+    plan = prepare_ridge_cv(X, alphas, inner_splits, fit_intercept=fit_intercept, form=form, backend=backend,
+                            eigh_dtype=eigh_dtype, _single_use=True)
+    return plan.solve(Y, X_test=X_test, return_weights=return_weights, n_targets_batch=n_targets_batch,
+                      progress=progress)
+
+
+#: a reusable plan keeps every kernel-form inner fold's decomposition when they fit in these bytes
+PLAN_FOLD_BYTES = 256 * 2**20
+
+
+def prepare_ridge_cv(
+    X,
+    alphas: Sequence[float],
+    inner_splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    fit_intercept: bool = True,
+    form: str = "auto",
+    backend=None,
+    eigh_dtype: str | None = None,
+    _single_use: bool = False,
+) -> "RidgeCVPlan":
+    """Everything of :func:`solve_ridge_cv` that does not depend on the targets, done once.
+
+    Checks, the offset, the routes, every inner fold's decomposition and the
+    refit's.  ``prepare_ridge_cv(X, ...).solve(Y, ...)`` equals
+    ``solve_ridge_cv(X, Y, ...)`` bit for bit, and one plan solves any number
+    of target sets (e.g. the target batches of a whole-brain fit) without
+    decomposing again.
+
+    Memory: primal-form folds keep their ``p x p`` eigenvectors (as
+    :func:`solve_ridge_cv` does).  Kernel-form folds cost ``n_train^2 +
+    n_val n_train`` float32 each; the plan keeps all of them when they fit in
+    ``PLAN_FOLD_BYTES`` (256 MiB: about 5 folds of 3 300 training rows).
+    Beyond that it keeps the all-rows kernel instead and decomposes one fold
+    at a time in every :meth:`RidgeCVPlan.solve` (the refit's decomposition is
+    still shared), so memory stays that of a single solve.
+
+    Parameters are those of :func:`solve_ridge_cv`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 5)).astype(np.float32)
+    >>> splits = [(np.arange(30, 60), np.arange(30)), (np.arange(30), np.arange(30, 60))]
+    >>> plan = prepare_ridge_cv(X, [0.1, 10.0, 1000.0], splits)
+    >>> Y = X @ rng.normal(size=(5, 4))
+    >>> first, second = plan.solve(Y[:, :2]), plan.solve(Y[:, 2:])
+    >>> np.array_equal(first["weights"], solve_ridge_cv(X, Y[:, :2], [0.1, 10.0, 1000.0], splits)["weights"])
+    True
+    """
     if backend is None:
         from himalaya.backend import get_backend
 
@@ -543,21 +606,17 @@ def solve_ridge_cv(
     alphas_np = np.asarray(alphas, dtype=np.float64).ravel()
     if alphas_np.size == 0 or not np.all(np.isfinite(alphas_np)) or np.any(alphas_np <= 0):
         raise BrainalignInputError(f"alphas must be positive finite numbers, got {alphas_np.tolist()}.")
-    Y = np.asarray(Y)
-    n_samples, n_targets = Y.shape
-    if X.shape[0] != n_samples:
-        raise BrainalignInputError(f"X has {X.shape[0]} rows but Y has {n_samples}.")
     if not inner_splits:
         raise BrainalignInputError("At least one inner split is needed to choose alphas.")
-    dtype = "float32"
     X = np.asarray(X, dtype=np.float32)
-    n_features = X.shape[1]
+    if X.ndim != 2:
+        raise BrainalignInputError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}.")
+    n_samples, n_features = X.shape
     form = choose_form(n_samples, n_features, form)
     # ridge with an intercept is translation invariant: centring by the all-rows mean once keeps
     # the float32 kernel / Gram products free of the cancellation a large feature offset causes
     offset = X.mean(0) if fit_intercept else np.zeros(n_features, dtype=np.float32)
     Xb = backend.asarray(X - offset)
-    device = _device_of(Xb)
     splits = []
     for train_rows, val_rows in inner_splits:
         train_rows = np.asarray(train_rows)
@@ -567,129 +626,191 @@ def solve_ridge_cv(
         inner_form = choose_form(train_rows.size, n_features, form if form in ("kernel", "svd") else "auto")
         splits.append((train_rows, val_rows, inner_form))
     forms = {f for *_, f in splits} | {form}
-    batch_size = (positive_int(n_targets_batch, "n_targets_batch") if n_targets_batch is not None else
-                  working_set_batch(n_samples, n_features, n_targets, max(v.size for _, v, _ in splits)))
     designs = _Designs(Xb, fit_intercept, forms, backend)
     eigh_dtype = _choose_eigh_dtype(eigh_dtype, backend, designs, float(alphas_np.min()))
     if eigh_dtype == "float64":
         designs.promote_kernel()
-    logger.info("ridge: n=%d, p=%d, %d targets, refit route %s, inner routes %s, eigensolver %s",
-                n_samples, n_features, n_targets, form, sorted({f for *_, f in splits}), eigh_dtype)
+    all_kernel = all(f == "kernel" for *_, f in splits)
+    fold_bytes = sum(4 * t.size * (t.size + v.size) for t, v, _ in splits)
+    # kernel-form folds held at once only when reused and within budget; else one at a time per solve
+    hold = not all_kernel or (not _single_use and fold_bytes <= PLAN_FOLD_BYTES)
+    plan = RidgeCVPlan(backend, designs, offset, alphas_np, splits, form, eigh_dtype, fit_intercept)
+    if hold:
+        # --- one decomposition per inner fold and one for the refit, shared by all alphas and targets
+        plan.folds = [plan._prepare_fold(*spec) for spec in splits]
+        plan._refit(consume=True)
+    elif not _single_use:
+        plan._refit(consume=False)  # the kernel stays for the folds
+    logger.debug("ridge plan: n=%d, p=%d, refit route %s, inner folds %s (%.0f MiB in kernel form)", n_samples,
+                 n_features, form, "held" if hold else "decomposed in every solve", fold_bytes / 2**20)
+    return plan
 
-    def prepare(train_rows, val_rows, inner_form) -> _Fold:
-        dec = designs.decompose(inner_form, train_rows, n_samples, eigh_dtype)
+
+class RidgeCVPlan:
+    """Decompositions of one design for :func:`solve_ridge_cv` on any number of target sets.
+
+    Made by :func:`prepare_ridge_cv`; :meth:`solve` returns what
+    :func:`solve_ridge_cv` returns for the same arguments, bit for bit.
+    """
+
+    def __init__(self, backend, designs, offset, alphas, splits, form, eigh_dtype, fit_intercept):
+        self.backend = backend
+        self.designs = designs
+        self.offset = offset
+        self.alphas = alphas
+        self.splits = splits
+        self.form = form
+        self.eigh_dtype = eigh_dtype
+        self.fit_intercept = fit_intercept
+        self.n_samples, self.n_features = designs.X.shape
+        self.folds = None  # the prepared inner folds when held
+        self.full = None  # the refit's decomposition
+        self.basis = None
+        self._consumed = False
+
+    def _prepare_fold(self, train_rows, val_rows, inner_form) -> _Fold:
+        designs, backend, n = self.designs, self.backend, self.n_samples
+        device = _device_of(designs.X)
+        dec = designs.decompose(inner_form, train_rows, n, self.eigh_dtype)
         Z_val = designs.validation_projection(dec, train_rows, val_rows)
-        ex = np.ones(n_samples, dtype=bool)
+        ex = np.ones(n, dtype=bool)
         ex[train_rows] = False
         return _Fold(_Rows(train_rows, device, backend), _Rows(val_rows, device, backend),
                      _Rows(np.flatnonzero(ex), device, backend), dec, Z_val)
 
-    Xtest_b = None
-    offset_b = backend.asarray(offset, device=device)
-    alphas_b = backend.asarray(alphas_np, dtype=dtype, device=device)
-    tie_break = np.log(alphas_np) * 1e-10  # himalaya's: equal scores -> larger alpha
-    best_alphas = np.empty(n_targets)
-    cv_scores = np.empty(n_targets)
-    intercept = np.zeros(n_targets, dtype=np.float32)
-    weights = np.empty((n_features, n_targets), dtype=np.float32) if return_weights else None
-    predictions = None if X_test is None else np.empty((X_test.shape[0], n_targets), dtype=np.float32)
-    batches = [slice(start, min(start + batch_size, n_targets)) for start in range(0, n_targets, batch_size)]
-    # Loop order.  Kernel-form inner folds need no X^T Y: folds outside, target batches inside, so
-    # only one fold's n_train x n_train eigenvectors exist at a time (per-target scores are
-    # accumulated, n_alphas x n_targets float64).  Primal inner folds reuse the all-rows X^T Y
-    # of a batch for every fold: batches outside, all folds' (p x p) decompositions kept.
-    folds_outside = all(f == "kernel" for *_, f in splits) and len(batches) > 1
-    n_steps = len(batches) * (len(splits) + 1 if folds_outside else 1)
-    show = (progress if progress is not None else not progress_disabled()) and n_steps > 1
+    def _refit(self, consume: bool):
+        """The all-rows decomposition; ``consume``: the folds are done, free the all-rows products."""
+        designs = self.designs
+        self.full = designs.decompose(self.form, np.arange(self.n_samples), self.n_samples, self.eigh_dtype,
+                                      consume=consume)
+        if consume:
+            designs.gram64 = designs.kernel = None
+            self._consumed = True
+        self.basis = designs.refit_basis(self.full)
 
-    from tqdm.auto import tqdm
+    def solve(self, Y, *, X_test=None, return_weights: bool = True, n_targets_batch: int | None = None,
+              progress: bool | None = None) -> dict:
+        """:func:`solve_ridge_cv` on targets ``Y`` (n_samples, n_targets): same arguments, same dict."""
+        backend, designs, offset, alphas_np = self.backend, self.designs, self.offset, self.alphas
+        fit_intercept, splits = self.fit_intercept, self.splits
+        Xb = designs.X
+        dtype = "float32"
+        Y = np.asarray(Y)
+        if Y.ndim != 2 or Y.shape[0] != self.n_samples:
+            raise BrainalignInputError(f"X has {self.n_samples} rows but Y has shape {Y.shape}: "
+                                       "pass Y as (n_samples, n_targets) over the plan's rows.")
+        if self.folds is None and self._consumed:
+            raise BrainalignInputError("This ridge plan was made for a single solve (by solve_ridge_cv) and "
+                                       "has been used: make one with prepare_ridge_cv to solve again.")
+        n_samples, n_targets = Y.shape
+        n_features = self.n_features
+        device = _device_of(Xb)
+        batch_size = (positive_int(n_targets_batch, "n_targets_batch") if n_targets_batch is not None else
+                      working_set_batch(n_samples, n_features, n_targets, max(v.size for _, v, _ in splits)))
+        logger.info("ridge: n=%d, p=%d, %d targets, refit route %s, inner routes %s, eigensolver %s",
+                    n_samples, n_features, n_targets, self.form, sorted({f for *_, f in splits}), self.eigh_dtype)
+        Xtest_b = None
+        offset_b = backend.asarray(offset, device=device)
+        alphas_b = backend.asarray(alphas_np, dtype=dtype, device=device)
+        tie_break = np.log(alphas_np) * 1e-10  # himalaya's: equal scores -> larger alpha
+        best_alphas = np.empty(n_targets)
+        cv_scores = np.empty(n_targets)
+        intercept = np.zeros(n_targets, dtype=np.float32)
+        weights = np.empty((n_features, n_targets), dtype=np.float32) if return_weights else None
+        predictions = None if X_test is None else np.empty((X_test.shape[0], n_targets), dtype=np.float32)
+        batches = [slice(start, min(start + batch_size, n_targets)) for start in range(0, n_targets, batch_size)]
+        # Loop order.  Folds not held (kernel form): folds outside, target batches inside, so only one
+        # fold's n_train x n_train eigenvectors exist at a time (per-target scores are accumulated,
+        # n_alphas x n_targets float64).  Held folds: batches outside, each batch's all-rows X^T Y
+        # serving every fold.  Both add the folds' float64 scores in the same order: same bits.
+        folds_outside = self.folds is None
+        n_steps = len(batches) * (len(splits) + 1 if folds_outside else 1)
+        show = (progress if progress is not None else not progress_disabled()) and n_steps > 1
 
-    bar = tqdm(total=n_steps, desc="ridge target batches", disable=not show, leave=False)
+        from tqdm.auto import tqdm
 
-    def load(batch):
-        return backend.asarray(np.ascontiguousarray(Y[:, batch], dtype=np.float32), device=device)
+        bar = tqdm(total=n_steps, desc="ridge target batches", disable=not show, leave=False)
 
-    def select(scores, batch):
-        """Per-target best alpha from summed fold scores (numpy, (n_alphas, batch))."""
-        scores = scores / len(splits)
-        # the tie-break is relative to each target's error scale: an absolute one (himalaya's, made
-        # for scale-free R^2 scores) outweighs the MSE differences of data in small units (EEG in
-        # volts, ~1e-10 V^2) and silently picks the largest alpha for every target
-        scale = np.abs(scores).max(axis=0)
-        scale = np.where(scale > 0, scale, 1.0)
-        best = np.argmax(scores + tie_break[:, None] * scale[None, :], axis=0)
-        best_alphas[batch] = alphas_np[best]
-        cv_scores[batch] = scores[best, np.arange(best.size)]
-        return best
+        def load(batch):
+            return backend.asarray(np.ascontiguousarray(Y[:, batch], dtype=np.float32), device=device)
 
-    def refit(full, basis, Yb, batch, best, XtY_all, Ysum_all):
-        B, _ = _fold_targets(full, Xb, Yb, None, None, XtY_all, Ysum_all, fit_intercept, backend)
-        chosen = backend.asarray(alphas_np[best], dtype=dtype, device=device)
-        B /= full.eigenvalues[:, None] + chosen[None, :]
-        W = basis @ B
-        del B
-        y_mean = Yb.mean(0) if fit_intercept else backend.zeros_like(Yb, shape=(Yb.shape[1],))
-        if return_weights:
-            weights[:, batch] = backend.to_numpy(W)
-        if fit_intercept:
-            # in the caller's coordinates: centred by ``offset`` then by the (tiny) refit mean
-            intercept[batch] = backend.to_numpy(y_mean - (full.x_mean + offset_b) @ W)
-        if Xtest_b is not None:
-            predictions[:, batch] = backend.to_numpy(Xtest_b @ W + y_mean)
+        def select(scores, batch):
+            """Per-target best alpha from summed fold scores (numpy, (n_alphas, batch))."""
+            scores = scores / len(splits)
+            # the tie-break is relative to each target's error scale: an absolute one (himalaya's, made
+            # for scale-free R^2 scores) outweighs the MSE differences of data in small units (EEG in
+            # volts, ~1e-10 V^2) and silently picks the largest alpha for every target
+            scale = np.abs(scores).max(axis=0)
+            scale = np.where(scale > 0, scale, 1.0)
+            best = np.argmax(scores + tie_break[:, None] * scale[None, :], axis=0)
+            best_alphas[batch] = alphas_np[best]
+            cv_scores[batch] = scores[best, np.arange(best.size)]
+            return best
 
-    def test_rows(full):
-        if X_test is None:
-            return None
-        return backend.asarray(np.asarray(X_test, dtype=np.float32) - offset - backend.to_numpy(full.x_mean),
-                               device=device)
+        def refit(full, basis, Yb, batch, best, XtY_all, Ysum_all):
+            B, _ = _fold_targets(full, Xb, Yb, None, None, XtY_all, Ysum_all, fit_intercept, backend)
+            chosen = backend.asarray(alphas_np[best], dtype=dtype, device=device)
+            B /= full.eigenvalues[:, None] + chosen[None, :]
+            W = basis @ B
+            del B
+            y_mean = Yb.mean(0) if fit_intercept else backend.zeros_like(Yb, shape=(Yb.shape[1],))
+            if return_weights:
+                weights[:, batch] = backend.to_numpy(W)
+            if fit_intercept:
+                # in the caller's coordinates: centred by ``offset`` then by the (tiny) refit mean
+                intercept[batch] = backend.to_numpy(y_mean - (full.x_mean + offset_b) @ W)
+            if Xtest_b is not None:
+                predictions[:, batch] = backend.to_numpy(Xtest_b @ W + y_mean)
 
-    if folds_outside:
-        scores_all = np.zeros((alphas_np.size, n_targets))
-        for spec in splits:
-            fold = prepare(*spec)
+        def test_rows(full):
+            if X_test is None:
+                return None
+            return backend.asarray(np.asarray(X_test, dtype=np.float32) - offset - backend.to_numpy(full.x_mean),
+                                   device=device)
+
+        if folds_outside:
+            scores_all = np.zeros((alphas_np.size, n_targets))
+            for spec in splits:
+                fold = self._prepare_fold(*spec)
+                for batch in batches:
+                    Yb = load(batch)
+                    scores_all[:, batch] += backend.to_numpy(
+                        _fold_scores(fold, Xb, Yb, None, Yb.sum(0), alphas_b, fit_intercept, backend))
+                    bar.update()
+                del fold, Yb
+            if self.full is None:
+                self._refit(consume=True)  # single use: the kernel is no longer needed
+            full, basis = self.full, self.basis
+            Xtest_b = test_rows(full)
             for batch in batches:
                 Yb = load(batch)
-                scores_all[:, batch] += backend.to_numpy(
-                    _fold_scores(fold, Xb, Yb, None, Yb.sum(0), alphas_b, fit_intercept, backend))
+                XtY_all = Xb.T @ Yb if full.form != "kernel" else None
+                refit(full, basis, Yb, batch, select(scores_all[:, batch], batch), XtY_all, Yb.sum(0))
                 bar.update()
-            del fold, Yb
-        full = designs.decompose(form, np.arange(n_samples), n_samples, eigh_dtype, consume=True)
-        designs.gram64 = designs.kernel = None
-        basis = designs.refit_basis(full)
-        Xtest_b = test_rows(full)
-        for batch in batches:
-            Yb = load(batch)
-            XtY_all = Xb.T @ Yb if full.form != "kernel" else None
-            refit(full, basis, Yb, batch, select(scores_all[:, batch], batch), XtY_all, Yb.sum(0))
-            bar.update()
-    else:
-        # --- one decomposition per inner fold and one for the refit, shared by all alphas and targets
-        folds = [prepare(*spec) for spec in splits]
-        full = designs.decompose(form, np.arange(n_samples), n_samples, eigh_dtype, consume=True)
-        designs.gram64 = designs.kernel = None  # the folds are cut: free the all-rows products
-        basis = designs.refit_basis(full)
-        Xtest_b = test_rows(full)
-        needs_xty = any(f.dec.form != "kernel" for f in folds) or full.form != "kernel"
-        for batch in batches:
-            Yb = load(batch)
-            XtY_all = Xb.T @ Yb if needs_xty else None
-            Ysum_all = Yb.sum(0)
-            # accumulated on the device (one transfer per batch), in float64 like himalaya's mean_float64
-            scores = None
-            for fold in folds:
-                part = _fold_scores(fold, Xb, Yb, XtY_all, Ysum_all, alphas_b, fit_intercept, backend)
-                scores = part if scores is None else scores + part
-            best = select(backend.to_numpy(scores), batch)
-            refit(full, basis, Yb, batch, best, XtY_all, Ysum_all)
-            del Yb, XtY_all
-            bar.update()
-    bar.close()
-    return {
-        "best_alphas": best_alphas,
-        "cv_scores": cv_scores,
-        "intercept": intercept,
-        "weights": weights,
-        "predictions": predictions,
-        "form": form,
-        "eigh_dtype": eigh_dtype,
-    }
+        else:
+            folds, full, basis = self.folds, self.full, self.basis
+            Xtest_b = test_rows(full)
+            needs_xty = any(f.dec.form != "kernel" for f in folds) or full.form != "kernel"
+            for batch in batches:
+                Yb = load(batch)
+                XtY_all = Xb.T @ Yb if needs_xty else None
+                Ysum_all = Yb.sum(0)
+                # accumulated on the device (one transfer per batch), in float64 like himalaya's mean_float64
+                scores = None
+                for fold in folds:
+                    part = _fold_scores(fold, Xb, Yb, XtY_all, Ysum_all, alphas_b, fit_intercept, backend)
+                    scores = part if scores is None else scores + part
+                best = select(backend.to_numpy(scores), batch)
+                refit(full, basis, Yb, batch, best, XtY_all, Ysum_all)
+                del Yb, XtY_all
+                bar.update()
+        bar.close()
+        return {
+            "best_alphas": best_alphas,
+            "cv_scores": cv_scores,
+            "intercept": intercept,
+            "weights": weights,
+            "predictions": predictions,
+            "form": self.form,
+            "eigh_dtype": self.eigh_dtype,
+        }
