@@ -24,7 +24,6 @@ from ._base import DatasetAdapter, DatasetOptionsError, SubjectData, get_dataset
 
 # Importing a dataset module registers its card facts and its adapter.
 from .alice_brennan2016 import fetch_alice_brennan2016, list_subjects_alice, load_alice
-from .bids_ieeg import BidsIeegOptions
 from .broderick2018 import fetch_broderick2018, load_broderick2018
 from .eeglab_tutorial import load_eeglab_tutorial
 from .haxby2001_subset import load_haxby_subset

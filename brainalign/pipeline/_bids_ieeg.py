@@ -1,6 +1,7 @@
 """Your own BIDS iEEG dataset (sEEG / ECoG) in studies: ``[dataset] name = "bids_ieeg"``.
 
-Not a registered download: ``path`` is the BIDS root.  Each subject's run is
+Like ``files``, your own data rather than a carded dataset of
+:mod:`brainalign.datasets` (nothing to fetch): ``path`` is the BIDS root.  Each subject's run is
 read with :func:`brainalign.recordings.load_bids_ieeg` (channel types from
 ``channels.tsv``, positions from ``electrodes.tsv``), re-referenced, notched
 and, by default, turned into the high-gamma envelope; the timeline is the
@@ -24,13 +25,17 @@ from typing import Literal, Optional
 
 import numpy as np
 
+from pydantic import BaseModel, ConfigDict
+
 from ..core import BrainalignInputError
+from ..datasets import DatasetAdapter, SubjectData
 from ..recordings import events_timeline, load_bids_ieeg
-from ._base import DatasetAdapter, SubjectData, _Options, register_dataset
 
 
-class BidsIeegOptions(_Options):
+class BidsIeegOptions(BaseModel):
     """``[dataset.options]`` of ``bids_ieeg`` (unknown keys are errors naming the valid ones)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     task: str
     run: Optional[str] = None
@@ -102,5 +107,3 @@ class BidsIeegAdapter(DatasetAdapter):
                            metadata={"dataset": self.name, "ieeg": recording.metadata.get("ieeg")},
                            extra={"raw": raw})
 
-
-register_dataset(BidsIeegAdapter())
