@@ -98,3 +98,22 @@ def test_bad_option_names_the_key(tmp_path):
     config["dataset"]["options"] = {"task": TASK, "reference": "monopolar"}
     with pytest.raises(ConfigError, match=r"\[dataset.options\] reference: .*'monopolar'"):
         plan_study(parse_config(config, base_dir=tmp_path))
+
+
+def test_adapter_events_filter_and_word_table(study, tmp_path):
+    from brainalign.core import BrainalignInputError
+    from brainalign.pipeline import get_adapter
+
+    config, _ = study
+    adapter = get_adapter("bids_ieeg")
+    root = config["dataset"]["path"]
+    assert adapter.list_subjects(root, adapter.options({"task": TASK})) == ["sub-01", "sub-02"]
+    data = adapter.load("sub-02", root, adapter.options({"task": TASK, "events": "w1", "sfreq": 20.0,
+                                                         "high_gamma": False, "reference": "average"}))
+    assert set(data.timeline.tokens) == {"w1"} and data.timeline.n_events == N_WORDS // 40
+    assert data.recording.kind == "ieeg" and data.recording.metadata["ieeg"]["reference"] == "average"
+    assert data.recording.target_names[0] == "LA1"  # common average keeps the contacts
+    with pytest.raises(BrainalignInputError, match=r"events='nope' matches none"):
+        adapter.load("sub-01", root, adapter.options({"task": TASK, "events": "nope", "sfreq": 20.0}))
+    with pytest.raises(BrainalignInputError, match=r"options\] words: no file"):
+        adapter.load("sub-01", root, adapter.options({"task": TASK, "words": "missing.tsv", "sfreq": 20.0}))
