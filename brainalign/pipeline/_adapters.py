@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from ..core import BrainalignInputError, Timeline, validate_options
 from ..datasets import DatasetAdapter, DatasetOptionsError, SubjectData, get_dataset, registered_datasets
 from ..datasets import register_dataset as register_adapter
+from ._bids_ieeg import BidsIeegAdapter
 
 __all__ = ["DatasetAdapter", "SubjectData", "dataset_options", "register_adapter", "get_adapter", "list_adapters"]
 
@@ -33,14 +34,16 @@ class _Options(BaseModel):
 
 
 def get_adapter(name: str) -> DatasetAdapter:
-    """The adapter of ``[dataset] name``: a registered dataset, or ``files``."""
+    """The adapter of ``[dataset] name``: a registered dataset, ``files`` or ``bids_ieeg``."""
     if name == _FILES.name:
         return _FILES
+    if name == BIDS_IEEG.name:
+        return BIDS_IEEG
     return get_dataset(name)
 
 
 def list_adapters() -> list[str]:
-    return sorted([*registered_datasets(), _FILES.name])
+    return sorted([*registered_datasets(), _FILES.name, BIDS_IEEG.name])
 
 
 def dataset_options(adapter: DatasetAdapter, values: dict) -> BaseModel:
@@ -134,3 +137,5 @@ class FilesAdapter(DatasetAdapter):
 
 
 _FILES = FilesAdapter()
+# your own BIDS iEEG folder (no card, so not in the datasets registry)
+BIDS_IEEG = BidsIeegAdapter()

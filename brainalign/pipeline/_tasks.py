@@ -41,6 +41,7 @@ from ..encoding import (
 )
 from ..encoding.cell import sweep_config
 from ._config import StudyConfig, parse_config, resolve_path
+from ._electrodes import write_electrode_outputs
 from ._instructions import INSTRUCTION, recording_folders_of, sweep_folder
 from ._instructions import extract as instruction_features
 from ._instructions import headline as instruction_headline
@@ -408,6 +409,8 @@ def _sweep_task(task, config, context):
             (folder / "maps").mkdir(parents=True, exist_ok=True)
             evoked.save(folder / "maps" / "layer_scores-ave.fif", overwrite=True, verbose="error")
             maps.append(str(folder / "maps" / "layer_scores-ave.fif"))
+        elif recording.kind == "ieeg":  # glass-brain markers and a table, never scalp topomaps
+            maps += write_electrode_outputs(sweep, recording, folder)
     return {"headline": sweep.headline(), "maps": maps}
 
 

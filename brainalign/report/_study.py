@@ -14,7 +14,7 @@ from ..encoding import MultimodalResult
 from ..plotting import draw_layer_labels, plot_gain_profile, plot_model_profiles, plot_variance_partition
 from ._common import R2_NOTE, comparison_sections, provenance
 from ._compare import where_section
-from ._render import Section, figure, interval, logger, now, render, table
+from ._render import Figure, Section, figure, interval, logger, now, render, table
 from ._rsa import rsa_section
 from ._stats import CI_LEVEL, best_layer_summary, group_gains, split_recordings, subject_gains
 
@@ -202,6 +202,11 @@ def _maps_section(study_dir: Path, summary: dict, table_: pd.DataFrame) -> Secti
             except Exception as err:  # noqa: BLE001 - a map that cannot be drawn is reported, not fatal
                 warnings.append(f"{model}/{rec}: map not drawn ({err}).")
             break
+        for rec in subjects:  # intracranial sweeps: the glass-brain PNG written by the sweep, per subject
+            png = study_dir / model / rec / "maps" / "electrodes_best_r.png"
+            if png.is_file():
+                figures.append(Figure(png.read_bytes(), f"{model}/{rec}/maps/electrodes_best_r.png: best-layer r per "
+                                                        f"contact (table: {model}/{rec}/maps/electrodes.tsv)"))
     return Section("maps", "Best-layer maps", "sections/maps.html", {
         "intro": None, "figures": figures, "warnings": warnings, "more": 0,
         "empty": None if figures or warnings else "No image maps (ROI or sensor data, or maps = false)."})
