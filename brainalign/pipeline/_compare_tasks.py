@@ -40,6 +40,7 @@ import pandas as pd
 
 from ..core import BrainalignInputError, DesignMatrix, EncodingResult, atomic_write_text, save_json
 from ._config import ConfigError, StudyConfig, study_comparisons
+from ._task_io import band_designs, one_input, study_flags
 from ._work import fresh_folder, load_npy, load_recording, save_npy
 
 logger = logging.getLogger("brainalign.pipeline")
@@ -204,15 +205,14 @@ def load_with_predictions(folder: Path) -> EncodingResult:
 def combination_task(task: dict, config: StudyConfig, context: dict) -> dict:
     """Layers of several models fitted as one banded design, after the baseline, keeping its predictions."""
     from ..encoding import BaselineFits, fit_layer
-    from ._tasks import _one, _study_flags, band_designs
 
     p = task["params"]
-    recording = load_recording(_one(task, "recording", "group"))
+    recording = load_recording(one_input(task, "recording", "group"))
     # one band per model layer, named model:layer (two models' "layer.5" bands would share a name)
     designs = [d.as_one_band(band) for band, d in band_designs(task).items()]
     stacked = DesignMatrix.stack(designs, name=p["name"])
-    flags = _study_flags(config)
-    fits = BaselineFits.load(_one(task, "baseline"), predictions=flags["gain_test"])
+    flags = study_flags(config)
+    fits = BaselineFits.load(one_input(task, "baseline"), predictions=flags["gain_test"])
     result = fit_layer(stacked, recording, fits, name=p["name"], model=p["name"], keep_predictions=True,
                        gain_bootstraps=flags["n_bootstraps"] if flags["gain_test"] else 0)
     result.metadata.update(config_key=task["key"], study_task="combination", bands=p["bands"])
@@ -247,11 +247,10 @@ def recording_regions(recording) -> pd.Series | None:
 def compare_task(task: dict, config: StudyConfig, context: dict) -> dict:
     """Every comparison of the study on one recording, with shared bootstrap resamples."""
     from ..encoding import compare_models, composite_sites, winners_per_region
-    from ._tasks import _one
 
     p = task["params"]
     output = Path(context["output"])
-    recording = load_recording(_one(task, "recording", "group"))
+    recording = load_recording(one_input(task, "recording", "group"))
     results, layers, chosen = {}, {}, {}
     for ref, info in p["inputs"].items():
         if info["kind"] == "select":
@@ -302,7 +301,7 @@ def compare_task(task: dict, config: StudyConfig, context: dict) -> dict:
         atomic_write_text(folder / "regions.tsv", region_table[["comparison", "pair", "region", "n_targets",
                                                                 "n_significant", "fraction"]].to_csv(
             sep="\t", index=False))
-    maps = write_site_maps(_one(task, "recording", "group"), site_table, folder) if config.maps else []
+    maps = write_site_maps(one_input(task, "recording", "group"), site_table, folder) if config.maps else []
     save_json(folder / "comparisons.json", {
         "recording": p["recording"], "comparisons": p["comparisons"], "layers": layers, "chosen": chosen,
         "layer_rule": "bare model names: the layer with the best mean over the other subjects of their median "

@@ -36,7 +36,6 @@ from ..encoding import (
     fit_baselines,
     fit_layer,
     layer_dirname,
-    sweep_layers,
     with_baseline,
 )
 from ..encoding.cell import sweep_config
@@ -47,6 +46,7 @@ from ._instructions import extract as instruction_features
 from ._instructions import headline as instruction_headline
 from ._instructions import write_outputs as write_instruction_outputs
 from ._rsa_tasks import RUNNERS as RSA_RUNNERS
+from ._task_io import band_designs, one_input, study_flags, task_inputs
 from ._work import (
     fresh_folder,
     load_design,
@@ -106,17 +106,6 @@ def _cv_options(config: StudyConfig) -> dict[str, Any]:
     return enc
 
 
-def _study_flags(config: StudyConfig) -> dict[str, Any]:
-    """sweep_layers' options, with its defaults (so a study cell equals a sweep_layers call)."""
-    import inspect
-
-    defaults = inspect.signature(sweep_layers).parameters
-    enc = config.encoding_options()
-    n_boot = int(enc.get("gain_bootstraps", defaults["gain_bootstraps"].default))
-    return {"autocorrelation": bool(enc.get("autocorrelation", defaults["autocorrelation"].default)),
-            "gain_test": n_boot > 0, "n_bootstraps": n_boot}
-
-
 # ------------------------------------------------------------------------------- entry point
 def run_task(task: dict, context: dict, *upstream: Any) -> dict:
     """Run one task unless its output is already there; returns its marker (a small dict).
@@ -147,17 +136,6 @@ def _with_threads(runner, task: dict, config: StudyConfig, context: dict) -> dic
         torch.set_num_threads(before)
 
 
-def _inputs(task: dict, kind: str) -> list[Path]:
-    return [Path(i["folder"]) for i in task["inputs"] if i["kind"] == kind]
-
-
-def _one(task: dict, *kinds: str) -> Path:
-    found = [Path(i["folder"]) for i in task["inputs"] if i["kind"] in kinds]
-    if len(found) != 1:
-        raise RuntimeError(f"task {task['label']} expected one {kinds} input, got {len(found)}")
-    return found[0]
-
-
 # ------------------------------------------------------------------------------- recordings
 def _recording_task(task, config, context):
     from ._adapters import dataset_options
@@ -177,7 +155,7 @@ def _recording_task(task, config, context):
 
 
 def _group_task(task, config, context):
-    folders = _inputs(task, "recording")
+    folders = task_inputs(task, "recording")
     recordings = [load_recording(f, space=True) for f in folders]
     parts = [load_subject_parts(f) for f in folders]
     first = recordings[0]
@@ -205,7 +183,7 @@ def _group_task(task, config, context):
 # ------------------------------------------------------------------------------- features
 def _features_task(task, config, context):
     p = task["params"]
-    rec_folder = _one(task, "recording")
+    rec_folder = one_input(task, "recording")
     timeline = load_timeline(rec_folder / "timeline.npz")
     if p["kind"] == "path":
         from ..features import load_features
@@ -288,8 +266,8 @@ def _design_task(task, config, context):
     from ..core import FeatureSet
 
     p = task["params"]
-    rec_folder = _one(task, "recording", "group")
-    features = _feature_layer(_one(task, "features"), p["layer"], context)
+    rec_folder = one_input(task, "recording", "group")
+    features = _feature_layer(one_input(task, "features"), p["layer"], context)
     parts = load_subject_parts(rec_folder)
     if p.get("modality", "text") == "text":
         timeline = parts["timeline"]
@@ -334,12 +312,12 @@ def _baseline_design(config: StudyConfig, parts: dict, recording: Recording) -> 
 
 def _baseline_task(task, config, context):
     """The cell's first step: the baselines, fitted once for every layer of the model and recording."""
-    rec_folder = _one(task, "recording", "group")
+    rec_folder = one_input(task, "recording", "group")
     recording = load_recording(rec_folder)
     parts = load_subject_parts(rec_folder)
-    first_design = load_design(_one(task, "design") / "design")
+    first_design = load_design(one_input(task, "design") / "design")
     base = _baseline_design(config, parts, recording)
-    flags = _study_flags(config)
+    flags = study_flags(config)
     fits = fit_baselines(recording, baseline=base, designs=[first_design], autocorrelation=flags["autocorrelation"],
                          gain_test=flags["gain_test"], **_cv_options(config))
     folder = fresh_folder(Path(task["folder"]))
@@ -355,11 +333,11 @@ def _baseline_task(task, config, context):
 def _fit_task(task, config, context):
     """The cell's second step: one layer given the baselines, with its gain test."""
     p = task["params"]
-    rec_folder = _one(task, "recording", "group")
+    rec_folder = one_input(task, "recording", "group")
     recording = load_recording(rec_folder)
-    design = load_design(_one(task, "design") / "design")
-    flags = _study_flags(config)
-    fits = BaselineFits.load(_one(task, "baseline"), predictions=flags["gain_test"])
+    design = load_design(one_input(task, "design") / "design")
+    flags = study_flags(config)
+    fits = BaselineFits.load(one_input(task, "baseline"), predictions=flags["gain_test"])
     result = fit_layer(design, recording, fits, name=p["layer"], model=p["model"],
                        gain_bootstraps=flags["n_bootstraps"] if flags["gain_test"] else 0,
                        keep_predictions=bool(p.get("predictions")))
@@ -381,9 +359,9 @@ def _fit_task(task, config, context):
 def _sweep_task(task, config, context):
     """The cell's last step: the per-layer results and the baselines assembled into a sweep folder."""
     p = task["params"]
-    fits = _inputs(task, "fit")
-    base_folder = _one(task, "baseline")
-    rec_folder = _one(task, "recording", "group")
+    fits = task_inputs(task, "fit")
+    base_folder = one_input(task, "baseline")
+    rec_folder = one_input(task, "recording", "group")
     results = {layer: EncodingResult.load(f) for layer, f in zip(p["layers"], fits)}
     baseline_fits = BaselineFits.load(base_folder, predictions=False)
     folder = Path(task["folder"])
@@ -394,9 +372,9 @@ def _sweep_task(task, config, context):
     for layer, f in zip(p["layers"], fits):
         data_hashes[f"design:{layer}"] = read_marker(f)["design_hash"]
     recording = load_recording(rec_folder, space=bool(p["maps"]))
-    config_out = sweep_config(baseline_fits, p["layers"], recording, gain_bootstraps=_study_flags(config)["n_bootstraps"],
+    config_out = sweep_config(baseline_fits, p["layers"], recording, gain_bootstraps=study_flags(config)["n_bootstraps"],
                               subject=p["recording"], model=p["model"], study=config.name,
-                              gain_test=_study_flags(config))
+                              gain_test=study_flags(config))
     if p.get("instruction") is not None:
         config_out["instruction"] = p["instruction"]
     sweep = assemble_sweep(results, baseline_fits, config=config_out, data_hashes=data_hashes)
@@ -415,18 +393,12 @@ def _sweep_task(task, config, context):
 
 
 # ------------------------------------------------------------------------------- joint fits
-def band_designs(task: dict) -> dict[str, DesignMatrix]:
-    """The designs of a task fitting several model layers together, by band (``model:layer``), in order."""
-    return {band: load_design(folder / "design") for band, folder in zip(task["params"]["bands"],
-                                                                          _inputs(task, "design"))}
-
-
 def _joint_task(task, config, context):
     """The chosen layers of several models fitted together; variance partitioned between the models."""
     from ..encoding import fit_multimodal
 
     p = task["params"]
-    recording = load_recording(_one(task, "recording", "group"))
+    recording = load_recording(one_input(task, "recording", "group"))
     bands = band_designs(task)
     modality_of_band = {band: band.split(":", 1)[0] for band in bands}
     cv = _cv_options(config)
