@@ -465,14 +465,15 @@ def study_table(output: Path, models: list[str], recordings: list[str],
     return pd.concat(list(_study_table_chunks(output, models, recordings, instructions or {})), ignore_index=True)
 
 
-def write_study_table(output: Path, models: list[str], recordings: list[str]) -> dict:
-    """Write ``study_scores.tsv`` (and ``.parquet`` with pyarrow) sweep by sweep; return rows, headline, tables.
+def write_study_table(output: Path, chunks, recordings: list[str]) -> dict:
+    """Write ``study_scores.tsv`` (and ``.parquet`` with pyarrow) chunk by chunk; return rows, headline, tables.
 
-    Memory is one sweep's rows (layers x targets of one recording), whatever
-    the number of subjects and models: a whole-brain study of 100 subjects
-    would otherwise hold billions of rows in the study task.  The headline
-    (best layer per model on the subjects' rows, or on the group's when there
-    are no subjects) is accumulated on the way.
+    ``chunks`` are row sets of the table in order (the study task streams one
+    sweep at a time, :func:`_study_table_chunks`), so memory is one sweep's
+    rows whatever the number of subjects and models: a whole-brain study of
+    100 subjects would otherwise hold billions of rows in the study task.
+    The headline (best layer per model on the subjects' rows, or on the
+    group's when there are no subjects) is accumulated on the way.
     """
     from ..core import atomic_path
 
@@ -492,7 +493,7 @@ def write_study_table(output: Path, models: list[str], recordings: list[str]) ->
         pq_tmp = stack.enter_context(atomic_path(output / "study_scores.parquet")) if pyarrow is not None else None
         writer = None
         with open(tsv_tmp, "w", newline="") as tsv:
-            for frame in _study_table_chunks(output, models, recordings, {}):
+            for frame in chunks:
                 frame.to_csv(tsv, sep="\t", index=False, header=n_rows == 0)
                 if pyarrow is not None:
                     arrow = pyarrow.Table.from_pandas(frame, preserve_index=False)
@@ -500,8 +501,8 @@ def write_study_table(output: Path, models: list[str], recordings: list[str]) ->
                     writer.write_table(arrow)
                 n_rows += len(frame)
                 ranked = frame[frame.kind == ranked_kind]
-                for layer, rows in ranked.groupby("layer", sort=False):
-                    acc = sums.setdefault(str(rows["model"].iloc[0]), {}).setdefault(
+                for (model, layer), rows in ranked.groupby(["model", "layer"], sort=False):
+                    acc = sums.setdefault(str(model), {}).setdefault(
                         str(layer), [0.0, 0, 0.0, 0, float(rows["depth"].iloc[0])])
                     r, gain = rows["r"].to_numpy(float), rows["gain"].to_numpy(float)
                     acc[0] += float(np.nansum(r))
@@ -524,36 +525,6 @@ def write_study_table(output: Path, models: list[str], recordings: list[str]) ->
                            "mean_gain_over_baseline": float(acc[2] / acc[3]) if acc[3] else None}
     tables = ["study_scores.tsv"] + (["study_scores.parquet"] if pyarrow is not None else [])
     return {"n_rows": n_rows, "headline": headline, "tables": tables}
-
-
-def _write_whole_table(output: Path, table: pd.DataFrame, instructions: dict) -> dict:
-    """The study table of an instruction study, written at once, with its per-model headline."""
-    atomic_write_text(output / "study_scores.tsv", table.to_csv(sep="\t", index=False))
-    tables = ["study_scores.tsv"]
-    try:
-        import pyarrow  # noqa: F401
-
-        from ..core import atomic_path
-
-        with atomic_path(output / "study_scores.parquet") as tmp:
-            table.to_parquet(tmp, index=False)
-        tables.append("study_scores.parquet")
-    except ImportError:
-        logger.info("pyarrow is not installed: study table written as TSV only")
-    headline = {}
-    # per-subject scores when there are any: a group average's higher r is not comparable to them
-    ranked = table[table.kind == "subject"] if (table.kind == "subject").any() else table
-    for model, frame in ranked.groupby("model", sort=False):
-        if model in instructions:
-            headline[model] = instruction_headline(frame)
-            continue
-        profile = frame.groupby("layer", sort=False)["r"].mean()
-        best = str(profile.idxmax())
-        gain = frame[frame.layer == best]["gain"].mean()
-        headline[model] = {"best_layer": best, "best_layer_mean_r": float(profile.max()),
-                           "best_layer_depth": float(frame[frame.layer == best]["depth"].iloc[0]),
-                           "mean_gain_over_baseline": None if np.isnan(gain) else float(gain)}
-    return {"n_rows": len(table), "headline": headline, "tables": tables}
 
 
 def _study_task(task, config, context):
@@ -579,9 +550,15 @@ def _study_task(task, config, context):
     instructions = p.get("instructions") or {}
     if instructions:  # instruction studies are small (one model's prompts): the table is kept for their outputs
         table = study_table(output, p["models"], p["recordings"], instructions)
-        written = _write_whole_table(output, table, instructions)
+        written = write_study_table(output, [table], p["recordings"])
+        # an instruction model's best (instruction, layer), on the same rows as the other models' headline
+        ranked = table[table.kind == "subject"] if (table.kind == "subject").any() else table
+        written["headline"].update({model: instruction_headline(frame) for model, frame
+                                    in ranked.groupby("model", sort=False) if model in instructions})
     else:  # streamed sweep by sweep: the study task's memory does not grow with subjects x models
-        table, written = None, write_study_table(output, p["models"], p["recordings"])
+        table = None
+        written = write_study_table(output, _study_table_chunks(output, p["models"], p["recordings"], {}),
+                                    p["recordings"])
     headline, n_rows = written["headline"], written["n_rows"]
     rec_hashes = {}
     for i in task["inputs"]:
